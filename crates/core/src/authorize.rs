@@ -1,0 +1,347 @@
+//! The authorization endpoint's request validation (RFC 6749 §4.1.1, §4.1.2.1;
+//! RFC 7636; RFC 9207; OAuth 2.1 §4.1).
+//!
+//! Validation happens in two steps, in this order, because a redirect to an
+//! unvalidated URI is an open redirector (Authlib CVE-2026-41479, Spring AS
+//! CVE-2026-41008):
+//! 1. [`identify_client`] and [`trust_redirect`]: who is asking and where the
+//!    answer may go. Failures here are shown to the user as a page
+//!    ([`UntrustedRequest`]), never redirected.
+//! 2. [`validate`]: everything else. Failures go back to the now-trusted
+//!    redirect URI with `error`, `state` and `iss` ([`RedirectError`]).
+
+use crate::client::{Client, GrantType};
+use crate::error::{ErrorCode, OAuthError};
+use crate::params::Params;
+use crate::pkce::CodeChallenge;
+use crate::redirect_uri;
+use crate::scope::Scope;
+
+/// A request that cannot be answered by redirect: the client or the redirect
+/// URI is not trusted. Shown as an HTML error page with status 400.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UntrustedRequest {
+    #[error("The request does not say which application is asking (client_id is missing).")]
+    MissingClientId,
+    #[error("The request names the application more than once (client_id is repeated).")]
+    RepeatedClientId,
+    #[error("The application is not registered here (unknown client_id).")]
+    UnknownClient,
+    #[error("The request names the return address more than once (redirect_uri is repeated).")]
+    RepeatedRedirectUri,
+    #[error("The return address (redirect_uri) is not registered for this application.")]
+    UnregisteredRedirectUri,
+    #[error("The request does not say where to return (redirect_uri is required because this application registered several).")]
+    MissingRedirectUri,
+    #[error("This application has no registered return address.")]
+    NoRegisteredRedirectUri,
+}
+
+/// Step 1a: the `client_id` to look up.
+pub fn identify_client(params: &Params) -> Result<&str, UntrustedRequest> {
+    params
+        .single("client_id")
+        .map_err(|_| UntrustedRequest::RepeatedClientId)?
+        .ok_or(UntrustedRequest::MissingClientId)
+}
+
+/// Where an authorization response may be sent: a registered URI, plus the
+/// `state` to echo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedRedirect {
+    pub uri: String,
+    /// Whether the request named the URI (then the token request must repeat
+    /// it, RFC 6749 §4.1.3).
+    pub explicit: bool,
+    /// The exact `state` of the request; `None` when absent or repeated.
+    pub state: Option<String>,
+}
+
+/// Step 1b: the redirect URI, checked against the client's registration.
+pub fn trust_redirect(params: &Params, client: &Client) -> Result<TrustedRedirect, UntrustedRequest> {
+    let requested = params
+        .single("redirect_uri")
+        .map_err(|_| UntrustedRequest::RepeatedRedirectUri)?;
+    let (uri, explicit) = redirect_uri::resolve(&client.redirect_uris, requested).map_err(|_| {
+        match (requested, client.redirect_uris.len()) {
+            (Some(_), _) => UntrustedRequest::UnregisteredRedirectUri,
+            (None, 0) => UntrustedRequest::NoRegisteredRedirectUri,
+            (None, _) => UntrustedRequest::MissingRedirectUri,
+        }
+    })?;
+    Ok(TrustedRedirect {
+        uri: uri.to_owned(),
+        explicit,
+        state: params.single("state").ok().flatten().map(str::to_owned),
+    })
+}
+
+/// An error that goes back to the client's redirect URI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedirectError {
+    pub redirect: TrustedRedirect,
+    pub error: OAuthError,
+}
+
+impl RedirectError {
+    /// The `Location` for this error: `error`, `error_description`, the exact
+    /// `state`, and `iss` (RFC 9207 §2: on error responses too).
+    pub fn location(&self, issuer: &str) -> String {
+        let mut params = vec![
+            ("error", self.error.code.as_str()),
+            ("error_description", self.error.description.as_ref()),
+        ];
+        if let Some(state) = &self.redirect.state {
+            params.push(("state", state));
+        }
+        params.push(("iss", issuer));
+        redirect_uri::with_response_params(&self.redirect.uri, &params)
+    }
+}
+
+/// The `Location` of a successful authorization response.
+pub fn success_location(redirect: &TrustedRedirect, code: &str, issuer: &str) -> String {
+    let mut params = vec![("code", code)];
+    if let Some(state) = &redirect.state {
+        params.push(("state", state));
+    }
+    params.push(("iss", issuer));
+    redirect_uri::with_response_params(&redirect.uri, &params)
+}
+
+/// The `prompt` parameter (OIDC Core §3.1.2.1), also honoured for plain OAuth.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Prompt {
+    pub none: bool,
+    pub login: bool,
+    pub consent: bool,
+}
+
+/// A fully validated authorization request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorizationRequest {
+    pub client_id: String,
+    pub redirect: TrustedRedirect,
+    pub scope: Scope,
+    pub code_challenge: Option<CodeChallenge>,
+    pub prompt: Prompt,
+    pub nonce: Option<String>,
+    pub max_age: Option<i64>,
+}
+
+/// Step 2: everything after the client and redirect URI are trusted.
+pub fn validate(
+    params: &Params,
+    client: &Client,
+    redirect: TrustedRedirect,
+) -> Result<AuthorizationRequest, RedirectError> {
+    match validate_inner(params, client) {
+        Ok(v) => Ok(AuthorizationRequest {
+            client_id: client.client_id.clone(),
+            redirect,
+            scope: v.scope,
+            code_challenge: v.code_challenge,
+            prompt: v.prompt,
+            nonce: v.nonce,
+            max_age: v.max_age,
+        }),
+        Err(error) => Err(RedirectError { redirect, error }),
+    }
+}
+
+struct Validated {
+    scope: Scope,
+    code_challenge: Option<CodeChallenge>,
+    prompt: Prompt,
+    nonce: Option<String>,
+    max_age: Option<i64>,
+}
+
+fn validate_inner(params: &Params, client: &Client) -> Result<Validated, OAuthError> {
+    // RFC 6749 §3.1: parameters MUST NOT be included more than once.
+    params.reject_repeats()?;
+
+    match params.single("response_type")? {
+        None => return Err(OAuthError::invalid_request("response_type is required")),
+        Some("code") => {}
+        Some(_) => {
+            return Err(OAuthError::new(
+                ErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            ));
+        }
+    }
+    match params.single("response_mode")? {
+        None | Some("query") => {}
+        Some(_) => return Err(OAuthError::invalid_request("only response_mode=query is supported")),
+    }
+    // Request objects are not supported yet; we never fetch a request_uri
+    // (SSRF, CONFORMANCE.md item 98).
+    if params.single("request")?.is_some() {
+        return Err(OAuthError::new(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported",
+        ));
+    }
+    if params.single("request_uri")?.is_some() {
+        return Err(OAuthError::new(
+            ErrorCode::RequestUriNotSupported,
+            "request_uri is not supported",
+        ));
+    }
+    if !client.allows(GrantType::AuthorizationCode) {
+        return Err(OAuthError::unauthorized_client(
+            "this client is not allowed the authorization code flow",
+        ));
+    }
+
+    let scope = match params.single("scope")? {
+        None => return Err(OAuthError::invalid_scope("scope is required")),
+        Some(s) => Scope::parse(s).map_err(|_| OAuthError::invalid_scope("scope is malformed"))?,
+    };
+    if scope.is_empty() {
+        return Err(OAuthError::invalid_scope("scope is required"));
+    }
+    if !scope.is_subset(&client.scopes) {
+        return Err(OAuthError::invalid_scope(
+            "the requested scope is not allowed for this client",
+        ));
+    }
+
+    let code_challenge = CodeChallenge::from_request(
+        params.single("code_challenge")?,
+        params.single("code_challenge_method")?,
+    )?;
+    if code_challenge.is_none() && client.pkce_required() {
+        return Err(OAuthError::invalid_request(
+            "code_challenge is required (PKCE with S256)",
+        ));
+    }
+
+    let prompt = parse_prompt(params.single("prompt")?)?;
+    let max_age = match params.single("max_age")? {
+        None => None,
+        Some(s) => Some(
+            s.parse::<i64>()
+                .ok()
+                .filter(|v| *v >= 0)
+                .ok_or_else(|| OAuthError::invalid_request("max_age must be a non-negative integer"))?,
+        ),
+    };
+
+    Ok(Validated {
+        scope,
+        code_challenge,
+        prompt,
+        nonce: params.single("nonce")?.map(str::to_owned),
+        max_age,
+    })
+}
+
+fn parse_prompt(value: Option<&str>) -> Result<Prompt, OAuthError> {
+    let mut prompt = Prompt::default();
+    let Some(value) = value else {
+        return Ok(prompt);
+    };
+    for v in value.split(' ').filter(|v| !v.is_empty()) {
+        match v {
+            "none" => prompt.none = true,
+            "login" | "select_account" => prompt.login = true,
+            "consent" => prompt.consent = true,
+            _ => return Err(OAuthError::invalid_request("prompt has an unknown value")),
+        }
+    }
+    if prompt.none && (prompt.login || prompt.consent) {
+        return Err(OAuthError::invalid_request(
+            "prompt=none cannot be combined with other values",
+        ));
+    }
+    Ok(prompt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    fn client(public: bool) -> Client {
+        Client {
+            client_id: "c1".into(),
+            name: "C1".into(),
+            secret_hash: (!public).then(|| "h".into()),
+            redirect_uris: vec!["https://client.example/cb".into()],
+            scopes: Scope::parse("a b").unwrap_or_default(),
+            grant_types: BTreeSet::from([GrantType::AuthorizationCode]),
+            require_pkce: true,
+        }
+    }
+
+    fn run(query: &str) -> Result<AuthorizationRequest, ErrorCode> {
+        let params = Params::parse(query.as_bytes());
+        let c = client(true);
+        let redirect = trust_redirect(&params, &c).map_err(|_| ErrorCode::InvalidRequest)?;
+        validate(&params, &c, redirect).map_err(|e| e.error.code)
+    }
+
+    fn base() -> String {
+        format!("response_type=code&client_id=c1&scope=a&state=xyz&code_challenge={CHALLENGE}&code_challenge_method=S256")
+    }
+
+    #[test]
+    fn a_good_request_validates() {
+        let r = run(&base());
+        assert_eq!(r.as_ref().map(|r| r.scope.to_string()), Ok("a".to_owned()));
+        assert_eq!(r.map(|r| r.redirect.state), Ok(Some("xyz".to_owned())));
+    }
+
+    #[test]
+    fn conformance_1a_4_errors_after_the_redirect_is_trusted() {
+        let b = base();
+        let cases = [
+            (b.replace("response_type=code&", ""), ErrorCode::InvalidRequest),
+            (b.replace("response_type=code", "response_type=token"), ErrorCode::UnsupportedResponseType),
+            (b.replace("scope=a", "scope=unknown_scope"), ErrorCode::InvalidScope),
+            (format!("{b}&state=b"), ErrorCode::InvalidRequest),
+            (format!("{b}&scope=b"), ErrorCode::InvalidRequest),
+            (b.replace(&format!("&code_challenge={CHALLENGE}&code_challenge_method=S256"), ""), ErrorCode::InvalidRequest),
+            (b.replace("S256", "S512"), ErrorCode::InvalidRequest),
+            (b.replace("S256", "plain"), ErrorCode::InvalidRequest),
+            (b.replace(CHALLENGE, "tooshort"), ErrorCode::InvalidRequest),
+            (format!("{b}&request_uri=urn:bogus"), ErrorCode::RequestUriNotSupported),
+            (format!("{b}&prompt=none%20login"), ErrorCode::InvalidRequest),
+        ];
+        for (q, code) in cases {
+            assert_eq!(run(&q).err(), Some(code), "{q}");
+        }
+    }
+
+    #[test]
+    fn conformance_1a_7_unknown_and_empty_parameters_are_ignored() {
+        assert!(run(&format!("{}&extra=foobar&nonce=", base())).is_ok());
+    }
+
+    #[test]
+    fn conformance_1a_2_client_and_redirect_uri_errors_are_untrusted() {
+        assert_eq!(identify_client(&Params::parse(b"scope=a")), Err(UntrustedRequest::MissingClientId));
+        assert_eq!(identify_client(&Params::parse(b"client_id=a&client_id=b")), Err(UntrustedRequest::RepeatedClientId));
+        let c = client(false);
+        let p = Params::parse(b"redirect_uri=https%3A%2F%2Fclient.example%2Fcb&redirect_uri=https%3A%2F%2Fclient.example%2Fcb");
+        assert_eq!(trust_redirect(&p, &c), Err(UntrustedRequest::RepeatedRedirectUri));
+        let p = Params::parse(b"redirect_uri=https%3A%2F%2Fevil.example%2Fcb");
+        assert_eq!(trust_redirect(&p, &c), Err(UntrustedRequest::UnregisteredRedirectUri));
+    }
+
+    #[test]
+    fn conformance_1a_6_error_location_carries_state_and_iss() {
+        let redirect = TrustedRedirect { uri: "https://client.example/cb".into(), explicit: true, state: Some("a b+&c=😀".into()) };
+        let e = RedirectError { redirect, error: OAuthError::new(ErrorCode::AccessDenied, "no") };
+        let loc = e.location("http://localhost:9001");
+        let parsed = url::Url::parse(&loc).ok();
+        let pairs: Vec<(String, String)> = parsed.map(|u| u.query_pairs().into_owned().collect()).unwrap_or_default();
+        assert!(pairs.contains(&("state".into(), "a b+&c=😀".into())));
+        assert!(pairs.contains(&("iss".into(), "http://localhost:9001".into())));
+        assert!(pairs.contains(&("error".into(), "access_denied".into())));
+    }
+}

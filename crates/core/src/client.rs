@@ -1,0 +1,198 @@
+//! Registered clients and what they are allowed to do.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use crate::redirect_uri::{self, Mode};
+use crate::scope::Scope;
+use crate::secrets::MIN_CLIENT_SECRET_LEN;
+
+/// Grant types a client may be registered for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum GrantType {
+    AuthorizationCode,
+    RefreshToken,
+    ClientCredentials,
+}
+
+impl GrantType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
+            Self::ClientCredentials => "client_credentials",
+        }
+    }
+}
+
+impl fmt::Display for GrantType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown grant type `{0}`")]
+pub struct UnknownGrantType(pub String);
+
+impl FromStr for GrantType {
+    type Err = UnknownGrantType;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "authorization_code" => Ok(Self::AuthorizationCode),
+            "refresh_token" => Ok(Self::RefreshToken),
+            "client_credentials" => Ok(Self::ClientCredentials),
+            other => Err(UnknownGrantType(other.to_owned())),
+        }
+    }
+}
+
+/// A registered client as the protocol sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub client_id: String,
+    pub name: String,
+    /// HMAC of the secret; `None` for a public client (PKCE only).
+    pub secret_hash: Option<String>,
+    pub redirect_uris: Vec<String>,
+    /// Everything this client may ever ask for.
+    pub scopes: Scope,
+    pub grant_types: BTreeSet<GrantType>,
+    /// PKCE is required for every client unless this legacy opt-out is set;
+    /// public clients can never opt out.
+    pub require_pkce: bool,
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        self.secret_hash.is_none()
+    }
+
+    pub fn allows(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+
+    pub fn pkce_required(&self) -> bool {
+        self.require_pkce || self.is_public()
+    }
+}
+
+/// Why a client registration is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientRegistrationError {
+    #[error("client_id must be 1 to 255 printable characters")]
+    ClientId,
+    #[error("client secrets must be at least {MIN_CLIENT_SECRET_LEN} characters")]
+    WeakSecret,
+    #[error("redirect URI `{uri}`: {reason}")]
+    RedirectUri {
+        uri: String,
+        reason: redirect_uri::RegistrationError,
+    },
+    #[error("a client with the authorization_code grant needs at least one redirect URI")]
+    NoRedirectUri,
+    #[error("a client needs at least one grant type")]
+    NoGrantType,
+    #[error("the client_credentials grant needs a confidential client (one with a secret)")]
+    PublicClientCredentials,
+    #[error("a public client cannot opt out of PKCE")]
+    PublicWithoutPkce,
+    #[error("the refresh_token grant only makes sense with authorization_code")]
+    RefreshWithoutCode,
+}
+
+/// Checks what an operator asks to register, before anything is stored.
+pub fn validate_registration(
+    client_id: &str,
+    secret: Option<&str>,
+    redirect_uris: &[String],
+    grant_types: &BTreeSet<GrantType>,
+    require_pkce: bool,
+    mode: Mode,
+) -> Result<(), ClientRegistrationError> {
+    // RFC 6749 Appendix A.1: client_id = *VSCHAR; we also forbid empty and
+    // over-long ids.
+    if client_id.is_empty()
+        || client_id.len() > 255
+        || !client_id.chars().all(|c| matches!(c, '\x20'..='\x7e'))
+    {
+        return Err(ClientRegistrationError::ClientId);
+    }
+    if let Some(s) = secret
+        && s.chars().count() < MIN_CLIENT_SECRET_LEN
+    {
+        return Err(ClientRegistrationError::WeakSecret);
+    }
+    if grant_types.is_empty() {
+        return Err(ClientRegistrationError::NoGrantType);
+    }
+    if grant_types.contains(&GrantType::AuthorizationCode) && redirect_uris.is_empty() {
+        return Err(ClientRegistrationError::NoRedirectUri);
+    }
+    if grant_types.contains(&GrantType::RefreshToken)
+        && !grant_types.contains(&GrantType::AuthorizationCode)
+    {
+        return Err(ClientRegistrationError::RefreshWithoutCode);
+    }
+    if secret.is_none() {
+        if grant_types.contains(&GrantType::ClientCredentials) {
+            return Err(ClientRegistrationError::PublicClientCredentials);
+        }
+        if !require_pkce {
+            return Err(ClientRegistrationError::PublicWithoutPkce);
+        }
+    }
+    for uri in redirect_uris {
+        redirect_uri::validate_registration(uri, mode).map_err(|reason| {
+            ClientRegistrationError::RedirectUri {
+                uri: uri.clone(),
+                reason,
+            }
+        })?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grants(g: &[GrantType]) -> BTreeSet<GrantType> {
+        g.iter().copied().collect()
+    }
+
+    #[test]
+    fn short_configured_secrets_are_refused() {
+        let uris = vec!["https://c.example/cb".to_owned()];
+        let g = grants(&[GrantType::AuthorizationCode]);
+        assert_eq!(
+            validate_registration("c1", Some("short"), &uris, &g, true, Mode::Production),
+            Err(ClientRegistrationError::WeakSecret)
+        );
+        assert!(validate_registration("c1", Some(&"s".repeat(32)), &uris, &g, true, Mode::Production).is_ok());
+    }
+
+    #[test]
+    fn public_clients_cannot_drop_pkce_or_use_client_credentials() {
+        let uris = vec!["https://c.example/cb".to_owned()];
+        let g = grants(&[GrantType::AuthorizationCode]);
+        assert_eq!(
+            validate_registration("p1", None, &uris, &g, false, Mode::Production),
+            Err(ClientRegistrationError::PublicWithoutPkce)
+        );
+        let cc = grants(&[GrantType::ClientCredentials]);
+        assert_eq!(
+            validate_registration("p1", None, &[], &cc, true, Mode::Production),
+            Err(ClientRegistrationError::PublicClientCredentials)
+        );
+    }
+
+    #[test]
+    fn bad_redirect_uris_are_named() {
+        let uris = vec!["javascript:alert(1)".to_owned()];
+        let g = grants(&[GrantType::AuthorizationCode]);
+        let err = validate_registration("c1", None, &uris, &g, true, Mode::Production);
+        assert!(matches!(err, Err(ClientRegistrationError::RedirectUri { .. })));
+    }
+}

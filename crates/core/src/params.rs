@@ -1,0 +1,161 @@
+//! Form and query parameters as an ordered list of pairs.
+//!
+//! `serde_urlencoded` silently rejects or merges duplicate keys, but RFC 6749
+//! §3.1 and §3.2 say request parameters MUST NOT be repeated and a repeat must
+//! be answered with `invalid_request`; some repeats (`client_id`,
+//! `redirect_uri`) must even be answered before anything else. So requests are
+//! parsed into pairs first and every lookup says whether a key was repeated.
+
+use crate::error::OAuthError;
+
+/// Parameters names whose repetition we name in error descriptions. Any other
+/// name comes from the request and is not echoed back.
+const KNOWN: &[&str] = &[
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+    "nonce",
+    "max_age",
+    "response_mode",
+    "request",
+    "request_uri",
+    "grant_type",
+    "code",
+    "code_verifier",
+    "refresh_token",
+    "client_secret",
+    "token",
+    "token_type_hint",
+];
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Params {
+    pairs: Vec<(String, String)>,
+}
+
+/// A parameter appeared more than once.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("parameter {0} was repeated")]
+pub struct Repeated(pub String);
+
+impl From<Repeated> for OAuthError {
+    fn from(r: Repeated) -> Self {
+        if KNOWN.contains(&r.0.as_str()) {
+            OAuthError::invalid_request(format!("the {} parameter was repeated", r.0))
+        } else {
+            OAuthError::invalid_request("a request parameter was repeated")
+        }
+    }
+}
+
+impl Params {
+    /// Parses `application/x-www-form-urlencoded` bytes (a query string or a
+    /// form body). Never fails: malformed percent-escapes decode leniently, as
+    /// browsers do, and every pair is kept.
+    pub fn parse(input: &[u8]) -> Self {
+        Self {
+            pairs: form_urlencoded::parse(input).into_owned().collect(),
+        }
+    }
+
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Self {
+            pairs: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    /// The single value of `name`. A parameter sent with an empty value counts
+    /// as omitted (RFC 6749 §3.1); one sent twice is an error, even when one of
+    /// the two is empty.
+    pub fn single(&self, name: &str) -> Result<Option<&str>, Repeated> {
+        let mut found = None;
+        for (k, v) in &self.pairs {
+            if k == name {
+                if found.is_some() {
+                    return Err(Repeated(name.to_owned()));
+                }
+                found = Some(v.as_str());
+            }
+        }
+        Ok(found.filter(|v| !v.is_empty()))
+    }
+
+    /// Whether `name` appears at all, even with an empty value.
+    pub fn contains(&self, name: &str) -> bool {
+        self.pairs.iter().any(|(k, _)| k == name)
+    }
+
+    /// The first parameter name that appears more than once, if any.
+    pub fn first_repeated(&self) -> Option<Repeated> {
+        let mut seen = std::collections::HashSet::new();
+        self.pairs
+            .iter()
+            .find(|(k, _)| !seen.insert(k.as_str()))
+            .map(|(k, _)| Repeated(k.clone()))
+    }
+
+    /// Fails with `invalid_request` if any parameter is repeated.
+    pub fn reject_repeats(&self) -> Result<(), OAuthError> {
+        match self.first_repeated() {
+            Some(r) => Err(r.into()),
+            None => Ok(()),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn empty_values_count_as_omitted() {
+        let p = Params::parse(b"a=&b=1");
+        assert_eq!(p.single("a"), Ok(None));
+        assert_eq!(p.single("b"), Ok(Some("1")));
+        assert!(p.contains("a"));
+    }
+
+    #[test]
+    fn repeats_are_reported_even_with_an_empty_twin() {
+        let p = Params::parse(b"state=a&state=");
+        assert_eq!(p.single("state"), Err(Repeated("state".into())));
+        assert!(p.reject_repeats().is_err());
+    }
+
+    #[test]
+    fn unknown_repeated_names_are_not_echoed() {
+        let e: OAuthError = Repeated("<script>".into()).into();
+        assert!(!e.description.contains("script"));
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics_and_keeps_every_pair(input in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let p = Params::parse(&input);
+            let expected = form_urlencoded::parse(&input).count();
+            prop_assert_eq!(p.pairs.len(), expected);
+        }
+
+        #[test]
+        fn single_finds_what_was_encoded(key in "[a-z_]{1,12}", value in ".{1,40}") {
+            let encoded = form_urlencoded::Serializer::new(String::new()).append_pair(&key, &value).finish();
+            let p = Params::parse(encoded.as_bytes());
+            prop_assert_eq!(p.single(&key), Ok(Some(value.as_str())));
+        }
+    }
+}

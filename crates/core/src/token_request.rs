@@ -1,0 +1,250 @@
+//! Parsing a token endpoint request (RFC 6749 §2.3, §3.2, §4.1.3, §6).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::error::{ErrorCode, OAuthError};
+use crate::params::Params;
+use crate::scope::Scope;
+use crate::secrets::SecretString;
+
+/// How the client authenticated. The `client_id` is what it claims; the
+/// secret is checked by the caller against the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientAuthentication {
+    /// `client_secret_basic`: credentials in the `Authorization` header.
+    Basic {
+        client_id: String,
+        secret: SecretString,
+    },
+    /// `client_secret_post`: credentials in the form body.
+    Post {
+        client_id: String,
+        secret: SecretString,
+    },
+    /// `none`: a public client names itself with `client_id` only.
+    None { client_id: String },
+}
+
+impl ClientAuthentication {
+    pub fn client_id(&self) -> &str {
+        match self {
+            Self::Basic { client_id, .. } | Self::Post { client_id, .. } | Self::None { client_id } => {
+                client_id
+            }
+        }
+    }
+
+    pub fn used_basic(&self) -> bool {
+        matches!(self, Self::Basic { .. })
+    }
+}
+
+/// A client authentication failure, remembering whether Basic was attempted
+/// so the answer can carry `WWW-Authenticate` (RFC 6749 §5.2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{error}")]
+pub struct AuthenticationError {
+    pub error: OAuthError,
+    pub basic_attempted: bool,
+}
+
+impl AuthenticationError {
+    pub fn invalid_client(description: &'static str, basic_attempted: bool) -> Self {
+        Self {
+            error: OAuthError::invalid_client(description),
+            basic_attempted,
+        }
+    }
+}
+
+/// Extracts the client's credentials from the `Authorization` header and the
+/// body. Query-string credentials are never looked at (RFC 6749 §2.3.1): the
+/// caller passes only the body.
+pub fn client_authentication(
+    authorization: Option<&str>,
+    body: &Params,
+) -> Result<ClientAuthentication, AuthenticationError> {
+    let body_id = body
+        .single("client_id")
+        .map_err(|r| AuthenticationError { error: r.into(), basic_attempted: authorization.is_some() })?;
+    let body_secret = body
+        .single("client_secret")
+        .map_err(|r| AuthenticationError { error: r.into(), basic_attempted: authorization.is_some() })?;
+
+    if let Some(header) = authorization {
+        let (client_id, secret) = parse_basic(header)?;
+        // RFC 6749 §2.3: a client MUST NOT use more than one method.
+        if body_secret.is_some() {
+            return Err(AuthenticationError {
+                error: OAuthError::invalid_request(
+                    "the client authenticated with more than one method",
+                ),
+                basic_attempted: true,
+            });
+        }
+        if body_id.is_some_and(|id| id != client_id) {
+            return Err(AuthenticationError {
+                error: OAuthError::invalid_request(
+                    "client_id in the body differs from the authenticated client",
+                ),
+                basic_attempted: true,
+            });
+        }
+        return Ok(ClientAuthentication::Basic { client_id, secret });
+    }
+    match (body_id, body_secret) {
+        (Some(id), Some(secret)) => Ok(ClientAuthentication::Post {
+            client_id: id.to_owned(),
+            secret: SecretString::new(secret),
+        }),
+        (Some(id), None) => Ok(ClientAuthentication::None {
+            client_id: id.to_owned(),
+        }),
+        (None, _) => Err(AuthenticationError::invalid_client(
+            "client authentication is required",
+            false,
+        )),
+    }
+}
+
+/// `Basic base64(urlencode(client_id) ":" urlencode(secret))`. The scheme is
+/// case-insensitive (RFC 9110 §11.1); both parts are form-decoded after the
+/// split (RFC 6749 §2.3.1), so an encoded colon stays in the id.
+fn parse_basic(header: &str) -> Result<(String, SecretString), AuthenticationError> {
+    let bad = || AuthenticationError::invalid_client("malformed Basic credentials", true);
+    let (scheme, rest) = header.trim().split_once(' ').ok_or_else(bad)?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(AuthenticationError::invalid_client(
+            "only the Basic scheme is accepted for client authentication",
+            true,
+        ));
+    }
+    let decoded = STANDARD.decode(rest.trim()).map_err(|_| bad())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
+    let id = form_decode(id);
+    if id.is_empty() {
+        return Err(bad());
+    }
+    Ok((id, SecretString::new(form_decode(secret))))
+}
+
+fn form_decode(s: &str) -> String {
+    form_urlencoded::parse(format!("v={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// The grant a token request asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantRequest {
+    AuthorizationCode {
+        code: SecretString,
+        redirect_uri: Option<String>,
+        code_verifier: Option<String>,
+    },
+    RefreshToken {
+        refresh_token: SecretString,
+        scope: Option<Scope>,
+    },
+    ClientCredentials {
+        scope: Option<Scope>,
+    },
+}
+
+/// Parses the grant-specific parameters. Repeats were already refused.
+pub fn grant_request(body: &Params) -> Result<GrantRequest, OAuthError> {
+    let grant_type = body
+        .single("grant_type")?
+        .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+    let scope = || -> Result<Option<Scope>, OAuthError> {
+        body.single("scope")?
+            .map(|s| Scope::parse(s).map_err(|_| OAuthError::invalid_scope("scope is malformed")))
+            .transpose()
+    };
+    match grant_type {
+        "authorization_code" => Ok(GrantRequest::AuthorizationCode {
+            code: SecretString::new(
+                body.single("code")?
+                    .ok_or_else(|| OAuthError::invalid_request("code is required"))?,
+            ),
+            redirect_uri: body.single("redirect_uri")?.map(str::to_owned),
+            code_verifier: body.single("code_verifier")?.map(str::to_owned),
+        }),
+        "refresh_token" => Ok(GrantRequest::RefreshToken {
+            refresh_token: SecretString::new(
+                body.single("refresh_token")?
+                    .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?,
+            ),
+            scope: scope()?,
+        }),
+        "client_credentials" => Ok(GrantRequest::ClientCredentials { scope: scope()? }),
+        // The password and implicit grants are deliberately absent (RFC 9700
+        // §2.4, OAuth 2.1).
+        _ => Err(OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            "this grant_type is not supported",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn basic(id: &str, secret: &str) -> String {
+        let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        format!("Basic {}", STANDARD.encode(format!("{}:{}", enc(id), enc(secret))))
+    }
+
+    #[test]
+    fn conformance_1c_25_basic_credentials_are_form_decoded() {
+        let auth = client_authentication(Some(&basic("a b:c", "p%&")), &Params::default());
+        assert_eq!(
+            auth,
+            Ok(ClientAuthentication::Basic { client_id: "a b:c".into(), secret: SecretString::new("p%&") })
+        );
+        let lower = basic("c1", "s").replace("Basic", "bAsIc");
+        assert!(client_authentication(Some(&lower), &Params::default()).is_ok());
+    }
+
+    #[test]
+    fn conformance_1c_24_two_methods_are_refused() {
+        let body = Params::parse(b"client_secret=x");
+        let err = client_authentication(Some(&basic("c1", "s")), &body).err();
+        assert_eq!(err.map(|e| (e.error.code, e.basic_attempted)), Some((ErrorCode::InvalidRequest, true)));
+    }
+
+    #[test]
+    fn body_and_none_methods() {
+        assert!(matches!(
+            client_authentication(None, &Params::parse(b"client_id=c1&client_secret=s")),
+            Ok(ClientAuthentication::Post { .. })
+        ));
+        assert!(matches!(
+            client_authentication(None, &Params::parse(b"client_id=p1")),
+            Ok(ClientAuthentication::None { .. })
+        ));
+        let err = client_authentication(None, &Params::default()).err();
+        assert_eq!(err.map(|e| (e.error.code, e.basic_attempted)), Some((ErrorCode::InvalidClient, false)));
+        let err = client_authentication(Some("Basic !!!"), &Params::default()).err();
+        assert_eq!(err.map(|e| (e.error.code, e.basic_attempted)), Some((ErrorCode::InvalidClient, true)));
+    }
+
+    #[test]
+    fn conformance_1c_26_grant_type_errors() {
+        let code = |q: &str| grant_request(&Params::parse(q.as_bytes())).err().map(|e| e.code);
+        assert_eq!(code(""), Some(ErrorCode::InvalidRequest));
+        assert_eq!(code("grant_type=foo"), Some(ErrorCode::UnsupportedGrantType));
+        assert_eq!(code("grant_type=password&username=a&password=b"), Some(ErrorCode::UnsupportedGrantType));
+        assert_eq!(code("grant_type=authorization_code"), Some(ErrorCode::InvalidRequest));
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let auth = client_authentication(None, &Params::parse(b"client_id=c1&client_secret=topsecretvalue"));
+        assert!(!format!("{auth:?}").contains("topsecretvalue"));
+    }
+}
