@@ -1,1 +1,68 @@
+//! Tessera's authorization server: a thin axum layer over `tessera-core`
+//! (decisions) and `tessera-store` (state).
+//!
+//! ```text
+//! browser ──GET /authorize──▶ routes::authorize ──▶ core::authorize (validate)
+//!         ◀──302 /login──────                   ──▶ store (park the request)
+//!         ──POST /login─────▶ routes::login     ──▶ passwords (Argon2id), session rotation
+//!         ──POST /consent───▶ routes::consent   ──▶ routes::flow::issue_code ──▶ store
+//!         ◀──303 redirect_uri?code&state&iss
+//! client  ──POST /token─────▶ routes::token     ──▶ core::token_request, core::grant, store
+//! ```
 
+pub mod admin;
+pub mod brute_force;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod pages;
+pub mod passwords;
+pub mod routes;
+pub mod session;
+pub mod state;
+
+use std::future::Future;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::Request;
+use axum::routing::{get, post};
+use tower_http::trace::TraceLayer;
+
+pub use config::ServerConfig;
+pub use state::AppState;
+
+/// Largest request body accepted: OAuth forms are small.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The authorization server's routes.
+pub fn router(state: AppState) -> Router {
+    use routes::*;
+    Router::new()
+        .route("/authorize", get(authorize::get).post(authorize::post))
+        .route("/login", get(login::page).post(login::submit))
+        .route("/consent", get(consent::page).post(consent::submit))
+        .route("/token", post(token::token).fallback(token::method_not_allowed))
+        .route("/jwks.json", get(jwks::jwks))
+        .route("/healthz", get(misc::health))
+        .route("/static/tessera.css", get(misc::stylesheet))
+        .fallback(misc::not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Spans name the method and path only: query strings carry state,
+        // codes and challenges, which stay out of the logs.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+        }))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` completes, then lets in-flight requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -47,7 +47,7 @@ pub fn identify_client(params: &Params) -> Result<&str, UntrustedRequest> {
 
 /// Where an authorization response may be sent: a registered URI, plus the
 /// `state` to echo.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TrustedRedirect {
     pub uri: String,
     /// Whether the request named the URI (then the token request must repeat
@@ -110,7 +110,7 @@ pub fn success_location(redirect: &TrustedRedirect, code: &str, issuer: &str) ->
 }
 
 /// The `prompt` parameter (OIDC Core §3.1.2.1), also honoured for plain OAuth.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Prompt {
     pub none: bool,
     pub login: bool,
@@ -118,7 +118,7 @@ pub struct Prompt {
 }
 
 /// A fully validated authorization request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AuthorizationRequest {
     pub client_id: String,
     pub redirect: TrustedRedirect,

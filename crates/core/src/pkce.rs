@@ -13,7 +13,8 @@ use subtle::ConstantTimeEq as _;
 use crate::error::OAuthError;
 
 /// A validated S256 code challenge: the base64url SHA-256 of a verifier.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct CodeChallenge(String);
 
 impl CodeChallenge {

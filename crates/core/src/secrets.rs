@@ -159,3 +159,9 @@ mod tests {
         assert!(!h.verify("x", "not base64 !"));
     }
 }
+
+impl<'de> serde::Deserialize<'de> for SecretString {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Self)
+    }
+}

@@ -1,1 +1,144 @@
+//! Tessera's storage.
+//!
+//! [`Store`] is the narrow interface the authorization server needs; each
+//! backend implements it with its own SQL (SQLite here, PostgreSQL later).
+//! Two rules every implementation keeps:
+//! - codes, refresh tokens and session ids arrive already hashed
+//!   ([`TokenHash`]); the store never sees them in the clear;
+//! - single use is enforced by one conditional statement (`UPDATE … WHERE
+//!   consumed_at IS NULL RETURNING …`), never by a read followed by a write.
+//!
+//! Every method that hands out a code or a token commits before it returns, so
+//! the server answers only with what is durably stored.
 
+mod records;
+mod sqlite;
+
+pub use records::*;
+pub use sqlite::SqliteStore;
+pub use tessera_core::secrets::TokenHash;
+
+use async_trait::async_trait;
+use tessera_core::UnixTime;
+use tessera_core::authorize::AuthorizationRequest;
+use tessera_core::client::Client;
+use tessera_core::grant::{CodeGrant, RefreshTokenRecord};
+
+/// A storage failure. The details go to the log, never to a response.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("{0} already exists")]
+    Conflict(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The result of consuming an authorization code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeConsumption {
+    /// No such code.
+    Unknown,
+    /// The code was redeemed before: the caller must revoke its grant.
+    AlreadyUsed { grant_id: String },
+    /// First use; the code is now consumed.
+    Consumed(CodeGrant),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // --- settings ---------------------------------------------------------
+    /// Returns the value of `name`, storing `initial` first if it is absent.
+    async fn setting_or_init(&self, name: &str, initial: &[u8]) -> StoreResult<Vec<u8>>;
+
+    // --- clients ----------------------------------------------------------
+    async fn upsert_client(&self, client: &Client, now: UnixTime) -> StoreResult<()>;
+    async fn client(&self, client_id: &str) -> StoreResult<Option<Client>>;
+    async fn clients(&self) -> StoreResult<Vec<Client>>;
+    async fn delete_client(&self, client_id: &str) -> StoreResult<bool>;
+
+    // --- users ------------------------------------------------------------
+    /// Creates a user; `Conflict` if the username is taken.
+    async fn create_user(&self, user: &User) -> StoreResult<()>;
+    async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
+    async fn user(&self, user_id: &str) -> StoreResult<Option<User>>;
+    async fn users(&self) -> StoreResult<Vec<User>>;
+    async fn delete_user(&self, username: &str) -> StoreResult<bool>;
+    /// Sets a new password hash and revokes every grant of the user, so
+    /// refresh tokens end with the old password (CONFORMANCE.md decisions).
+    async fn set_password(&self, username: &str, password_hash: &str, now: UnixTime) -> StoreResult<bool>;
+
+    // --- signing keys -----------------------------------------------------
+    async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>>;
+    async fn insert_signing_key(&self, key: &StoredSigningKey) -> StoreResult<()>;
+
+    // --- browser sessions -------------------------------------------------
+    async fn create_session(&self, session: &Session) -> StoreResult<()>;
+    async fn session(&self, id_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<Session>>;
+    /// Replaces `old` (if any) by `new` in one transaction, moving the old
+    /// session's pending authorization requests over: the session id rotates
+    /// on login (session fixation) without losing the request in progress.
+    async fn replace_session(&self, old: Option<&TokenHash>, new: &Session) -> StoreResult<()>;
+    async fn delete_session(&self, id_hash: &TokenHash) -> StoreResult<()>;
+
+    // --- pending authorization requests -----------------------------------
+    async fn save_authorization_request(
+        &self,
+        id: &str,
+        session: &TokenHash,
+        request: &AuthorizationRequest,
+        expires_at: UnixTime,
+    ) -> StoreResult<()>;
+    /// The request `id`, only if it belongs to `session` and has not expired.
+    async fn authorization_request(
+        &self,
+        id: &str,
+        session: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<AuthorizationRequest>>;
+    /// Removes the request; `false` if it was already gone (a double submit).
+    async fn take_authorization_request(&self, id: &str, session: &TokenHash) -> StoreResult<bool>;
+
+    // --- consent ----------------------------------------------------------
+    async fn consent(&self, user_id: &str, client_id: &str) -> StoreResult<Option<Consent>>;
+    async fn save_consent(&self, consent: &Consent) -> StoreResult<()>;
+
+    // --- grants, codes and tokens -----------------------------------------
+    /// Stores a new grant and its authorization code in one transaction.
+    async fn issue_code(&self, grant: &Grant, code_hash: &TokenHash, code: &CodeGrant) -> StoreResult<()>;
+    /// Whether `client_id` used this exact code challenge since `since`
+    /// (constant-challenge detection, CONFORMANCE.md item 46).
+    async fn code_challenge_seen(&self, client_id: &str, challenge: &str, since: UnixTime) -> StoreResult<bool>;
+    /// Marks the code consumed, atomically.
+    async fn consume_code(&self, code_hash: &TokenHash, now: UnixTime) -> StoreResult<CodeConsumption>;
+    /// Records an access token and, optionally, a new refresh token.
+    async fn issue_tokens(
+        &self,
+        access: &AccessTokenRecord,
+        refresh: Option<(&TokenHash, &NewRefreshToken)>,
+    ) -> StoreResult<()>;
+    async fn refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<RefreshTokenRecord>>;
+    /// Marks `old` rotated and stores its successor and the new access token,
+    /// in one transaction. `false` if `old` was rotated concurrently: the
+    /// caller treats that as reuse.
+    async fn rotate_refresh_token(
+        &self,
+        old: &TokenHash,
+        now: UnixTime,
+        access: &AccessTokenRecord,
+        new_hash: &TokenHash,
+        new: &NewRefreshToken,
+    ) -> StoreResult<bool>;
+    /// Revokes a grant and with it its refresh-token family and access tokens.
+    async fn revoke_grant(&self, grant_id: &str, now: UnixTime, reason: &str) -> StoreResult<()>;
+    async fn grant(&self, grant_id: &str) -> StoreResult<Option<Grant>>;
+
+    // --- security events --------------------------------------------------
+    async fn record_security_event(&self, event: &SecurityEvent) -> StoreResult<()>;
+    async fn security_events(&self, limit: u32) -> StoreResult<Vec<SecurityEvent>>;
+}

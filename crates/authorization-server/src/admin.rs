@@ -1,0 +1,208 @@
+//! Registering clients and users: shared by configuration seeding at start
+//! and by the `tessera client` / `tessera user` commands.
+
+use std::collections::BTreeSet;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use tessera_core::UnixTime;
+use tessera_core::client::{self, Client, ClientRegistrationError, GrantType, UnknownGrantType};
+use tessera_core::redirect_uri::Mode;
+use tessera_core::scope::{InvalidScopeSyntax, Scope};
+use tessera_core::secrets::{self, ClientSecretHasher, Randomness, RandomnessUnavailable, SecretString};
+use tessera_store::{Store, StoreError, User};
+
+use crate::passwords::{self, PasswordError};
+use crate::state::{InitError, client_secret_hasher};
+
+/// A client as an operator describes it (config file or CLI).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSpec {
+    pub client_id: String,
+    /// Omit for a public client (PKCE only).
+    #[serde(default)]
+    pub client_secret: Option<SecretString>,
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default = "default_grant_types")]
+    pub grant_types: Vec<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The legacy opt-out of PKCE for confidential clients.
+    #[serde(default = "default_true")]
+    pub require_pkce: bool,
+}
+
+fn default_grant_types() -> Vec<String> {
+    vec!["authorization_code".into(), "refresh_token".into()]
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// A user as an operator describes it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSpec {
+    pub username: String,
+    pub password: SecretString,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("client `{client_id}`: {source}")]
+    Client { client_id: String, source: ClientRegistrationError },
+    #[error("client `{client_id}`: {source}")]
+    GrantType { client_id: String, source: UnknownGrantType },
+    #[error("client `{0}`: a scope contains a character that is not allowed")]
+    Scope(String),
+    #[error("usernames are 1 to 64 characters, without spaces or control characters")]
+    Username,
+    #[error("passwords must be at least 8 characters")]
+    WeakPassword,
+    #[error("user `{0}` already exists")]
+    UserExists(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error(transparent)]
+    Random(#[from] RandomnessUnavailable),
+    #[error(transparent)]
+    Init(#[from] InitError),
+}
+
+impl From<InvalidScopeSyntax> for AdminError {
+    fn from(_: InvalidScopeSyntax) -> Self {
+        AdminError::Scope(String::new())
+    }
+}
+
+/// Administrative operations over a store.
+pub struct Admin {
+    store: Arc<dyn Store>,
+    secrets: ClientSecretHasher,
+    rng: Arc<dyn Randomness>,
+    mode: Mode,
+}
+
+impl Admin {
+    pub async fn new(store: Arc<dyn Store>, rng: Arc<dyn Randomness>, mode: Mode) -> Result<Self, AdminError> {
+        let secrets = client_secret_hasher(store.as_ref(), rng.as_ref()).await?;
+        Ok(Self { store, secrets, rng, mode })
+    }
+
+    /// Registers (or updates) a client. With `generate_secret` and no secret
+    /// in the spec, a 256-bit secret is generated and returned: it is shown
+    /// once and only its HMAC is stored.
+    pub async fn register_client(
+        &self,
+        spec: &ClientSpec,
+        generate_secret: bool,
+        now: UnixTime,
+    ) -> Result<Option<SecretString>, AdminError> {
+        let grant_types = spec
+            .grant_types
+            .iter()
+            .map(|g| GrantType::from_str(g))
+            .collect::<Result<BTreeSet<_>, _>>()
+            .map_err(|source| AdminError::GrantType { client_id: spec.client_id.clone(), source })?;
+        let scopes = Scope::from_tokens(spec.scopes.iter().cloned())
+            .map_err(|_| AdminError::Scope(spec.client_id.clone()))?;
+        let generated = match (&spec.client_secret, generate_secret) {
+            (None, true) => Some(secrets::new_opaque_token(self.rng.as_ref())?),
+            _ => None,
+        };
+        let secret = spec.client_secret.as_ref().or(generated.as_ref());
+        client::validate_registration(
+            &spec.client_id,
+            secret.map(SecretString::expose),
+            &spec.redirect_uris,
+            &grant_types,
+            spec.require_pkce,
+            self.mode,
+        )
+        .map_err(|source| AdminError::Client { client_id: spec.client_id.clone(), source })?;
+        let client = Client {
+            client_id: spec.client_id.clone(),
+            name: spec.name.clone().unwrap_or_else(|| spec.client_id.clone()),
+            secret_hash: secret.map(|s| self.secrets.hash(s.expose())),
+            redirect_uris: spec.redirect_uris.clone(),
+            scopes,
+            grant_types,
+            require_pkce: spec.require_pkce,
+        };
+        self.store.upsert_client(&client, now).await?;
+        Ok(generated)
+    }
+
+    pub async fn clients(&self) -> Result<Vec<Client>, AdminError> {
+        Ok(self.store.clients().await?)
+    }
+
+    pub async fn remove_client(&self, client_id: &str) -> Result<bool, AdminError> {
+        Ok(self.store.delete_client(client_id).await?)
+    }
+
+    /// Creates a user; fails if the username is taken.
+    pub async fn add_user(&self, username: &str, password: &SecretString, now: UnixTime) -> Result<User, AdminError> {
+        validate_username(username)?;
+        validate_password(password)?;
+        let user = User {
+            user_id: secrets::new_id(self.rng.as_ref())?,
+            username: username.to_owned(),
+            password_hash: passwords::hash(password.expose().to_owned()).await?,
+            created_at: now,
+        };
+        match self.store.create_user(&user).await {
+            Ok(()) => Ok(user),
+            Err(StoreError::Conflict(_)) => Err(AdminError::UserExists(username.to_owned())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Seeds a user from configuration: creates it, or sets the configured
+    /// password if it changed. Running it twice changes nothing.
+    pub async fn ensure_user(&self, spec: &UserSpec, now: UnixTime) -> Result<(), AdminError> {
+        match self.store.user_by_username(&spec.username).await? {
+            None => self.add_user(&spec.username, &spec.password, now).await.map(|_| ()),
+            Some(existing) => {
+                let same = passwords::verify(spec.password.expose().to_owned(), existing.password_hash).await?;
+                if !same {
+                    self.set_password(&spec.username, &spec.password, now).await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Sets a user's password; ends their grants and sessions.
+    pub async fn set_password(&self, username: &str, password: &SecretString, now: UnixTime) -> Result<bool, AdminError> {
+        validate_password(password)?;
+        let hash = passwords::hash(password.expose().to_owned()).await?;
+        Ok(self.store.set_password(username, &hash, now).await?)
+    }
+
+    pub async fn users(&self) -> Result<Vec<User>, AdminError> {
+        Ok(self.store.users().await?)
+    }
+
+    pub async fn remove_user(&self, username: &str) -> Result<bool, AdminError> {
+        Ok(self.store.delete_user(username).await?)
+    }
+}
+
+fn validate_username(username: &str) -> Result<(), AdminError> {
+    let ok = (1..=64).contains(&username.chars().count())
+        && !username.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok { Ok(()) } else { Err(AdminError::Username) }
+}
+
+fn validate_password(password: &SecretString) -> Result<(), AdminError> {
+    if password.expose().chars().count() >= 8 { Ok(()) } else { Err(AdminError::WeakPassword) }
+}

@@ -1,0 +1,102 @@
+//! The server's runtime configuration (the file format lives in the binary).
+
+use tessera_core::grant::TokenLifetimes;
+use tessera_core::redirect_uri::Mode;
+
+/// Why a configuration cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("issuer `{0}` is not a valid absolute URL")]
+    IssuerNotUrl(String),
+    #[error(
+        "issuer `{0}` uses plain http: only http://localhost and http://127.0.0.1 are allowed (development mode); use https in production"
+    )]
+    PlainHttpIssuer(String),
+    #[error("issuer `{0}` must not have a query, a fragment or a trailing slash")]
+    IssuerShape(String),
+}
+
+/// Failed client authentications allowed before a client is locked out for a
+/// while (RFC 6749 §2.3.1: brute-force protection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BruteForcePolicy {
+    pub max_failures: u32,
+    pub window_secs: i64,
+    pub lockout_secs: i64,
+}
+
+impl Default for BruteForcePolicy {
+    fn default() -> Self {
+        Self { max_failures: 10, window_secs: 300, lockout_secs: 60 }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    issuer: String,
+    mode: Mode,
+    /// `aud` of access tokens until resource indicators arrive.
+    pub default_audience: String,
+    pub lifetimes: TokenLifetimes,
+    /// How long a browser session at the AS lasts.
+    pub session_ttl: i64,
+    /// How long a user has to log in and consent.
+    pub authorization_request_ttl: i64,
+    pub brute_force: BruteForcePolicy,
+}
+
+impl ServerConfig {
+    /// Validates the issuer and derives the mode from it: `http://localhost`
+    /// or `http://127.0.0.1` is development mode; anything else must be https.
+    pub fn new(issuer: &str, default_audience: &str) -> Result<Self, ConfigError> {
+        let url = url::Url::parse(issuer).map_err(|_| ConfigError::IssuerNotUrl(issuer.to_owned()))?;
+        if url.query().is_some() || url.fragment().is_some() || issuer.ends_with('/') {
+            return Err(ConfigError::IssuerShape(issuer.to_owned()));
+        }
+        let mode = match url.scheme() {
+            "https" => Mode::Production,
+            "http" if matches!(url.host_str(), Some("localhost" | "127.0.0.1")) => Mode::Development,
+            _ => return Err(ConfigError::PlainHttpIssuer(issuer.to_owned())),
+        };
+        Ok(Self {
+            issuer: issuer.to_owned(),
+            mode,
+            default_audience: default_audience.to_owned(),
+            lifetimes: TokenLifetimes::default(),
+            session_ttl: 8 * 3600,
+            authorization_request_ttl: 600,
+            brute_force: BruteForcePolicy::default(),
+        })
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Cookies are `Secure` and `__Host-` prefixed when the issuer is https.
+    pub fn secure_cookies(&self) -> bool {
+        self.mode == Mode::Production
+    }
+
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn production_refuses_a_plain_http_issuer() {
+        assert!(matches!(ServerConfig::new("http://as.example.com", "x"), Err(ConfigError::PlainHttpIssuer(_))));
+        assert_eq!(ServerConfig::new("http://localhost:9001", "x").map(|c| c.mode()).ok(), Some(Mode::Development));
+        assert_eq!(ServerConfig::new("https://as.example.com", "x").map(|c| c.mode()).ok(), Some(Mode::Production));
+        assert!(ServerConfig::new("https://as.example.com/", "x").is_err());
+        assert!(ServerConfig::new("https://as.example.com?x=1", "x").is_err());
+    }
+}

@@ -1,0 +1,117 @@
+//! The web layer's one error type, and how each kind is answered.
+//!
+//! OAuth endpoints answer with OAuth-shaped JSON (RFC 6749 §5.2); browser
+//! endpoints with a readable HTML page. Internal failures are logged with
+//! their cause and answered without it: nothing in a response body comes from
+//! a database error, and no secret ever reaches either.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tessera_core::error::{ErrorCode, OAuthError};
+
+use crate::pages;
+
+#[derive(Debug)]
+pub enum WebError {
+    /// An OAuth JSON error (token endpoint and friends).
+    Json {
+        status: StatusCode,
+        error: OAuthError,
+        /// Answer with `WWW-Authenticate: Basic` (the client tried Basic).
+        basic_challenge: bool,
+        retry_after: Option<i64>,
+    },
+    /// A browser-facing error page.
+    Page { status: StatusCode, title: &'static str, message: String },
+}
+
+impl WebError {
+    pub fn json(error: OAuthError) -> Self {
+        let status = match error.code {
+            ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+            ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Self::Json { status, error, basic_challenge: false, retry_after: None }
+    }
+
+    pub fn page(status: StatusCode, title: &'static str, message: impl Into<String>) -> Self {
+        Self::Page { status, title, message: message.into() }
+    }
+
+    pub fn bad_request_page(message: impl Into<String>) -> Self {
+        Self::page(StatusCode::BAD_REQUEST, "This request cannot be completed", message)
+    }
+
+    pub fn forbidden_page(message: impl Into<String>) -> Self {
+        Self::page(StatusCode::FORBIDDEN, "This request was refused", message)
+    }
+}
+
+impl From<OAuthError> for WebError {
+    fn from(e: OAuthError) -> Self {
+        Self::json(e)
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        match self {
+            WebError::Json { status, error, basic_challenge, retry_after } => {
+                let mut body = serde_json::json!({ "error": error.code.as_str() });
+                if !error.description.is_empty() {
+                    body["error_description"] = error.description.as_ref().into();
+                }
+                let mut response = (status, axum::Json(body)).into_response();
+                let h = response.headers_mut();
+                h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+                if basic_challenge {
+                    h.insert(
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static("Basic realm=\"tessera\""),
+                    );
+                }
+                if let Some(secs) = retry_after
+                    && let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string())
+                {
+                    h.insert(header::RETRY_AFTER, v);
+                }
+                response
+            }
+            WebError::Page { status, title, message } => pages::error_page(status, title, &message),
+        }
+    }
+}
+
+/// Turns an internal failure into a response for the right audience, logging
+/// the cause. Storage failures are 503: the request may be retried, and it
+/// never reads as success (fosite CVE-2020-15223).
+pub trait OrInternal<T> {
+    fn or_json(self) -> Result<T, WebError>;
+    fn or_page(self) -> Result<T, WebError>;
+}
+
+impl<T, E: std::fmt::Display> OrInternal<T> for Result<T, E> {
+    fn or_json(self) -> Result<T, WebError> {
+        self.map_err(|e| {
+            tracing::error!(error = %e, "internal failure on an OAuth endpoint");
+            WebError::json(OAuthError::new(
+                ErrorCode::TemporarilyUnavailable,
+                "the server cannot handle this request right now; try again",
+            ))
+        })
+    }
+
+    fn or_page(self) -> Result<T, WebError> {
+        self.map_err(|e| {
+            tracing::error!(error = %e, "internal failure on a page");
+            WebError::page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Something went wrong",
+                "The server cannot handle this request right now. Please try again in a moment.",
+            )
+        })
+    }
+}

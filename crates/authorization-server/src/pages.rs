@@ -1,0 +1,87 @@
+//! HTML pages: login, consent and error pages, with the headers every AS page
+//! carries (RFC 9700 §4.16 clickjacking, §4.2.4 referrer leaks).
+//!
+//! Templates are compiled into the binary and auto-escaped (minijinja escapes
+//! every value in `.html` templates), so reflected values cannot inject markup.
+
+use std::sync::LazyLock;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use minijinja::Environment;
+
+static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    let templates = [
+        ("base.html", include_str!("templates/base.html")),
+        ("login.html", include_str!("templates/login.html")),
+        ("consent.html", include_str!("templates/consent.html")),
+        ("error.html", include_str!("templates/error.html")),
+    ];
+    for (name, source) in templates {
+        if let Err(e) = env.add_template(name, source) {
+            tracing::error!(template = name, error = %e, "a built-in template does not compile");
+        }
+    }
+    env
+});
+
+/// The stylesheet the pages link to (served from `/static/tessera.css`).
+pub const STYLESHEET: &str = include_str!("static/tessera.css");
+
+/// The Content-Security-Policy of every page: no scripts at all, styles only
+/// from this origin, and no framing (clickjacking). `form-action` is left out
+/// on purpose: browsers apply it to the redirect after a form post, which
+/// would block the redirect back to the client.
+pub const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// Renders a template into a response with the page security headers.
+pub fn render(status: StatusCode, template: &str, context: minijinja::Value) -> Response {
+    let rendered = TEMPLATES.get_template(template).and_then(|t| t.render(context));
+    match rendered {
+        Ok(html) => with_page_headers((status, Html(html)).into_response()),
+        Err(e) => {
+            tracing::error!(template, error = %e, "page rendering failed");
+            with_page_headers((StatusCode::INTERNAL_SERVER_ERROR, Html("<!doctype html><title>Error</title><p>Internal error.</p>")).into_response())
+        }
+    }
+}
+
+pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
+    render(status, "error.html", minijinja::context! { title, message })
+}
+
+/// Adds the headers every HTML page needs.
+pub fn with_page_headers(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_compiles() {
+        for name in ["base.html", "login.html", "consent.html", "error.html"] {
+            assert!(TEMPLATES.get_template(name).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn reflected_values_are_escaped() {
+        let html = TEMPLATES
+            .get_template("error.html")
+            .and_then(|t| t.render(minijinja::context! { title => "t", message => "\"><script>alert(1)</script>{{7*7}}" }))
+            .unwrap_or_default();
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("&lt;script&gt;"));
+        assert!(html.contains("{{7*7}}"), "template syntax in values is not evaluated");
+    }
+}

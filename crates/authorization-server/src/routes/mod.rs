@@ -1,0 +1,22 @@
+//! HTTP handlers, one module per endpoint. Each parses the request, calls the
+//! core for decisions and the store for state, and shapes the response.
+
+pub mod authorize;
+pub mod consent;
+pub mod flow;
+pub mod jwks;
+pub mod login;
+pub mod misc;
+pub mod token;
+
+use axum::http::{HeaderMap, header};
+
+/// Whether the request body is `application/x-www-form-urlencoded` (any
+/// parameters, such as a charset, are allowed).
+pub fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+}

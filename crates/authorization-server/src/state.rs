@@ -1,0 +1,148 @@
+//! Everything a request handler needs, built once at start.
+
+use std::ops::Deref;
+use std::sync::{Arc, RwLock};
+
+use tessera_core::jwt::{KeyError, SigningAlgorithm, SigningKey};
+use tessera_core::secrets::{self, ClientSecretHasher, Randomness, RandomnessUnavailable};
+use tessera_store::{Store, StoreError, StoredSigningKey};
+
+use crate::brute_force::BruteForceGuard;
+use crate::clock::Clock;
+use crate::config::ServerConfig;
+use crate::passwords::{self, PasswordError};
+
+/// The name under which the HMAC key for client secrets is stored.
+const CLIENT_SECRET_KEY_SETTING: &str = "client_secret_hmac_key";
+
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Random(#[from] RandomnessUnavailable),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+}
+
+/// Shared, cheaply cloned application state.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub store: Arc<dyn Store>,
+    pub config: ServerConfig,
+    pub clock: Arc<dyn Clock>,
+    pub rng: Arc<dyn Randomness>,
+    pub client_secrets: ClientSecretHasher,
+    /// The key new tokens are signed with.
+    signing_key: RwLock<Arc<SigningKey>>,
+    /// Every key whose public half is published in the JWKS.
+    published_keys: RwLock<Vec<Arc<SigningKey>>>,
+    pub brute_force: BruteForceGuard,
+    /// An Argon2id hash of a random password: unknown usernames are checked
+    /// against it so a failed login costs the same whether or not the user
+    /// exists.
+    pub dummy_password_hash: String,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("issuer", &self.config.issuer()).finish_non_exhaustive()
+    }
+}
+
+/// Loads the server's HMAC key for client secrets, creating it on first start.
+pub async fn client_secret_hasher(
+    store: &dyn Store,
+    rng: &dyn Randomness,
+) -> Result<ClientSecretHasher, InitError> {
+    let mut fresh = [0u8; 32];
+    rng.fill(&mut fresh)?;
+    let key = store.setting_or_init(CLIENT_SECRET_KEY_SETTING, &fresh).await?;
+    Ok(ClientSecretHasher::new(&key))
+}
+
+impl AppState {
+    pub async fn new(
+        store: Arc<dyn Store>,
+        config: ServerConfig,
+        clock: Arc<dyn Clock>,
+        rng: Arc<dyn Randomness>,
+    ) -> Result<Self, InitError> {
+        tessera_core::jwt::install_crypto_provider();
+        let client_secrets = client_secret_hasher(store.as_ref(), rng.as_ref()).await?;
+
+        let mut stored = store.signing_keys().await?;
+        if stored.is_empty() {
+            let kid = secrets::new_id(rng.as_ref())?;
+            let (_, der) = SigningKey::generate(kid.clone(), SigningAlgorithm::Es256)?;
+            let key = StoredSigningKey {
+                kid,
+                algorithm: SigningAlgorithm::Es256.as_str().to_owned(),
+                private_pkcs8: der,
+                created_at: clock.now(),
+            };
+            store.insert_signing_key(&key).await?;
+            tracing::info!(kid = %key.kid, "generated a new ES256 signing key");
+            stored.push(key);
+        }
+        let keys = stored
+            .iter()
+            .map(|k| {
+                SigningKey::from_pkcs8(
+                    k.kid.clone(),
+                    SigningAlgorithm::parse(&k.algorithm)?,
+                    &k.private_pkcs8,
+                )
+                .map(Arc::new)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        // Keys come back oldest first; the newest signs.
+        let active = keys.last().cloned().ok_or(KeyError::Generate)?;
+
+        let dummy = secrets::new_opaque_token(rng.as_ref())?;
+        let dummy_password_hash = passwords::hash(dummy.expose().to_owned()).await?;
+
+        Ok(Self(Arc::new(Inner {
+            brute_force: BruteForceGuard::new(config.brute_force),
+            store,
+            config,
+            clock,
+            rng,
+            client_secrets,
+            signing_key: RwLock::new(active),
+            published_keys: RwLock::new(keys),
+            dummy_password_hash,
+        })))
+    }
+
+    pub fn now(&self) -> tessera_core::UnixTime {
+        self.clock.now()
+    }
+
+    pub fn signing_key(&self) -> Arc<SigningKey> {
+        match self.signing_key.read() {
+            Ok(k) => k.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The public JWKs of every published key.
+    pub fn public_jwks(&self) -> Vec<serde_json::Value> {
+        let keys = match self.published_keys.read() {
+            Ok(k) => k,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        keys.iter().map(|k| k.public_jwk().clone()).collect()
+    }
+}

@@ -1,0 +1,111 @@
+//! Rows the store keeps that the protocol core does not define.
+
+use tessera_core::UnixTime;
+use tessera_core::scope::Scope;
+
+/// A resource owner who can log in.
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    /// Stable, opaque; the `sub` of this user's tokens.
+    pub user_id: String,
+    pub username: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    pub created_at: UnixTime,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("user_id", &self.user_id)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A signing key as stored: its private half in PKCS#8 DER.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredSigningKey {
+    pub kid: String,
+    pub algorithm: String,
+    pub private_pkcs8: Vec<u8>,
+    pub created_at: UnixTime,
+}
+
+impl std::fmt::Debug for StoredSigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredSigningKey")
+            .field("kid", &self.kid)
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A browser session at the authorization server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id_hash: tessera_core::secrets::TokenHash,
+    /// Anti-CSRF token for this session's forms. Not a credential by itself.
+    pub csrf_token: String,
+    /// Set once the user logged in.
+    pub user_id: Option<String>,
+    pub auth_time: Option<UnixTime>,
+    pub created_at: UnixTime,
+    pub expires_at: UnixTime,
+}
+
+/// A remembered consent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consent {
+    pub user_id: String,
+    pub client_id: String,
+    pub scope: Scope,
+    /// For public clients, the redirect URI the consent was given for: it is
+    /// honoured only for that URI (CONFORMANCE.md decisions).
+    pub redirect_uri: Option<String>,
+    pub granted_at: UnixTime,
+}
+
+/// One user's authorization of one client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub grant_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub scope: Scope,
+    pub auth_time: UnixTime,
+    pub created_at: UnixTime,
+    pub revoked_at: Option<UnixTime>,
+}
+
+/// An issued access token, by `jti`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessTokenRecord {
+    pub jti: String,
+    pub grant_id: Option<String>,
+    pub client_id: String,
+    pub issued_at: UnixTime,
+    pub expires_at: UnixTime,
+}
+
+/// A refresh token about to be stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRefreshToken {
+    pub grant_id: String,
+    pub client_id: String,
+    pub issued_at: UnixTime,
+    pub idle_expires_at: UnixTime,
+    pub absolute_expires_at: UnixTime,
+}
+
+/// Something a security team wants to see: a code or refresh token replayed,
+/// a constant PKCE challenge, repeated failed client authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityEvent {
+    pub at: UnixTime,
+    pub kind: String,
+    pub client_id: Option<String>,
+    pub user_id: Option<String>,
+    pub grant_id: Option<String>,
+    pub detail: String,
+}
