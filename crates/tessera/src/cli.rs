@@ -1,0 +1,267 @@
+//! The command line.
+
+use std::io::{BufRead as _, IsTerminal as _};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
+use tessera_authorization_server::admin::{Admin, ClientSpec};
+use tessera_authorization_server::clock::{Clock as _, SystemClock};
+use tessera_authorization_server::{AppState, serve};
+use tessera_core::secrets::{SecretString, SystemRandomness};
+use tessera_store::{SqliteStore, Store};
+
+use crate::config::FileConfig;
+
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about = "An OAuth 2.0 authorization server")]
+pub struct Cli {
+    /// The configuration file (TOML). Every top-level key can also be set
+    /// with a TESSERA_<KEY> environment variable.
+    #[arg(long, short, global = true, env = "TESSERA_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the authorization server.
+    Serve,
+    /// Manage registered clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage users (resource owners).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientCommand {
+    /// Register a client (or update one). A confidential client gets a
+    /// generated secret, printed once.
+    Add {
+        /// The client_id.
+        client_id: String,
+        /// Display name shown on the consent page.
+        #[arg(long)]
+        name: Option<String>,
+        /// A redirect URI (repeat for several).
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        /// A scope the client may ask for (repeat for several).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// A grant type (repeat for several); default authorization_code and refresh_token.
+        #[arg(long = "grant-type")]
+        grant_types: Vec<String>,
+        /// A public client (no secret; PKCE only), such as a native or browser app.
+        #[arg(long)]
+        public: bool,
+        /// Legacy opt-out of PKCE for a confidential client.
+        #[arg(long)]
+        no_pkce: bool,
+    },
+    /// List clients.
+    List,
+    /// Remove a client and revoke everything issued to it.
+    Remove { client_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user.
+    Add {
+        username: String,
+        /// Read the password from standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+    /// Remove a user and revoke their grants.
+    Remove { username: String },
+    /// Set a user's password; ends their sessions and grants.
+    Passwd {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = FileConfig::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => serve_command(config).await,
+        Command::Client(c) => client_command(&config, c).await,
+        Command::User(c) => user_command(&config, c).await,
+    }
+}
+
+async fn open_store(config: &FileConfig) -> anyhow::Result<Arc<dyn Store>> {
+    if !config.database.starts_with("sqlite:") {
+        bail!("database `{}` is not supported: use a sqlite:// URL", config.database);
+    }
+    let store = SqliteStore::connect(&config.database)
+        .await
+        .with_context(|| format!("cannot open the database {}", config.database))?;
+    Ok(Arc::new(store))
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}
+
+async fn serve_command(config: FileConfig) -> anyhow::Result<()> {
+    init_logging(&config.log);
+    let server_config = config.server_config()?;
+    let store = open_store(&config).await?;
+    let rng = Arc::new(SystemRandomness);
+    let clock = Arc::new(SystemClock);
+
+    // Seed what the configuration declares, idempotently.
+    let admin = Admin::new(store.clone(), rng.clone(), server_config.mode()).await?;
+    for spec in &config.clients {
+        admin.register_client(spec, false, clock.now()).await?;
+    }
+    for spec in &config.users {
+        admin.ensure_user(spec, clock.now()).await?;
+    }
+
+    let state = AppState::new(store, server_config, clock, rng).await?;
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, issuer = %state.config.issuer(), "Tessera authorization server listening on http://{addr}");
+    serve(listener, state, shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down; letting in-flight requests finish");
+}
+
+async fn admin(config: &FileConfig) -> anyhow::Result<Admin> {
+    let mode = config.server_config()?.mode();
+    Ok(Admin::new(open_store(config).await?, Arc::new(SystemRandomness), mode).await?)
+}
+
+async fn client_command(config: &FileConfig, command: ClientCommand) -> anyhow::Result<()> {
+    let admin = admin(config).await?;
+    let now = SystemClock.now();
+    match command {
+        ClientCommand::Add { client_id, name, redirect_uris, scopes, grant_types, public, no_pkce } => {
+            let spec = ClientSpec {
+                client_id: client_id.clone(),
+                client_secret: None,
+                redirect_uris,
+                scopes,
+                grant_types: if grant_types.is_empty() {
+                    vec!["authorization_code".into(), "refresh_token".into()]
+                } else {
+                    grant_types
+                },
+                name,
+                require_pkce: !no_pkce,
+            };
+            match admin.register_client(&spec, !public, now).await? {
+                Some(secret) => {
+                    println!("client `{client_id}` registered");
+                    println!("client_secret: {}", secret.expose());
+                    println!("(shown once; only a keyed hash is stored)");
+                }
+                None => println!("public client `{client_id}` registered"),
+            }
+        }
+        ClientCommand::List => {
+            for c in admin.clients().await? {
+                let kind = if c.is_public() { "public" } else { "confidential" };
+                let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
+                println!(
+                    "{}\t{}\t{}\tscopes: {}\tgrants: {}\tredirect_uris: {}",
+                    c.client_id,
+                    c.name,
+                    kind,
+                    c.scopes,
+                    grants.join(","),
+                    c.redirect_uris.join(" ")
+                );
+            }
+        }
+        ClientCommand::Remove { client_id } => {
+            if !admin.remove_client(&client_id).await? {
+                bail!("no client `{client_id}`");
+            }
+            println!("client `{client_id}` removed");
+        }
+    }
+    Ok(())
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<SecretString> {
+    let stdin = std::io::stdin();
+    if !from_stdin && stdin.is_terminal() {
+        let p = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Repeat password: ")?;
+        anyhow::ensure!(p == again, "the passwords differ");
+        return Ok(SecretString::new(p));
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    Ok(SecretString::new(line.trim_end_matches(['\r', '\n'])))
+}
+
+async fn user_command(config: &FileConfig, command: UserCommand) -> anyhow::Result<()> {
+    let admin = admin(config).await?;
+    let now = SystemClock.now();
+    match command {
+        UserCommand::Add { username, password_stdin } => {
+            let password = read_password(password_stdin)?;
+            admin.add_user(&username, &password, now).await?;
+            println!("user `{username}` added");
+        }
+        UserCommand::List => {
+            for u in admin.users().await? {
+                println!("{}\t{}", u.username, u.user_id);
+            }
+        }
+        UserCommand::Remove { username } => {
+            if !admin.remove_user(&username).await? {
+                bail!("no user `{username}`");
+            }
+            println!("user `{username}` removed");
+        }
+        UserCommand::Passwd { username, password_stdin } => {
+            let password = read_password(password_stdin)?;
+            if !admin.set_password(&username, &password, now).await? {
+                bail!("no user `{username}`");
+            }
+            println!("password of `{username}` changed; their sessions and grants have ended");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,107 @@
+//! The configuration file (TOML), with every top-level key also settable as a
+//! `TESSERA_<KEY>` environment variable.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use figment::Figment;
+use figment::providers::{Env, Format as _, Toml};
+use serde::Deserialize;
+use tessera_authorization_server::ServerConfig;
+use tessera_authorization_server::admin::{ClientSpec, UserSpec};
+
+/// Top-level keys that may come from the environment.
+const ENV_KEYS: &[&str] = &[
+    "issuer",
+    "listen",
+    "database",
+    "default_audience",
+    "access_token_ttl_secs",
+    "authorization_code_ttl_secs",
+    "refresh_token_idle_ttl_secs",
+    "refresh_token_absolute_ttl_secs",
+    "session_ttl_secs",
+    "log",
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default = "defaults::issuer")]
+    pub issuer: String,
+    #[serde(default = "defaults::listen")]
+    pub listen: String,
+    #[serde(default = "defaults::database")]
+    pub database: String,
+    /// `aud` of access tokens: the protected resource's identifier.
+    #[serde(default = "defaults::audience")]
+    pub default_audience: String,
+    pub access_token_ttl_secs: Option<i64>,
+    pub authorization_code_ttl_secs: Option<i64>,
+    pub refresh_token_idle_ttl_secs: Option<i64>,
+    pub refresh_token_absolute_ttl_secs: Option<i64>,
+    pub session_ttl_secs: Option<i64>,
+    /// A tracing filter, such as `info` or `tessera=debug`.
+    #[serde(default = "defaults::log")]
+    pub log: String,
+    #[serde(default)]
+    pub clients: Vec<ClientSpec>,
+    #[serde(default)]
+    pub users: Vec<UserSpec>,
+}
+
+mod defaults {
+    pub fn issuer() -> String {
+        "http://localhost:9001".into()
+    }
+    pub fn listen() -> String {
+        "127.0.0.1:9001".into()
+    }
+    pub fn database() -> String {
+        "sqlite://tessera.db".into()
+    }
+    pub fn audience() -> String {
+        "http://localhost:9002".into()
+    }
+    pub fn log() -> String {
+        "info".into()
+    }
+}
+
+impl FileConfig {
+    /// Reads `path` if given (it must then exist), then the environment.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::new();
+        if let Some(path) = path {
+            anyhow::ensure!(path.exists(), "config file {} does not exist", path.display());
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(Env::prefixed("TESSERA_").only(ENV_KEYS));
+        figment.extract().context("invalid configuration")
+    }
+
+    pub fn server_config(&self) -> anyhow::Result<ServerConfig> {
+        let mut config = ServerConfig::new(&self.issuer, &self.default_audience)?;
+        let l = &mut config.lifetimes;
+        let positive = |name: &str, v: i64| -> anyhow::Result<i64> {
+            anyhow::ensure!(v > 0, "{name} must be a positive number of seconds");
+            Ok(v)
+        };
+        if let Some(v) = self.access_token_ttl_secs {
+            l.access_token = positive("access_token_ttl_secs", v)?;
+        }
+        if let Some(v) = self.authorization_code_ttl_secs {
+            l.authorization_code = positive("authorization_code_ttl_secs", v)?;
+        }
+        if let Some(v) = self.refresh_token_idle_ttl_secs {
+            l.refresh_token_idle = positive("refresh_token_idle_ttl_secs", v)?;
+        }
+        if let Some(v) = self.refresh_token_absolute_ttl_secs {
+            l.refresh_token_absolute = positive("refresh_token_absolute_ttl_secs", v)?;
+        }
+        if let Some(v) = self.session_ttl_secs {
+            config.session_ttl = positive("session_ttl_secs", v)?;
+        }
+        Ok(config)
+    }
+}
