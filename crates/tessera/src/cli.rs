@@ -112,7 +112,10 @@ async fn open_store(config: &FileConfig) -> anyhow::Result<Arc<dyn Store>> {
 fn init_logging(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal())
+        .try_init();
 }
 
 async fn serve_command(config: FileConfig) -> anyhow::Result<()> {

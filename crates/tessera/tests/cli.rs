@@ -1,0 +1,153 @@
+//! The `tessera` binary as an operator uses it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn tessera(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    c.env_remove("TESSERA_CONFIG")
+        .env_remove("RUST_LOG")
+        .env("TESSERA_DATABASE", format!("sqlite://{}", dir.join("t.db").display()))
+        .current_dir(dir);
+    c
+}
+
+fn run(mut c: Command, stdin: Option<&str>) -> Output {
+    c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn client_and_user_management() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut add = tessera(dir.path());
+    add.args(["client", "add", "printer", "--name", "Printer", "--redirect-uri", "https://printer.example/cb", "--scope", "photos:read"]);
+    let out = run(add, None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = stdout(&out);
+    let secret = text.lines().find_map(|l| l.strip_prefix("client_secret: ")).expect("secret printed once");
+    assert_eq!(secret.len(), 43, "256-bit generated secret");
+
+    let mut list = tessera(dir.path());
+    list.args(["client", "list"]);
+    let listed = stdout(&run(list, None));
+    assert!(listed.contains("printer") && listed.contains("confidential"));
+    assert!(!listed.contains(secret), "the secret is never shown again");
+
+    let mut bad = tessera(dir.path());
+    bad.args(["client", "add", "evil", "--redirect-uri", "javascript:alert(1)", "--scope", "a"]);
+    let out = run(bad, None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("scheme"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let mut user = tessera(dir.path());
+    user.args(["user", "add", "carol", "--password-stdin"]);
+    assert!(run(user, Some("carol-password\n")).status.success());
+    let mut again = tessera(dir.path());
+    again.args(["user", "add", "carol", "--password-stdin"]);
+    assert!(!run(again, Some("another-password\n")).status.success(), "usernames are unique");
+    let mut weak = tessera(dir.path());
+    weak.args(["user", "add", "dave", "--password-stdin"]);
+    assert!(!run(weak, Some("short\n")).status.success());
+
+    let mut users = tessera(dir.path());
+    users.args(["user", "list"]);
+    assert!(stdout(&run(users, None)).contains("carol"));
+
+    let mut remove = tessera(dir.path());
+    remove.args(["client", "remove", "printer"]);
+    assert!(run(remove, None).status.success());
+    let mut remove = tessera(dir.path());
+    remove.args(["client", "remove", "printer"]);
+    assert!(!run(remove, None).status.success(), "removing twice says there is no such client");
+}
+
+#[test]
+fn refuses_a_plain_http_production_issuer() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut serve = tessera(dir.path());
+    serve.args(["serve"]).env("TESSERA_ISSUER", "http://as.example.com");
+    let out = run(serve, None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("plain http"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn start(dir: &Path, config: &Path) -> (Child, u16) {
+    let mut serve = tessera(dir);
+    serve.args(["serve", "--config"]).arg(config).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let mut child = serve.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let port = loop {
+        assert!(Instant::now() < deadline, "server did not start");
+        let line = lines.next().expect("server exited").unwrap();
+        if let Some(rest) = line.split("listening on http://127.0.0.1:").nth(1) {
+            break rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap();
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, port)
+}
+
+fn stop(mut child: Child) {
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "graceful shutdown exits 0, got {status}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_seeds_from_config_and_shuts_down_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tessera.toml");
+    std::fs::write(
+        &config,
+        r#"
+issuer = "http://localhost:9001"
+listen = "127.0.0.1:0"
+
+[[clients]]
+client_id = "photo-printer"
+name = "Photo Printer"
+client_secret = "photo-printer-secret-0123456789-0123456789"
+redirect_uris = ["http://localhost:9000/callback"]
+scopes = ["photos:read"]
+
+[[users]]
+username = "alice"
+password = "alice-password"
+"#,
+    )
+    .unwrap();
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    // Twice: seeding is idempotent.
+    for _ in 0..2 {
+        let (child, port) = start(dir.path(), &config);
+        let base = format!("http://127.0.0.1:{port}");
+        assert_eq!(http.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
+        let r = http
+            .get(format!(
+                "{base}/authorize?response_type=code&client_id=photo-printer&scope=photos:read&state=s\
+                 &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 302);
+        assert!(r.headers()["location"].to_str().unwrap().starts_with("/login?request="));
+        stop(child);
+    }
+}
