@@ -62,6 +62,12 @@ impl fmt::Display for SecretString {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for SecretString {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Self)
+    }
+}
+
 /// 256 random bits, base64url without padding (43 characters).
 pub fn new_opaque_token(rng: &dyn Randomness) -> Result<SecretString, RandomnessUnavailable> {
     let mut bytes = [0u8; 32];
@@ -157,11 +163,5 @@ mod tests {
         assert!(!h.verify("correct horse battery staple 012345678", &stored));
         assert!(!ClientSecretHasher::new(b"other key").verify("correct horse battery staple 0123456789", &stored));
         assert!(!h.verify("x", "not base64 !"));
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for SecretString {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(Self)
     }
 }

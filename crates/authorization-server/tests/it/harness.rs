@@ -48,7 +48,7 @@ impl TestApp {
     }
 
     pub async fn spawn_with(configure: impl FnOnce(&mut ServerConfig)) -> Self {
-        let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn").try_init();
+        init_log_capture();
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("tessera.db").display());
         let store = Arc::new(SqliteStore::connect(&url).await.expect("store"));
@@ -159,6 +159,35 @@ impl TestApp {
     pub async fn security_events(&self) -> Vec<String> {
         self.store.security_events(100).await.expect("events").into_iter().map(|e| e.kind).collect()
     }
+}
+
+/// Everything the server side logs, at TRACE, for every test in this binary:
+/// `logging.rs` searches it for secrets.
+static LOGS: std::sync::LazyLock<std::sync::Mutex<Vec<u8>>> = std::sync::LazyLock::new(Default::default);
+
+struct CaptureWriter;
+
+impl std::io::Write for CaptureWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn init_log_capture() {
+    let filter = "tessera_authorization_server=trace,tessera_store=trace,tessera_core=trace,tower_http=trace,axum=trace,sqlx=trace";
+    let _ = tracing_subscriber::fmt()
+        .with_writer(|| CaptureWriter)
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .try_init();
+}
+
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
 }
 
 pub fn client(id: &str, secret: Option<&str>, redirects: &[&str], scopes: &[&str]) -> ClientSpec {

@@ -8,4 +8,5 @@ mod harness;
 
 mod authorize_endpoint;
 mod happy_path;
+mod logging;
 mod token_endpoint;

@@ -1,0 +1,59 @@
+//! Secrets, codes and tokens never appear in logs (CONFORMANCE.md 1M-99,
+//! RFC 9700 §4.9.3 for the resource side; the logging rule).
+
+use crate::harness::*;
+
+#[tokio::test]
+async fn secrets_codes_and_tokens_never_reach_the_logs() {
+    let app = TestApp::spawn().await;
+    let mut secrets: Vec<String> = vec![C1_SECRET.into(), ALICE_PASSWORD.into()];
+
+    // A failed login with a password that is close to the real one.
+    let browser = app.browser();
+    let r = browser.authorize(&AuthRequest::new("c1")).await;
+    let wrong_password = format!("{ALICE_PASSWORD}-typo");
+    let r = browser.login(&location(&r), ALICE, &wrong_password).await;
+    assert_eq!(r.status(), 401);
+    secrets.push(wrong_password);
+
+    // The full dance, then a refresh, a replayed code and a replayed refresh token.
+    let request = AuthRequest::new("c1").scope("a b");
+    let back = browser.authorize_through_consent(&app, &request, ALICE, ALICE_PASSWORD, None).await;
+    let flow = request.into_flow(&back);
+    secrets.push(flow.code.clone());
+    secrets.push(flow.verifier.clone());
+    let tokens: serde_json::Value = app.redeem(&flow).await.json().await.unwrap();
+    let rt1 = tokens["refresh_token"].as_str().unwrap().to_owned();
+    secrets.push(tokens["access_token"].as_str().unwrap().to_owned());
+    secrets.push(rt1.clone());
+    let refreshed: serde_json::Value = app
+        .token(&[("grant_type", "refresh_token"), ("refresh_token", &rt1)], Some(("c1", C1_SECRET)))
+        .await
+        .json()
+        .await
+        .unwrap();
+    secrets.push(refreshed["refresh_token"].as_str().unwrap().to_owned());
+    secrets.push(refreshed["access_token"].as_str().unwrap().to_owned());
+    // Refresh replay first: a code replay would revoke the grant, after which
+    // the old refresh token is refused as revoked rather than as reused.
+    let r = app.token(&[("grant_type", "refresh_token"), ("refresh_token", &rt1)], Some(("c1", C1_SECRET))).await;
+    assert_eq!(r.status(), 400, "refresh replay");
+    assert_eq!(app.redeem(&flow).await.status(), 400, "code replay");
+    // A wrong client secret.
+    let wrong_secret = format!("{C1_SECRET}-wrong");
+    let r = app.token(&[("grant_type", "refresh_token"), ("refresh_token", &rt1)], Some(("c1", &wrong_secret))).await;
+    assert_eq!(r.status(), 401);
+    secrets.push(wrong_secret);
+
+    let logs = captured_logs();
+    // The capture works: the events we expect are there...
+    assert!(logs.contains("user signed in"), "log capture is not working");
+    assert!(logs.contains("refresh token reused"));
+    assert!(logs.contains("authorization code replayed"));
+    // ...and no secret is.
+    for secret in &secrets {
+        assert!(!logs.contains(secret.as_str()), "a secret reached the logs");
+    }
+    // Not even the session cookie.
+    assert!(!logs.contains("tessera_session="));
+}
