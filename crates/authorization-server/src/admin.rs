@@ -10,7 +10,9 @@ use tessera_core::UnixTime;
 use tessera_core::client::{self, Client, ClientRegistrationError, GrantType, UnknownGrantType};
 use tessera_core::redirect_uri::Mode;
 use tessera_core::scope::{InvalidScopeSyntax, Scope};
-use tessera_core::secrets::{self, ClientSecretHasher, Randomness, RandomnessUnavailable, SecretString};
+use tessera_core::secrets::{
+    self, ClientSecretHasher, Randomness, RandomnessUnavailable, SecretString,
+};
 use tessera_store::{Store, StoreError, User};
 
 use crate::passwords::{self, PasswordError};
@@ -56,9 +58,15 @@ pub struct UserSpec {
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
     #[error("client `{client_id}`: {source}")]
-    Client { client_id: String, source: ClientRegistrationError },
+    Client {
+        client_id: String,
+        source: ClientRegistrationError,
+    },
     #[error("client `{client_id}`: {source}")]
-    GrantType { client_id: String, source: UnknownGrantType },
+    GrantType {
+        client_id: String,
+        source: UnknownGrantType,
+    },
     #[error("client `{0}`: a scope contains a character that is not allowed")]
     Scope(String),
     #[error("usernames are 1 to 64 characters, without spaces or control characters")]
@@ -92,9 +100,18 @@ pub struct Admin {
 }
 
 impl Admin {
-    pub async fn new(store: Arc<dyn Store>, rng: Arc<dyn Randomness>, mode: Mode) -> Result<Self, AdminError> {
+    pub async fn new(
+        store: Arc<dyn Store>,
+        rng: Arc<dyn Randomness>,
+        mode: Mode,
+    ) -> Result<Self, AdminError> {
         let secrets = client_secret_hasher(store.as_ref(), rng.as_ref()).await?;
-        Ok(Self { store, secrets, rng, mode })
+        Ok(Self {
+            store,
+            secrets,
+            rng,
+            mode,
+        })
     }
 
     /// Registers (or updates) a client. With `generate_secret` and no secret
@@ -111,7 +128,10 @@ impl Admin {
             .iter()
             .map(|g| GrantType::from_str(g))
             .collect::<Result<BTreeSet<_>, _>>()
-            .map_err(|source| AdminError::GrantType { client_id: spec.client_id.clone(), source })?;
+            .map_err(|source| AdminError::GrantType {
+                client_id: spec.client_id.clone(),
+                source,
+            })?;
         let scopes = Scope::from_tokens(spec.scopes.iter().cloned())
             .map_err(|_| AdminError::Scope(spec.client_id.clone()))?;
         let generated = match (&spec.client_secret, generate_secret) {
@@ -127,7 +147,10 @@ impl Admin {
             spec.require_pkce,
             self.mode,
         )
-        .map_err(|source| AdminError::Client { client_id: spec.client_id.clone(), source })?;
+        .map_err(|source| AdminError::Client {
+            client_id: spec.client_id.clone(),
+            source,
+        })?;
         let client = Client {
             client_id: spec.client_id.clone(),
             name: spec.name.clone().unwrap_or_else(|| spec.client_id.clone()),
@@ -150,7 +173,12 @@ impl Admin {
     }
 
     /// Creates a user; fails if the username is taken.
-    pub async fn add_user(&self, username: &str, password: &SecretString, now: UnixTime) -> Result<User, AdminError> {
+    pub async fn add_user(
+        &self,
+        username: &str,
+        password: &SecretString,
+        now: UnixTime,
+    ) -> Result<User, AdminError> {
         validate_username(username)?;
         validate_password(password)?;
         let user = User {
@@ -170,11 +198,17 @@ impl Admin {
     /// password if it changed. Running it twice changes nothing.
     pub async fn ensure_user(&self, spec: &UserSpec, now: UnixTime) -> Result<(), AdminError> {
         match self.store.user_by_username(&spec.username).await? {
-            None => self.add_user(&spec.username, &spec.password, now).await.map(|_| ()),
+            None => self
+                .add_user(&spec.username, &spec.password, now)
+                .await
+                .map(|_| ()),
             Some(existing) => {
-                let same = passwords::verify(spec.password.expose().to_owned(), existing.password_hash).await?;
+                let same =
+                    passwords::verify(spec.password.expose().to_owned(), existing.password_hash)
+                        .await?;
                 if !same {
-                    self.set_password(&spec.username, &spec.password, now).await?;
+                    self.set_password(&spec.username, &spec.password, now)
+                        .await?;
                 }
                 Ok(())
             }
@@ -182,7 +216,12 @@ impl Admin {
     }
 
     /// Sets a user's password; ends their grants and sessions.
-    pub async fn set_password(&self, username: &str, password: &SecretString, now: UnixTime) -> Result<bool, AdminError> {
+    pub async fn set_password(
+        &self,
+        username: &str,
+        password: &SecretString,
+        now: UnixTime,
+    ) -> Result<bool, AdminError> {
         validate_password(password)?;
         let hash = passwords::hash(password.expose().to_owned()).await?;
         Ok(self.store.set_password(username, &hash, now).await?)
@@ -199,10 +238,20 @@ impl Admin {
 
 fn validate_username(username: &str) -> Result<(), AdminError> {
     let ok = (1..=64).contains(&username.chars().count())
-        && !username.chars().any(|c| c.is_whitespace() || c.is_control());
-    if ok { Ok(()) } else { Err(AdminError::Username) }
+        && !username
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(AdminError::Username)
+    }
 }
 
 fn validate_password(password: &SecretString) -> Result<(), AdminError> {
-    if password.expose().chars().count() >= 8 { Ok(()) } else { Err(AdminError::WeakPassword) }
+    if password.expose().chars().count() >= 8 {
+        Ok(())
+    } else {
+        Err(AdminError::WeakPassword)
+    }
 }

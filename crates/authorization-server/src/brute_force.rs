@@ -31,7 +31,10 @@ pub struct BruteForceGuard {
 
 impl BruteForceGuard {
     pub fn new(policy: BruteForcePolicy) -> Self {
-        Self { policy, entries: Mutex::new(HashMap::new()) }
+        Self {
+            policy,
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
@@ -89,7 +92,11 @@ mod tests {
 
     #[test]
     fn locks_after_max_failures_and_unlocks_after_the_cool_down() {
-        let g = BruteForceGuard::new(BruteForcePolicy { max_failures: 3, window_secs: 60, lockout_secs: 30 });
+        let g = BruteForceGuard::new(BruteForcePolicy {
+            max_failures: 3,
+            window_secs: 60,
+            lockout_secs: 30,
+        });
         assert!(!g.record_failure("c1", 0));
         assert!(!g.record_failure("c1", 1));
         assert_eq!(g.check("c1", 1), Ok(()));
@@ -101,7 +108,11 @@ mod tests {
 
     #[test]
     fn failures_outside_the_window_do_not_add_up() {
-        let g = BruteForceGuard::new(BruteForcePolicy { max_failures: 2, window_secs: 10, lockout_secs: 30 });
+        let g = BruteForceGuard::new(BruteForcePolicy {
+            max_failures: 2,
+            window_secs: 10,
+            lockout_secs: 30,
+        });
         assert!(!g.record_failure("c1", 0));
         assert!(!g.record_failure("c1", 20));
         assert!(g.record_failure("c1", 21));

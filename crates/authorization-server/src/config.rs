@@ -27,7 +27,11 @@ pub struct BruteForcePolicy {
 
 impl Default for BruteForcePolicy {
     fn default() -> Self {
-        Self { max_failures: 10, window_secs: 300, lockout_secs: 60 }
+        Self {
+            max_failures: 10,
+            window_secs: 300,
+            lockout_secs: 60,
+        }
     }
 }
 
@@ -49,13 +53,16 @@ impl ServerConfig {
     /// Validates the issuer and derives the mode from it: `http://localhost`
     /// or `http://127.0.0.1` is development mode; anything else must be https.
     pub fn new(issuer: &str, default_audience: &str) -> Result<Self, ConfigError> {
-        let url = url::Url::parse(issuer).map_err(|_| ConfigError::IssuerNotUrl(issuer.to_owned()))?;
+        let url =
+            url::Url::parse(issuer).map_err(|_| ConfigError::IssuerNotUrl(issuer.to_owned()))?;
         if url.query().is_some() || url.fragment().is_some() || issuer.ends_with('/') {
             return Err(ConfigError::IssuerShape(issuer.to_owned()));
         }
         let mode = match url.scheme() {
             "https" => Mode::Production,
-            "http" if matches!(url.host_str(), Some("localhost" | "127.0.0.1")) => Mode::Development,
+            "http" if matches!(url.host_str(), Some("localhost" | "127.0.0.1")) => {
+                Mode::Development
+            }
             _ => return Err(ConfigError::PlainHttpIssuer(issuer.to_owned())),
         };
         Ok(Self {
@@ -93,9 +100,22 @@ mod tests {
 
     #[test]
     fn production_refuses_a_plain_http_issuer() {
-        assert!(matches!(ServerConfig::new("http://as.example.com", "x"), Err(ConfigError::PlainHttpIssuer(_))));
-        assert_eq!(ServerConfig::new("http://localhost:9001", "x").map(|c| c.mode()).ok(), Some(Mode::Development));
-        assert_eq!(ServerConfig::new("https://as.example.com", "x").map(|c| c.mode()).ok(), Some(Mode::Production));
+        assert!(matches!(
+            ServerConfig::new("http://as.example.com", "x"),
+            Err(ConfigError::PlainHttpIssuer(_))
+        ));
+        assert_eq!(
+            ServerConfig::new("http://localhost:9001", "x")
+                .map(|c| c.mode())
+                .ok(),
+            Some(Mode::Development)
+        );
+        assert_eq!(
+            ServerConfig::new("https://as.example.com", "x")
+                .map(|c| c.mode())
+                .ok(),
+            Some(Mode::Production)
+        );
         assert!(ServerConfig::new("https://as.example.com/", "x").is_err());
         assert!(ServerConfig::new("https://as.example.com?x=1", "x").is_err());
     }

@@ -22,7 +22,11 @@ pub enum WebError {
         retry_after: Option<i64>,
     },
     /// A browser-facing error page.
-    Page { status: StatusCode, title: &'static str, message: String },
+    Page {
+        status: StatusCode,
+        title: &'static str,
+        message: String,
+    },
 }
 
 impl WebError {
@@ -33,15 +37,28 @@ impl WebError {
             ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         };
-        Self::Json { status, error, basic_challenge: false, retry_after: None }
+        Self::Json {
+            status,
+            error,
+            basic_challenge: false,
+            retry_after: None,
+        }
     }
 
     pub fn page(status: StatusCode, title: &'static str, message: impl Into<String>) -> Self {
-        Self::Page { status, title, message: message.into() }
+        Self::Page {
+            status,
+            title,
+            message: message.into(),
+        }
     }
 
     pub fn bad_request_page(message: impl Into<String>) -> Self {
-        Self::page(StatusCode::BAD_REQUEST, "This request cannot be completed", message)
+        Self::page(
+            StatusCode::BAD_REQUEST,
+            "This request cannot be completed",
+            message,
+        )
     }
 
     pub fn forbidden_page(message: impl Into<String>) -> Self {
@@ -58,7 +75,12 @@ impl From<OAuthError> for WebError {
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         match self {
-            WebError::Json { status, error, basic_challenge, retry_after } => {
+            WebError::Json {
+                status,
+                error,
+                basic_challenge,
+                retry_after,
+            } => {
                 let mut body = serde_json::json!({ "error": error.code.as_str() });
                 if !error.description.is_empty() {
                     body["error_description"] = error.description.as_ref().into();
@@ -80,7 +102,11 @@ impl IntoResponse for WebError {
                 }
                 response
             }
-            WebError::Page { status, title, message } => pages::error_page(status, title, &message),
+            WebError::Page {
+                status,
+                title,
+                message,
+            } => pages::error_page(status, title, &message),
         }
     }
 }

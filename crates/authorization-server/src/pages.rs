@@ -38,12 +38,20 @@ pub const CONTENT_SECURITY_POLICY: &str =
 
 /// Renders a template into a response with the page security headers.
 pub fn render(status: StatusCode, template: &str, context: minijinja::Value) -> Response {
-    let rendered = TEMPLATES.get_template(template).and_then(|t| t.render(context));
+    let rendered = TEMPLATES
+        .get_template(template)
+        .and_then(|t| t.render(context));
     match rendered {
         Ok(html) => with_page_headers((status, Html(html)).into_response()),
         Err(e) => {
             tracing::error!(template, error = %e, "page rendering failed");
-            with_page_headers((StatusCode::INTERNAL_SERVER_ERROR, Html("<!doctype html><title>Error</title><p>Internal error.</p>")).into_response())
+            with_page_headers(
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Html("<!doctype html><title>Error</title><p>Internal error.</p>"),
+                )
+                    .into_response(),
+            )
         }
     }
 }
@@ -55,11 +63,20 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
 /// Adds the headers every HTML page needs.
 pub fn with_page_headers(mut response: Response) -> Response {
     let h = response.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     response
 }
 
@@ -82,6 +99,9 @@ mod tests {
             .unwrap_or_default();
         assert!(!html.contains("<script>"));
         assert!(html.contains("&lt;script&gt;"));
-        assert!(html.contains("{{7*7}}"), "template syntax in values is not evaluated");
+        assert!(
+            html.contains("{{7*7}}"),
+            "template syntax in values is not evaluated"
+        );
     }
 }

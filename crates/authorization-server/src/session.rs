@@ -14,7 +14,11 @@ use tessera_store::{Session, StoreError};
 use crate::state::AppState;
 
 pub fn cookie_name(state: &AppState) -> &'static str {
-    if state.config.secure_cookies() { "__Host-tessera_session" } else { "tessera_session" }
+    if state.config.secure_cookies() {
+        "__Host-tessera_session"
+    } else {
+        "tessera_session"
+    }
 }
 
 /// The session cookie's value, if the request carries exactly one.
@@ -66,7 +70,11 @@ pub fn new_session(
 
 /// The `Set-Cookie` header for a session id.
 pub fn set_cookie(state: &AppState, raw: &SecretString) -> Option<HeaderValue> {
-    let secure = if state.config.secure_cookies() { "; Secure" } else { "" };
+    let secure = if state.config.secure_cookies() {
+        "; Secure"
+    } else {
+        ""
+    };
     HeaderValue::from_str(&format!(
         "{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
         cookie_name(state),
@@ -89,9 +97,15 @@ mod tests {
     #[test]
     fn two_session_cookies_are_trusted_as_none() {
         let mut h = HeaderMap::new();
-        h.append(header::COOKIE, HeaderValue::from_static("a=1; tessera_session=x"));
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; tessera_session=x"),
+        );
         assert_eq!(cookie_value(&h, "tessera_session"), Some("x"));
-        h.append(header::COOKIE, HeaderValue::from_static("tessera_session=y"));
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("tessera_session=y"),
+        );
         assert_eq!(cookie_value(&h, "tessera_session"), None);
     }
 }

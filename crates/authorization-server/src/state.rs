@@ -57,7 +57,9 @@ impl Deref for AppState {
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("issuer", &self.config.issuer()).finish_non_exhaustive()
+        f.debug_struct("AppState")
+            .field("issuer", &self.config.issuer())
+            .finish_non_exhaustive()
     }
 }
 
@@ -68,7 +70,9 @@ pub async fn client_secret_hasher(
 ) -> Result<ClientSecretHasher, InitError> {
     let mut fresh = [0u8; 32];
     rng.fill(&mut fresh)?;
-    let key = store.setting_or_init(CLIENT_SECRET_KEY_SETTING, &fresh).await?;
+    let key = store
+        .setting_or_init(CLIENT_SECRET_KEY_SETTING, &fresh)
+        .await?;
     Ok(ClientSecretHasher::new(&key))
 }
 

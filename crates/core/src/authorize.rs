@@ -31,7 +31,9 @@ pub enum UntrustedRequest {
     RepeatedRedirectUri,
     #[error("The return address (redirect_uri) is not registered for this application.")]
     UnregisteredRedirectUri,
-    #[error("The request does not say where to return (redirect_uri is required because this application registered several).")]
+    #[error(
+        "The request does not say where to return (redirect_uri is required because this application registered several)."
+    )]
     MissingRedirectUri,
     #[error("This application has no registered return address.")]
     NoRegisteredRedirectUri,
@@ -58,17 +60,21 @@ pub struct TrustedRedirect {
 }
 
 /// Step 1b: the redirect URI, checked against the client's registration.
-pub fn trust_redirect(params: &Params, client: &Client) -> Result<TrustedRedirect, UntrustedRequest> {
+pub fn trust_redirect(
+    params: &Params,
+    client: &Client,
+) -> Result<TrustedRedirect, UntrustedRequest> {
     let requested = params
         .single("redirect_uri")
         .map_err(|_| UntrustedRequest::RepeatedRedirectUri)?;
-    let (uri, explicit) = redirect_uri::resolve(&client.redirect_uris, requested).map_err(|_| {
-        match (requested, client.redirect_uris.len()) {
-            (Some(_), _) => UntrustedRequest::UnregisteredRedirectUri,
-            (None, 0) => UntrustedRequest::NoRegisteredRedirectUri,
-            (None, _) => UntrustedRequest::MissingRedirectUri,
-        }
-    })?;
+    let (uri, explicit) =
+        redirect_uri::resolve(&client.redirect_uris, requested).map_err(|_| {
+            match (requested, client.redirect_uris.len()) {
+                (Some(_), _) => UntrustedRequest::UnregisteredRedirectUri,
+                (None, 0) => UntrustedRequest::NoRegisteredRedirectUri,
+                (None, _) => UntrustedRequest::MissingRedirectUri,
+            }
+        })?;
     Ok(TrustedRedirect {
         uri: uri.to_owned(),
         explicit,
@@ -173,7 +179,11 @@ fn validate_inner(params: &Params, client: &Client) -> Result<Validated, OAuthEr
     }
     match params.single("response_mode")? {
         None | Some("query") => {}
-        Some(_) => return Err(OAuthError::invalid_request("only response_mode=query is supported")),
+        Some(_) => {
+            return Err(OAuthError::invalid_request(
+                "only response_mode=query is supported",
+            ));
+        }
     }
     // Request objects are not supported yet; we never fetch a request_uri
     // (SSRF, CONFORMANCE.md item 98).
@@ -221,12 +231,9 @@ fn validate_inner(params: &Params, client: &Client) -> Result<Validated, OAuthEr
     let prompt = parse_prompt(params.single("prompt")?)?;
     let max_age = match params.single("max_age")? {
         None => None,
-        Some(s) => Some(
-            s.parse::<i64>()
-                .ok()
-                .filter(|v| *v >= 0)
-                .ok_or_else(|| OAuthError::invalid_request("max_age must be a non-negative integer"))?,
-        ),
+        Some(s) => Some(s.parse::<i64>().ok().filter(|v| *v >= 0).ok_or_else(|| {
+            OAuthError::invalid_request("max_age must be a non-negative integer")
+        })?),
     };
 
     Ok(Validated {
@@ -286,7 +293,9 @@ mod tests {
     }
 
     fn base() -> String {
-        format!("response_type=code&client_id=c1&scope=a&state=xyz&code_challenge={CHALLENGE}&code_challenge_method=S256")
+        format!(
+            "response_type=code&client_id=c1&scope=a&state=xyz&code_challenge={CHALLENGE}&code_challenge_method=S256"
+        )
     }
 
     #[test]
@@ -300,17 +309,38 @@ mod tests {
     fn conformance_1a_4_errors_after_the_redirect_is_trusted() {
         let b = base();
         let cases = [
-            (b.replace("response_type=code&", ""), ErrorCode::InvalidRequest),
-            (b.replace("response_type=code", "response_type=token"), ErrorCode::UnsupportedResponseType),
-            (b.replace("scope=a", "scope=unknown_scope"), ErrorCode::InvalidScope),
+            (
+                b.replace("response_type=code&", ""),
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                b.replace("response_type=code", "response_type=token"),
+                ErrorCode::UnsupportedResponseType,
+            ),
+            (
+                b.replace("scope=a", "scope=unknown_scope"),
+                ErrorCode::InvalidScope,
+            ),
             (format!("{b}&state=b"), ErrorCode::InvalidRequest),
             (format!("{b}&scope=b"), ErrorCode::InvalidRequest),
-            (b.replace(&format!("&code_challenge={CHALLENGE}&code_challenge_method=S256"), ""), ErrorCode::InvalidRequest),
+            (
+                b.replace(
+                    &format!("&code_challenge={CHALLENGE}&code_challenge_method=S256"),
+                    "",
+                ),
+                ErrorCode::InvalidRequest,
+            ),
             (b.replace("S256", "S512"), ErrorCode::InvalidRequest),
             (b.replace("S256", "plain"), ErrorCode::InvalidRequest),
             (b.replace(CHALLENGE, "tooshort"), ErrorCode::InvalidRequest),
-            (format!("{b}&request_uri=urn:bogus"), ErrorCode::RequestUriNotSupported),
-            (format!("{b}&prompt=none%20login"), ErrorCode::InvalidRequest),
+            (
+                format!("{b}&request_uri=urn:bogus"),
+                ErrorCode::RequestUriNotSupported,
+            ),
+            (
+                format!("{b}&prompt=none%20login"),
+                ErrorCode::InvalidRequest,
+            ),
         ];
         for (q, code) in cases {
             assert_eq!(run(&q).err(), Some(code), "{q}");
@@ -324,22 +354,43 @@ mod tests {
 
     #[test]
     fn conformance_1a_2_client_and_redirect_uri_errors_are_untrusted() {
-        assert_eq!(identify_client(&Params::parse(b"scope=a")), Err(UntrustedRequest::MissingClientId));
-        assert_eq!(identify_client(&Params::parse(b"client_id=a&client_id=b")), Err(UntrustedRequest::RepeatedClientId));
+        assert_eq!(
+            identify_client(&Params::parse(b"scope=a")),
+            Err(UntrustedRequest::MissingClientId)
+        );
+        assert_eq!(
+            identify_client(&Params::parse(b"client_id=a&client_id=b")),
+            Err(UntrustedRequest::RepeatedClientId)
+        );
         let c = client(false);
         let p = Params::parse(b"redirect_uri=https%3A%2F%2Fclient.example%2Fcb&redirect_uri=https%3A%2F%2Fclient.example%2Fcb");
-        assert_eq!(trust_redirect(&p, &c), Err(UntrustedRequest::RepeatedRedirectUri));
+        assert_eq!(
+            trust_redirect(&p, &c),
+            Err(UntrustedRequest::RepeatedRedirectUri)
+        );
         let p = Params::parse(b"redirect_uri=https%3A%2F%2Fevil.example%2Fcb");
-        assert_eq!(trust_redirect(&p, &c), Err(UntrustedRequest::UnregisteredRedirectUri));
+        assert_eq!(
+            trust_redirect(&p, &c),
+            Err(UntrustedRequest::UnregisteredRedirectUri)
+        );
     }
 
     #[test]
     fn conformance_1a_6_error_location_carries_state_and_iss() {
-        let redirect = TrustedRedirect { uri: "https://client.example/cb".into(), explicit: true, state: Some("a b+&c=😀".into()) };
-        let e = RedirectError { redirect, error: OAuthError::new(ErrorCode::AccessDenied, "no") };
+        let redirect = TrustedRedirect {
+            uri: "https://client.example/cb".into(),
+            explicit: true,
+            state: Some("a b+&c=😀".into()),
+        };
+        let e = RedirectError {
+            redirect,
+            error: OAuthError::new(ErrorCode::AccessDenied, "no"),
+        };
         let loc = e.location("http://localhost:9001");
         let parsed = url::Url::parse(&loc).ok();
-        let pairs: Vec<(String, String)> = parsed.map(|u| u.query_pairs().into_owned().collect()).unwrap_or_default();
+        let pairs: Vec<(String, String)> = parsed
+            .map(|u| u.query_pairs().into_owned().collect())
+            .unwrap_or_default();
         assert!(pairs.contains(&("state".into(), "a b+&c=😀".into())));
         assert!(pairs.contains(&("iss".into(), "http://localhost:9001".into())));
         assert!(pairs.contains(&("error".into(), "access_denied".into())));

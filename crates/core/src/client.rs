@@ -170,7 +170,17 @@ mod tests {
             validate_registration("c1", Some("short"), &uris, &g, true, Mode::Production),
             Err(ClientRegistrationError::WeakSecret)
         );
-        assert!(validate_registration("c1", Some(&"s".repeat(32)), &uris, &g, true, Mode::Production).is_ok());
+        assert!(
+            validate_registration(
+                "c1",
+                Some(&"s".repeat(32)),
+                &uris,
+                &g,
+                true,
+                Mode::Production
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -193,6 +203,9 @@ mod tests {
         let uris = vec!["javascript:alert(1)".to_owned()];
         let g = grants(&[GrantType::AuthorizationCode]);
         let err = validate_registration("c1", None, &uris, &g, true, Mode::Production);
-        assert!(matches!(err, Err(ClientRegistrationError::RedirectUri { .. })));
+        assert!(matches!(
+            err,
+            Err(ClientRegistrationError::RedirectUri { .. })
+        ));
     }
 }

@@ -61,7 +61,9 @@ pub fn check_code_redemption(
 ) -> Result<(), OAuthError> {
     // RFC 6749 §4.1.3: the code was issued to the authenticated client.
     if code.client_id != client_id {
-        return Err(OAuthError::invalid_grant("the code was not issued to this client"));
+        return Err(OAuthError::invalid_grant(
+            "the code was not issued to this client",
+        ));
     }
     if now >= code.expires_at {
         return Err(OAuthError::invalid_grant("the code has expired"));
@@ -137,7 +139,9 @@ pub fn check_refresh(
     // RFC 6749 §10.4: the binding to the client is verified first, so another
     // client cannot use (or burn) someone else's token.
     if token.client_id != client_id {
-        return Err(OAuthError::invalid_grant("the refresh token was not issued to this client").into());
+        return Err(
+            OAuthError::invalid_grant("the refresh token was not issued to this client").into(),
+        );
     }
     if token.grant_revoked_at.is_some() {
         return Err(OAuthError::invalid_grant("the refresh token has been revoked").into());
@@ -161,9 +165,17 @@ pub fn check_refresh(
 
 /// The idle and absolute expiry of a refresh token issued `now` in a grant
 /// that started at `grant_started`.
-pub fn refresh_expiry(lifetimes: &TokenLifetimes, grant_started: UnixTime, now: UnixTime) -> (UnixTime, UnixTime) {
+pub fn refresh_expiry(
+    lifetimes: &TokenLifetimes,
+    grant_started: UnixTime,
+    now: UnixTime,
+) -> (UnixTime, UnixTime) {
     let absolute = grant_started.saturating_add(lifetimes.refresh_token_absolute);
-    (now.saturating_add(lifetimes.refresh_token_idle).min(absolute), absolute)
+    (
+        now.saturating_add(lifetimes.refresh_token_idle)
+            .min(absolute),
+        absolute,
+    )
 }
 
 #[cfg(test)]
@@ -195,35 +207,108 @@ mod tests {
 
     #[test]
     fn a_good_redemption_passes() {
-        assert_eq!(check_code_redemption(&code(true), "c1", Some("https://c.example/cb"), Some(VERIFIER), 159), Ok(()));
+        assert_eq!(
+            check_code_redemption(
+                &code(true),
+                "c1",
+                Some("https://c.example/cb"),
+                Some(VERIFIER),
+                159
+            ),
+            Ok(())
+        );
     }
 
     #[test]
     fn conformance_1d_33_code_lifetime_edge() {
         let c = code(true);
-        assert_eq!(err(check_code_redemption(&c, "c1", Some(&c.redirect_uri), Some(VERIFIER), 160)), Some(ErrorCode::InvalidGrant));
+        assert_eq!(
+            err(check_code_redemption(
+                &c,
+                "c1",
+                Some(&c.redirect_uri),
+                Some(VERIFIER),
+                160
+            )),
+            Some(ErrorCode::InvalidGrant)
+        );
     }
 
     #[test]
     fn conformance_1d_34_35_code_bound_to_client_and_redirect_uri() {
         let c = code(true);
-        assert_eq!(err(check_code_redemption(&c, "c2", Some(&c.redirect_uri), Some(VERIFIER), 120)), Some(ErrorCode::InvalidGrant));
-        assert_eq!(err(check_code_redemption(&c, "c1", Some("https://c.example/cb2"), Some(VERIFIER), 120)), Some(ErrorCode::InvalidGrant));
-        assert_eq!(err(check_code_redemption(&c, "c1", None, Some(VERIFIER), 120)), Some(ErrorCode::InvalidGrant));
-        let implicit = CodeGrant { redirect_uri_explicit: false, ..code(true) };
-        assert_eq!(check_code_redemption(&implicit, "c1", None, Some(VERIFIER), 120), Ok(()));
+        assert_eq!(
+            err(check_code_redemption(
+                &c,
+                "c2",
+                Some(&c.redirect_uri),
+                Some(VERIFIER),
+                120
+            )),
+            Some(ErrorCode::InvalidGrant)
+        );
+        assert_eq!(
+            err(check_code_redemption(
+                &c,
+                "c1",
+                Some("https://c.example/cb2"),
+                Some(VERIFIER),
+                120
+            )),
+            Some(ErrorCode::InvalidGrant)
+        );
+        assert_eq!(
+            err(check_code_redemption(&c, "c1", None, Some(VERIFIER), 120)),
+            Some(ErrorCode::InvalidGrant)
+        );
+        let implicit = CodeGrant {
+            redirect_uri_explicit: false,
+            ..code(true)
+        };
+        assert_eq!(
+            check_code_redemption(&implicit, "c1", None, Some(VERIFIER), 120),
+            Ok(())
+        );
     }
 
     #[test]
     fn conformance_1e_pkce_rules() {
         let c = code(true);
         let uri = Some(c.redirect_uri.as_str());
-        assert_eq!(err(check_code_redemption(&c, "c1", uri, None, 120)), Some(ErrorCode::InvalidGrant), "39 missing verifier");
-        assert_eq!(err(check_code_redemption(&c, "c1", uri, Some(&VERIFIER.replace('d', "e")), 120)), Some(ErrorCode::InvalidGrant), "38 mismatch");
+        assert_eq!(
+            err(check_code_redemption(&c, "c1", uri, None, 120)),
+            Some(ErrorCode::InvalidGrant),
+            "39 missing verifier"
+        );
+        assert_eq!(
+            err(check_code_redemption(
+                &c,
+                "c1",
+                uri,
+                Some(&VERIFIER.replace('d', "e")),
+                120
+            )),
+            Some(ErrorCode::InvalidGrant),
+            "38 mismatch"
+        );
         let challenge = CodeChallenge::s256_of(VERIFIER);
-        assert_eq!(err(check_code_redemption(&c, "c1", uri, Some(challenge.as_str()), 120)), Some(ErrorCode::InvalidGrant), "41 method downgrade");
+        assert_eq!(
+            err(check_code_redemption(
+                &c,
+                "c1",
+                uri,
+                Some(challenge.as_str()),
+                120
+            )),
+            Some(ErrorCode::InvalidGrant),
+            "41 method downgrade"
+        );
         let none = code(false);
-        assert_eq!(err(check_code_redemption(&none, "c1", uri, Some(VERIFIER), 120)), Some(ErrorCode::InvalidRequest), "40 downgrade");
+        assert_eq!(
+            err(check_code_redemption(&none, "c1", uri, Some(VERIFIER), 120)),
+            Some(ErrorCode::InvalidRequest),
+            "40 downgrade"
+        );
     }
 
     fn rt() -> RefreshTokenRecord {
@@ -246,18 +331,56 @@ mod tests {
         let a = Scope::parse("a").unwrap_or_default();
         let abc = Scope::parse("a b c").unwrap_or_default();
         assert_eq!(check_refresh(&rt(), "c1", None, 10), Ok(rt().scope), "47");
-        assert_eq!(check_refresh(&rt(), "c1", Some(&a), 10), Ok(a.clone()), "52 down-scope");
-        assert!(matches!(check_refresh(&rt(), "c1", Some(&abc), 10), Err(RefreshRejection::Invalid(e)) if e.code == ErrorCode::InvalidScope), "53");
-        assert!(matches!(check_refresh(&rt(), "c2", None, 10), Err(RefreshRejection::Invalid(e)) if e.code == ErrorCode::InvalidGrant), "48");
-        assert_eq!(check_refresh(&RefreshTokenRecord { rotated_at: Some(5), ..rt() }, "c1", None, 10), Err(RefreshRejection::Reused), "51");
-        assert!(matches!(check_refresh(&rt(), "c1", None, 1000), Err(RefreshRejection::Invalid(e)) if e.code == ErrorCode::InvalidGrant), "54 idle");
-        let revoked = RefreshTokenRecord { grant_revoked_at: Some(5), ..rt() };
-        assert!(matches!(check_refresh(&revoked, "c1", None, 10), Err(RefreshRejection::Invalid(_))), "54 revoked");
+        assert_eq!(
+            check_refresh(&rt(), "c1", Some(&a), 10),
+            Ok(a.clone()),
+            "52 down-scope"
+        );
+        assert!(
+            matches!(check_refresh(&rt(), "c1", Some(&abc), 10), Err(RefreshRejection::Invalid(e)) if e.code == ErrorCode::InvalidScope),
+            "53"
+        );
+        assert!(
+            matches!(check_refresh(&rt(), "c2", None, 10), Err(RefreshRejection::Invalid(e)) if e.code == ErrorCode::InvalidGrant),
+            "48"
+        );
+        assert_eq!(
+            check_refresh(
+                &RefreshTokenRecord {
+                    rotated_at: Some(5),
+                    ..rt()
+                },
+                "c1",
+                None,
+                10
+            ),
+            Err(RefreshRejection::Reused),
+            "51"
+        );
+        assert!(
+            matches!(check_refresh(&rt(), "c1", None, 1000), Err(RefreshRejection::Invalid(e)) if e.code == ErrorCode::InvalidGrant),
+            "54 idle"
+        );
+        let revoked = RefreshTokenRecord {
+            grant_revoked_at: Some(5),
+            ..rt()
+        };
+        assert!(
+            matches!(
+                check_refresh(&revoked, "c1", None, 10),
+                Err(RefreshRejection::Invalid(_))
+            ),
+            "54 revoked"
+        );
     }
 
     #[test]
     fn refresh_expiry_is_capped_by_the_absolute_lifetime() {
-        let l = TokenLifetimes { refresh_token_idle: 100, refresh_token_absolute: 150, ..Default::default() };
+        let l = TokenLifetimes {
+            refresh_token_idle: 100,
+            refresh_token_absolute: 150,
+            ..Default::default()
+        };
         assert_eq!(refresh_expiry(&l, 0, 10), (110, 150));
         assert_eq!(refresh_expiry(&l, 0, 120), (150, 150));
     }

@@ -84,7 +84,11 @@ impl SigningKey {
             SigningAlgorithm::Es256 => {
                 let pair = EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING)
                     .map_err(|_| KeyError::Generate)?;
-                let der = pair.to_pkcs8v1().map_err(|_| KeyError::Generate)?.as_ref().to_vec();
+                let der = pair
+                    .to_pkcs8v1()
+                    .map_err(|_| KeyError::Generate)?
+                    .as_ref()
+                    .to_vec();
                 let key = Self::from_pkcs8(kid, algorithm, &der)?;
                 Ok((key, der))
             }
@@ -92,11 +96,16 @@ impl SigningKey {
     }
 
     /// Loads a key from its PKCS#8 DER.
-    pub fn from_pkcs8(kid: String, algorithm: SigningAlgorithm, der: &[u8]) -> Result<Self, KeyError> {
+    pub fn from_pkcs8(
+        kid: String,
+        algorithm: SigningAlgorithm,
+        der: &[u8],
+    ) -> Result<Self, KeyError> {
         match algorithm {
             SigningAlgorithm::Es256 => {
-                let pair = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der)
-                    .map_err(|_| KeyError::Malformed("P-256"))?;
+                let pair =
+                    EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der)
+                        .map_err(|_| KeyError::Malformed("P-256"))?;
                 // An uncompressed SEC1 point: 0x04 || x (32 bytes) || y (32 bytes).
                 let point = pair.public_key().as_ref();
                 if point.len() != 65 || point[0] != 4 {
@@ -111,7 +120,12 @@ impl SigningKey {
                     "alg": algorithm.as_str(),
                     "kid": kid,
                 });
-                Ok(Self { kid, algorithm, encoding: EncodingKey::from_ec_der(der), public_jwk })
+                Ok(Self {
+                    kid,
+                    algorithm,
+                    encoding: EncodingKey::from_ec_der(der),
+                    public_jwk,
+                })
             }
         }
     }
@@ -178,7 +192,10 @@ mod tests {
         validation.set_audience(&["http://localhost:9002"]);
         let data = decode::<AccessTokenClaims>(&token, &DecodingKey::from_jwk(&jwk)?, &validation)?;
         assert_eq!(data.claims, claims);
-        assert!(key.public_jwk().get("d").is_none(), "no private part in the JWK");
+        assert!(
+            key.public_jwk().get("d").is_none(),
+            "no private part in the JWK"
+        );
         Ok(())
     }
 }

@@ -93,7 +93,10 @@ impl Params {
     /// Every value of `name`, for fields that may legitimately repeat (the
     /// scope checkboxes of the consent form).
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.pairs.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// Whether `name` appears at all, even with an empty value.

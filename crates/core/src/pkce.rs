@@ -76,7 +76,9 @@ impl CodeChallenge {
         if bool::from(computed.0.as_bytes().ct_eq(self.0.as_bytes())) {
             Ok(())
         } else {
-            Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"))
+            Err(OAuthError::invalid_grant(
+                "code_verifier does not match the code_challenge",
+            ))
         }
     }
 }
@@ -84,8 +86,7 @@ impl CodeChallenge {
 /// RFC 7636 §4.1: `43*128unreserved`, unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~".
 pub fn is_unreserved_43_to_128(s: &str) -> bool {
     (43..=128).contains(&s.len())
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
@@ -102,7 +103,10 @@ mod tests {
     fn rfc7636_appendix_b_vector() {
         assert_eq!(CodeChallenge::s256_of(RFC_VERIFIER).as_str(), RFC_CHALLENGE);
         let c = CodeChallenge::from_request(Some(RFC_CHALLENGE), Some("S256"));
-        assert_eq!(c.clone().map(|c| c.map(|c| c.verify(Some(RFC_VERIFIER)))), Ok(Some(Ok(()))));
+        assert_eq!(
+            c.clone().map(|c| c.map(|c| c.verify(Some(RFC_VERIFIER)))),
+            Ok(Some(Ok(())))
+        );
     }
 
     #[test]
@@ -115,23 +119,45 @@ mod tests {
 
     #[test]
     fn challenge_abnf_is_enforced() {
-        for c in ["short", &"a".repeat(42), &"a".repeat(129), &format!("{}+", &RFC_CHALLENGE[..42])] {
-            assert!(CodeChallenge::from_request(Some(c), Some("S256")).is_err(), "{c}");
+        for c in [
+            "short",
+            &"a".repeat(42),
+            &"a".repeat(129),
+            &format!("{}+", &RFC_CHALLENGE[..42]),
+        ] {
+            assert!(
+                CodeChallenge::from_request(Some(c), Some("S256")).is_err(),
+                "{c}"
+            );
         }
     }
 
     #[test]
     fn the_challenge_itself_is_not_a_verifier() {
         let c = CodeChallenge::from_stored(RFC_CHALLENGE.into());
-        assert_eq!(c.verify(Some(RFC_CHALLENGE)).map_err(|e| e.code), Err(ErrorCode::InvalidGrant));
-        assert_eq!(c.verify(None).map_err(|e| e.code), Err(ErrorCode::InvalidGrant));
+        assert_eq!(
+            c.verify(Some(RFC_CHALLENGE)).map_err(|e| e.code),
+            Err(ErrorCode::InvalidGrant)
+        );
+        assert_eq!(
+            c.verify(None).map_err(|e| e.code),
+            Err(ErrorCode::InvalidGrant)
+        );
     }
 
     #[test]
     fn verifier_abnf_is_enforced_even_when_the_hash_would_match() {
-        for v in ["a".repeat(42), "a".repeat(129), format!("{}+/", "a".repeat(41))] {
+        for v in [
+            "a".repeat(42),
+            "a".repeat(129),
+            format!("{}+/", "a".repeat(41)),
+        ] {
             let c = CodeChallenge::s256_of(&v);
-            assert_eq!(c.verify(Some(&v)).map_err(|e| e.code), Err(ErrorCode::InvalidGrant), "{v}");
+            assert_eq!(
+                c.verify(Some(&v)).map_err(|e| e.code),
+                Err(ErrorCode::InvalidGrant),
+                "{v}"
+            );
         }
     }
 

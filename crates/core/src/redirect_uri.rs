@@ -221,7 +221,10 @@ mod tests {
     fn conformance_1b_15_loopback_port_flexibility_only() {
         let reg = "http://127.0.0.1/cb";
         assert!(matches(reg, "http://127.0.0.1:53124/cb"));
-        assert!(matches("http://127.0.0.1:8080/cb", "http://127.0.0.1:53124/cb"));
+        assert!(matches(
+            "http://127.0.0.1:8080/cb",
+            "http://127.0.0.1:53124/cb"
+        ));
         assert!(matches("http://[::1]/cb", "http://[::1]:53124/cb"));
         for bad in [
             "http://127.0.0.1:53124/cb?bar=foo",
@@ -241,7 +244,10 @@ mod tests {
         // No cross-match between the name and the IP literal, and no port
         // flexibility for names.
         assert!(!matches("http://localhost/cb", "http://127.0.0.1/cb"));
-        assert!(!matches("http://localhost:9000/cb", "http://localhost:9001/cb"));
+        assert!(!matches(
+            "http://localhost:9000/cb",
+            "http://localhost:9001/cb"
+        ));
     }
 
     #[test]
@@ -270,18 +276,29 @@ mod tests {
             "https://x.example/cb?a=1&state=2",
             "https://x.example/cb?iss=x",
         ] {
-            assert!(validate_registration(bad, Mode::Development).is_err(), "{bad:?} must be refused");
+            assert!(
+                validate_registration(bad, Mode::Development).is_err(),
+                "{bad:?} must be refused"
+            );
         }
     }
 
     #[test]
     fn conformance_1b_16_plain_http_only_for_loopback() {
-        assert_eq!(validate_registration("http://client.example/cb", Mode::Development), Err(RegistrationError::PlainHttp));
+        assert_eq!(
+            validate_registration("http://client.example/cb", Mode::Development),
+            Err(RegistrationError::PlainHttp)
+        );
         assert!(validate_registration("http://localhost:9000/callback", Mode::Development).is_ok());
-        assert_eq!(validate_registration("http://localhost:9000/callback", Mode::Production), Err(RegistrationError::PlainHttp));
+        assert_eq!(
+            validate_registration("http://localhost:9000/callback", Mode::Production),
+            Err(RegistrationError::PlainHttp)
+        );
         assert!(validate_registration("http://127.0.0.1/cb", Mode::Production).is_ok());
         assert!(validate_registration("http://[::1]/cb", Mode::Production).is_ok());
-        assert!(validate_registration("https://client.example/cb?tenant=7", Mode::Production).is_ok());
+        assert!(
+            validate_registration("https://client.example/cb?tenant=7", Mode::Production).is_ok()
+        );
         assert!(validate_registration("com.example.app:/oauth2redirect", Mode::Production).is_ok());
     }
 
@@ -291,17 +308,26 @@ mod tests {
         assert_eq!(resolve(&one, None), Ok((REG, false)));
         let two = vec![REG.to_owned(), "https://client.example/cb2".to_owned()];
         assert!(resolve(&two, None).is_err());
-        assert_eq!(resolve(&two, Some("https://client.example/cb2")), Ok(("https://client.example/cb2", true)));
+        assert_eq!(
+            resolve(&two, Some("https://client.example/cb2")),
+            Ok(("https://client.example/cb2", true))
+        );
         assert!(resolve(&two, Some("https://client.example/cb3")).is_err());
     }
 
     #[test]
     fn conformance_1m_100_response_keeps_the_registered_query() {
         assert_eq!(
-            with_response_params("https://c.example/cb?tenant=7", &[("code", "a b"), ("state", "x&y")]),
+            with_response_params(
+                "https://c.example/cb?tenant=7",
+                &[("code", "a b"), ("state", "x&y")]
+            ),
             "https://c.example/cb?tenant=7&code=a+b&state=x%26y"
         );
-        assert_eq!(with_response_params(REG, &[("code", "1")]), "https://client.example/cb?code=1");
+        assert_eq!(
+            with_response_params(REG, &[("code", "1")]),
+            "https://client.example/cb?code=1"
+        );
     }
 
     proptest! {

@@ -110,7 +110,10 @@ mod tests {
     #[test]
     fn order_does_not_matter() {
         assert_eq!(Scope::parse("b a").ok(), Scope::parse("a b").ok());
-        assert_eq!(Scope::parse("b  a").map(|s| s.to_string()), Ok("a b".into()));
+        assert_eq!(
+            Scope::parse("b  a").map(|s| s.to_string()),
+            Ok("a b".into())
+        );
     }
 
     #[test]

@@ -144,7 +144,11 @@ mod tests {
     fn opaque_tokens_are_256_bits_of_vschar() -> Result<(), RandomnessUnavailable> {
         let t = new_opaque_token(&SystemRandomness)?;
         assert_eq!(t.expose().len(), 43);
-        assert!(t.expose().chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert!(
+            t.expose()
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
         assert_ne!(t, new_opaque_token(&SystemRandomness)?);
         Ok(())
     }
@@ -161,7 +165,10 @@ mod tests {
         let stored = h.hash("correct horse battery staple 0123456789");
         assert!(h.verify("correct horse battery staple 0123456789", &stored));
         assert!(!h.verify("correct horse battery staple 012345678", &stored));
-        assert!(!ClientSecretHasher::new(b"other key").verify("correct horse battery staple 0123456789", &stored));
+        assert!(
+            !ClientSecretHasher::new(b"other key")
+                .verify("correct horse battery staple 0123456789", &stored)
+        );
         assert!(!h.verify("x", "not base64 !"));
     }
 }

@@ -29,9 +29,9 @@ pub enum ClientAuthentication {
 impl ClientAuthentication {
     pub fn client_id(&self) -> &str {
         match self {
-            Self::Basic { client_id, .. } | Self::Post { client_id, .. } | Self::None { client_id } => {
-                client_id
-            }
+            Self::Basic { client_id, .. }
+            | Self::Post { client_id, .. }
+            | Self::None { client_id } => client_id,
         }
     }
 
@@ -65,12 +65,16 @@ pub fn client_authentication(
     authorization: Option<&str>,
     body: &Params,
 ) -> Result<ClientAuthentication, AuthenticationError> {
-    let body_id = body
-        .single("client_id")
-        .map_err(|r| AuthenticationError { error: r.into(), basic_attempted: authorization.is_some() })?;
+    let body_id = body.single("client_id").map_err(|r| AuthenticationError {
+        error: r.into(),
+        basic_attempted: authorization.is_some(),
+    })?;
     let body_secret = body
         .single("client_secret")
-        .map_err(|r| AuthenticationError { error: r.into(), basic_attempted: authorization.is_some() })?;
+        .map_err(|r| AuthenticationError {
+            error: r.into(),
+            basic_attempted: authorization.is_some(),
+        })?;
 
     if let Some(header) = authorization {
         let (client_id, secret) = parse_basic(header)?;
@@ -196,7 +200,10 @@ mod tests {
 
     fn basic(id: &str, secret: &str) -> String {
         let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-        format!("Basic {}", STANDARD.encode(format!("{}:{}", enc(id), enc(secret))))
+        format!(
+            "Basic {}",
+            STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))
+        )
     }
 
     #[test]
@@ -204,7 +211,10 @@ mod tests {
         let auth = client_authentication(Some(&basic("a b:c", "p%&")), &Params::default());
         assert_eq!(
             auth,
-            Ok(ClientAuthentication::Basic { client_id: "a b:c".into(), secret: SecretString::new("p%&") })
+            Ok(ClientAuthentication::Basic {
+                client_id: "a b:c".into(),
+                secret: SecretString::new("p%&")
+            })
         );
         let lower = basic("c1", "s").replace("Basic", "bAsIc");
         assert!(client_authentication(Some(&lower), &Params::default()).is_ok());
@@ -214,7 +224,10 @@ mod tests {
     fn conformance_1c_24_two_methods_are_refused() {
         let body = Params::parse(b"client_secret=x");
         let err = client_authentication(Some(&basic("c1", "s")), &body).err();
-        assert_eq!(err.map(|e| (e.error.code, e.basic_attempted)), Some((ErrorCode::InvalidRequest, true)));
+        assert_eq!(
+            err.map(|e| (e.error.code, e.basic_attempted)),
+            Some((ErrorCode::InvalidRequest, true))
+        );
     }
 
     #[test]
@@ -228,23 +241,45 @@ mod tests {
             Ok(ClientAuthentication::None { .. })
         ));
         let err = client_authentication(None, &Params::default()).err();
-        assert_eq!(err.map(|e| (e.error.code, e.basic_attempted)), Some((ErrorCode::InvalidClient, false)));
+        assert_eq!(
+            err.map(|e| (e.error.code, e.basic_attempted)),
+            Some((ErrorCode::InvalidClient, false))
+        );
         let err = client_authentication(Some("Basic !!!"), &Params::default()).err();
-        assert_eq!(err.map(|e| (e.error.code, e.basic_attempted)), Some((ErrorCode::InvalidClient, true)));
+        assert_eq!(
+            err.map(|e| (e.error.code, e.basic_attempted)),
+            Some((ErrorCode::InvalidClient, true))
+        );
     }
 
     #[test]
     fn conformance_1c_26_grant_type_errors() {
-        let code = |q: &str| grant_request(&Params::parse(q.as_bytes())).err().map(|e| e.code);
+        let code = |q: &str| {
+            grant_request(&Params::parse(q.as_bytes()))
+                .err()
+                .map(|e| e.code)
+        };
         assert_eq!(code(""), Some(ErrorCode::InvalidRequest));
-        assert_eq!(code("grant_type=foo"), Some(ErrorCode::UnsupportedGrantType));
-        assert_eq!(code("grant_type=password&username=a&password=b"), Some(ErrorCode::UnsupportedGrantType));
-        assert_eq!(code("grant_type=authorization_code"), Some(ErrorCode::InvalidRequest));
+        assert_eq!(
+            code("grant_type=foo"),
+            Some(ErrorCode::UnsupportedGrantType)
+        );
+        assert_eq!(
+            code("grant_type=password&username=a&password=b"),
+            Some(ErrorCode::UnsupportedGrantType)
+        );
+        assert_eq!(
+            code("grant_type=authorization_code"),
+            Some(ErrorCode::InvalidRequest)
+        );
     }
 
     #[test]
     fn secrets_never_show_in_debug_output() {
-        let auth = client_authentication(None, &Params::parse(b"client_id=c1&client_secret=topsecretvalue"));
+        let auth = client_authentication(
+            None,
+            &Params::parse(b"client_id=c1&client_secret=topsecretvalue"),
+        );
         assert!(!format!("{auth:?}").contains("topsecretvalue"));
     }
 }

@@ -71,7 +71,12 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_user(&self, username: &str) -> StoreResult<bool>;
     /// Sets a new password hash and revokes every grant of the user, so
     /// refresh tokens end with the old password (CONFORMANCE.md decisions).
-    async fn set_password(&self, username: &str, password_hash: &str, now: UnixTime) -> StoreResult<bool>;
+    async fn set_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+        now: UnixTime,
+    ) -> StoreResult<bool>;
 
     // --- signing keys -----------------------------------------------------
     async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>>;
@@ -110,12 +115,26 @@ pub trait Store: Send + Sync + 'static {
 
     // --- grants, codes and tokens -----------------------------------------
     /// Stores a new grant and its authorization code in one transaction.
-    async fn issue_code(&self, grant: &Grant, code_hash: &TokenHash, code: &CodeGrant) -> StoreResult<()>;
+    async fn issue_code(
+        &self,
+        grant: &Grant,
+        code_hash: &TokenHash,
+        code: &CodeGrant,
+    ) -> StoreResult<()>;
     /// Whether `client_id` used this exact code challenge since `since`
     /// (constant-challenge detection, CONFORMANCE.md item 46).
-    async fn code_challenge_seen(&self, client_id: &str, challenge: &str, since: UnixTime) -> StoreResult<bool>;
+    async fn code_challenge_seen(
+        &self,
+        client_id: &str,
+        challenge: &str,
+        since: UnixTime,
+    ) -> StoreResult<bool>;
     /// Marks the code consumed, atomically.
-    async fn consume_code(&self, code_hash: &TokenHash, now: UnixTime) -> StoreResult<CodeConsumption>;
+    async fn consume_code(
+        &self,
+        code_hash: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<CodeConsumption>;
     /// Records an access token and, optionally, a new refresh token.
     async fn issue_tokens(
         &self,

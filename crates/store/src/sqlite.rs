@@ -9,7 +9,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{Row, SqlitePool};
 use tessera_core::UnixTime;
 use tessera_core::authorize::AuthorizationRequest;
@@ -132,8 +134,7 @@ fn security_event_from_row(row: &SqliteRow) -> StoreResult<SecurityEvent> {
     })
 }
 
-const INSERT_ACCESS_TOKEN: &str =
-    "INSERT INTO access_tokens (jti, grant_id, client_id, issued_at, expires_at) VALUES (?, ?, ?, ?, ?)";
+const INSERT_ACCESS_TOKEN: &str = "INSERT INTO access_tokens (jti, grant_id, client_id, issued_at, expires_at) VALUES (?, ?, ?, ?, ?)";
 const INSERT_REFRESH_TOKEN: &str = "INSERT INTO refresh_tokens \
      (token_hash, grant_id, client_id, issued_at, idle_expires_at, absolute_expires_at) VALUES (?, ?, ?, ?, ?, ?)";
 
@@ -164,11 +165,13 @@ fn bind_refresh<'q>(
 #[async_trait]
 impl Store for SqliteStore {
     async fn setting_or_init(&self, name: &str, initial: &[u8]) -> StoreResult<Vec<u8>> {
-        sqlx::query("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING")
-            .bind(name)
-            .bind(initial)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(initial)
+        .execute(&self.pool)
+        .await?;
         let row = sqlx::query("SELECT value FROM settings WHERE name = ?")
             .bind(name)
             .fetch_one(&self.pool)
@@ -177,9 +180,11 @@ impl Store for SqliteStore {
     }
 
     async fn upsert_client(&self, c: &Client, now: UnixTime) -> StoreResult<()> {
-        let redirect_uris = serde_json::to_string(&c.redirect_uris).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let redirect_uris = serde_json::to_string(&c.redirect_uris)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
-        let grants = serde_json::to_string(&grants).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let grants =
+            serde_json::to_string(&grants).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         sqlx::query(
             "INSERT INTO clients (client_id, name, secret_hash, redirect_uris, scopes, grant_types, require_pkce, created_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
@@ -300,14 +305,21 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
-    async fn set_password(&self, username: &str, password_hash: &str, now: UnixTime) -> StoreResult<bool> {
+    async fn set_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let done = sqlx::query("UPDATE users SET password_hash = ?, password_changed_at = ? WHERE username = ?")
-            .bind(password_hash)
-            .bind(now)
-            .bind(username)
-            .execute(&mut *tx)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = ?, password_changed_at = ? WHERE username = ?",
+        )
+        .bind(password_hash)
+        .bind(now)
+        .bind(username)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "UPDATE grants SET revoked_at = ?, revoked_reason = 'password changed' \
              WHERE revoked_at IS NULL AND user_id = (SELECT user_id FROM users WHERE username = ?)",
@@ -316,10 +328,12 @@ impl Store for SqliteStore {
         .bind(username)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM sessions WHERE user_id = (SELECT user_id FROM users WHERE username = ?)")
-            .bind(username)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "DELETE FROM sessions WHERE user_id = (SELECT user_id FROM users WHERE username = ?)",
+        )
+        .bind(username)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
     }
@@ -370,11 +384,13 @@ impl Store for SqliteStore {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         insert_session(&mut tx, new).await?;
         if let Some(old) = old {
-            sqlx::query("UPDATE authorization_requests SET session_hash = ? WHERE session_hash = ?")
-                .bind(new.id_hash.as_str())
-                .bind(old.as_str())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE authorization_requests SET session_hash = ? WHERE session_hash = ?",
+            )
+            .bind(new.id_hash.as_str())
+            .bind(old.as_str())
+            .execute(&mut *tx)
+            .await?;
             sqlx::query("DELETE FROM sessions WHERE id_hash = ?")
                 .bind(old.as_str())
                 .execute(&mut *tx)
@@ -399,7 +415,8 @@ impl Store for SqliteStore {
         request: &AuthorizationRequest,
         expires_at: UnixTime,
     ) -> StoreResult<()> {
-        let data = serde_json::to_string(request).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let data =
+            serde_json::to_string(request).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         sqlx::query("INSERT INTO authorization_requests (id, session_hash, data, expires_at) VALUES (?, ?, ?, ?)")
             .bind(id)
             .bind(session.as_str())
@@ -426,17 +443,19 @@ impl Store for SqliteStore {
         .await?;
         row.map(|r| {
             let data: String = r.try_get("data")?;
-            serde_json::from_str(&data).map_err(|_| StoreError::Corrupt("authorization request".into()))
+            serde_json::from_str(&data)
+                .map_err(|_| StoreError::Corrupt("authorization request".into()))
         })
         .transpose()
     }
 
     async fn take_authorization_request(&self, id: &str, session: &TokenHash) -> StoreResult<bool> {
-        let done = sqlx::query("DELETE FROM authorization_requests WHERE id = ? AND session_hash = ?")
-            .bind(id)
-            .bind(session.as_str())
-            .execute(&self.pool)
-            .await?;
+        let done =
+            sqlx::query("DELETE FROM authorization_requests WHERE id = ? AND session_hash = ?")
+                .bind(id)
+                .bind(session.as_str())
+                .execute(&self.pool)
+                .await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -509,7 +528,12 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn code_challenge_seen(&self, client_id: &str, challenge: &str, since: UnixTime) -> StoreResult<bool> {
+    async fn code_challenge_seen(
+        &self,
+        client_id: &str,
+        challenge: &str,
+        since: UnixTime,
+    ) -> StoreResult<bool> {
         let row = sqlx::query(
             "SELECT 1 FROM authorization_codes WHERE client_id = ? AND code_challenge = ? AND issued_at >= ? LIMIT 1",
         )
@@ -521,7 +545,11 @@ impl Store for SqliteStore {
         Ok(row.is_some())
     }
 
-    async fn consume_code(&self, code_hash: &TokenHash, now: UnixTime) -> StoreResult<CodeConsumption> {
+    async fn consume_code(
+        &self,
+        code_hash: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<CodeConsumption> {
         // One statement: of any number of concurrent redemptions exactly one
         // sees the row come back.
         let consumed = sqlx::query(
@@ -539,7 +567,9 @@ impl Store for SqliteStore {
             .fetch_optional(&self.pool)
             .await?;
         Ok(match used {
-            Some(row) => CodeConsumption::AlreadyUsed { grant_id: row.try_get("grant_id")? },
+            Some(row) => CodeConsumption::AlreadyUsed {
+                grant_id: row.try_get("grant_id")?,
+            },
             None => CodeConsumption::Unknown,
         })
     }
@@ -550,9 +580,13 @@ impl Store for SqliteStore {
         refresh: Option<(&TokenHash, &NewRefreshToken)>,
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        bind_access(sqlx::query(INSERT_ACCESS_TOKEN), access).execute(&mut *tx).await?;
+        bind_access(sqlx::query(INSERT_ACCESS_TOKEN), access)
+            .execute(&mut *tx)
+            .await?;
         if let Some((hash, r)) = refresh {
-            bind_refresh(sqlx::query(INSERT_REFRESH_TOKEN), hash, r).execute(&mut *tx).await?;
+            bind_refresh(sqlx::query(INSERT_REFRESH_TOKEN), hash, r)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -605,8 +639,12 @@ impl Store for SqliteStore {
             tx.rollback().await?;
             return Ok(false);
         }
-        bind_access(sqlx::query(INSERT_ACCESS_TOKEN), access).execute(&mut *tx).await?;
-        bind_refresh(sqlx::query(INSERT_REFRESH_TOKEN), new_hash, new).execute(&mut *tx).await?;
+        bind_access(sqlx::query(INSERT_ACCESS_TOKEN), access)
+            .execute(&mut *tx)
+            .await?;
+        bind_refresh(sqlx::query(INSERT_REFRESH_TOKEN), new_hash, new)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -31,7 +31,10 @@ async fn seed_grant(store: &SqliteStore, code: &str) -> Grant {
                 secret_hash: Some("h".into()),
                 redirect_uris: vec!["https://c.example/cb".into()],
                 scopes: scope("a b"),
-                grant_types: BTreeSet::from([GrantType::AuthorizationCode, GrantType::RefreshToken]),
+                grant_types: BTreeSet::from([
+                    GrantType::AuthorizationCode,
+                    GrantType::RefreshToken,
+                ]),
                 require_pkce: true,
             },
             0,
@@ -60,7 +63,10 @@ async fn seed_grant(store: &SqliteStore, code: &str) -> Grant {
         issued_at: 0,
         expires_at: 60,
     };
-    store.issue_code(&grant, &TokenHash::of(code), &code_grant).await.unwrap();
+    store
+        .issue_code(&grant, &TokenHash::of(code), &code_grant)
+        .await
+        .unwrap();
     grant
 }
 
@@ -71,7 +77,12 @@ async fn twenty_concurrent_redemptions_consume_a_code_exactly_once() {
     let mut tasks = Vec::new();
     for _ in 0..20 {
         let store = store.clone();
-        tasks.push(tokio::spawn(async move { store.consume_code(&TokenHash::of("the-code"), 10).await.unwrap() }));
+        tasks.push(tokio::spawn(async move {
+            store
+                .consume_code(&TokenHash::of("the-code"), 10)
+                .await
+                .unwrap()
+        }));
     }
     let mut consumed = 0;
     for t in tasks {
@@ -85,15 +96,33 @@ async fn twenty_concurrent_redemptions_consume_a_code_exactly_once() {
         }
     }
     assert_eq!(consumed, 1);
-    assert_eq!(store.consume_code(&TokenHash::of("other"), 10).await.unwrap(), CodeConsumption::Unknown);
+    assert_eq!(
+        store
+            .consume_code(&TokenHash::of("other"), 10)
+            .await
+            .unwrap(),
+        CodeConsumption::Unknown
+    );
 }
 
 fn access(jti: &str, grant: &Grant) -> AccessTokenRecord {
-    AccessTokenRecord { jti: jti.into(), grant_id: Some(grant.grant_id.clone()), client_id: "c1".into(), issued_at: 0, expires_at: 600 }
+    AccessTokenRecord {
+        jti: jti.into(),
+        grant_id: Some(grant.grant_id.clone()),
+        client_id: "c1".into(),
+        issued_at: 0,
+        expires_at: 600,
+    }
 }
 
 fn refresh(grant: &Grant) -> NewRefreshToken {
-    NewRefreshToken { grant_id: grant.grant_id.clone(), client_id: "c1".into(), issued_at: 0, idle_expires_at: 1000, absolute_expires_at: 2000 }
+    NewRefreshToken {
+        grant_id: grant.grant_id.clone(),
+        client_id: "c1".into(),
+        issued_at: 0,
+        idle_expires_at: 1000,
+        absolute_expires_at: 2000,
+    }
 }
 
 #[tokio::test]
@@ -101,13 +130,22 @@ async fn concurrent_rotations_of_one_refresh_token_succeed_once() {
     let (_dir, store) = store().await;
     let grant = seed_grant(&store, "code").await;
     let rt1 = TokenHash::of("rt1");
-    store.issue_tokens(&access("j0", &grant), Some((&rt1, &refresh(&grant)))).await.unwrap();
+    store
+        .issue_tokens(&access("j0", &grant), Some((&rt1, &refresh(&grant))))
+        .await
+        .unwrap();
     let mut tasks = Vec::new();
     for i in 0..10 {
         let (store, grant, rt1) = (store.clone(), grant.clone(), rt1.clone());
         tasks.push(tokio::spawn(async move {
             store
-                .rotate_refresh_token(&rt1, 5, &access(&format!("j{}", i + 1), &grant), &TokenHash::of(&format!("rt2-{i}")), &refresh(&grant))
+                .rotate_refresh_token(
+                    &rt1,
+                    5,
+                    &access(&format!("j{}", i + 1), &grant),
+                    &TokenHash::of(&format!("rt2-{i}")),
+                    &refresh(&grant),
+                )
                 .await
                 .unwrap()
         }));
@@ -119,7 +157,10 @@ async fn concurrent_rotations_of_one_refresh_token_succeed_once() {
         }
     }
     assert_eq!(wins, 1);
-    assert_eq!(store.refresh_token(&rt1).await.unwrap().unwrap().rotated_at, Some(5));
+    assert_eq!(
+        store.refresh_token(&rt1).await.unwrap().unwrap().rotated_at,
+        Some(5)
+    );
 }
 
 #[tokio::test]
@@ -127,41 +168,121 @@ async fn revoking_a_grant_revokes_its_refresh_tokens_and_blocks_rotation() {
     let (_dir, store) = store().await;
     let grant = seed_grant(&store, "code").await;
     let rt = TokenHash::of("rt");
-    store.issue_tokens(&access("j0", &grant), Some((&rt, &refresh(&grant)))).await.unwrap();
-    store.revoke_grant(&grant.grant_id, 7, "test").await.unwrap();
-    assert_eq!(store.refresh_token(&rt).await.unwrap().unwrap().grant_revoked_at, Some(7));
-    let rotated = store.rotate_refresh_token(&rt, 8, &access("j1", &grant), &TokenHash::of("rt2"), &refresh(&grant)).await.unwrap();
+    store
+        .issue_tokens(&access("j0", &grant), Some((&rt, &refresh(&grant))))
+        .await
+        .unwrap();
+    store
+        .revoke_grant(&grant.grant_id, 7, "test")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .refresh_token(&rt)
+            .await
+            .unwrap()
+            .unwrap()
+            .grant_revoked_at,
+        Some(7)
+    );
+    let rotated = store
+        .rotate_refresh_token(
+            &rt,
+            8,
+            &access("j1", &grant),
+            &TokenHash::of("rt2"),
+            &refresh(&grant),
+        )
+        .await
+        .unwrap();
     assert!(!rotated, "a revoked family cannot rotate");
 }
 
 #[tokio::test]
 async fn replacing_a_session_moves_its_pending_requests_and_kills_the_old_id() {
     let (_dir, store) = store().await;
-    let old = Session { id_hash: TokenHash::of("s1"), csrf_token: "c".into(), user_id: None, auth_time: None, created_at: 0, expires_at: 100 };
+    let old = Session {
+        id_hash: TokenHash::of("s1"),
+        csrf_token: "c".into(),
+        user_id: None,
+        auth_time: None,
+        created_at: 0,
+        expires_at: 100,
+    };
     store.create_session(&old).await.unwrap();
     let request = AuthorizationRequest {
         client_id: "c1".into(),
-        redirect: TrustedRedirect { uri: "https://c.example/cb".into(), explicit: true, state: Some("s".into()) },
+        redirect: TrustedRedirect {
+            uri: "https://c.example/cb".into(),
+            explicit: true,
+            state: Some("s".into()),
+        },
         scope: scope("a"),
         code_challenge: None,
         prompt: Prompt::default(),
         nonce: None,
         max_age: None,
     };
-    store.save_authorization_request("r1", &old.id_hash, &request, 100).await.unwrap();
-    let new = Session { id_hash: TokenHash::of("s2"), csrf_token: "d".into(), ..old.clone() };
-    store.replace_session(Some(&old.id_hash), &new).await.unwrap();
+    store
+        .save_authorization_request("r1", &old.id_hash, &request, 100)
+        .await
+        .unwrap();
+    let new = Session {
+        id_hash: TokenHash::of("s2"),
+        csrf_token: "d".into(),
+        ..old.clone()
+    };
+    store
+        .replace_session(Some(&old.id_hash), &new)
+        .await
+        .unwrap();
     assert!(store.session(&old.id_hash, 1).await.unwrap().is_none());
-    assert!(store.authorization_request("r1", &old.id_hash, 1).await.unwrap().is_none());
-    assert_eq!(store.authorization_request("r1", &new.id_hash, 1).await.unwrap(), Some(request));
-    assert!(store.authorization_request("r1", &new.id_hash, 100).await.unwrap().is_none(), "expired");
-    assert!(store.take_authorization_request("r1", &new.id_hash).await.unwrap());
-    assert!(!store.take_authorization_request("r1", &new.id_hash).await.unwrap(), "single use");
+    assert!(
+        store
+            .authorization_request("r1", &old.id_hash, 1)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .authorization_request("r1", &new.id_hash, 1)
+            .await
+            .unwrap(),
+        Some(request)
+    );
+    assert!(
+        store
+            .authorization_request("r1", &new.id_hash, 100)
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+    assert!(
+        store
+            .take_authorization_request("r1", &new.id_hash)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .take_authorization_request("r1", &new.id_hash)
+            .await
+            .unwrap(),
+        "single use"
+    );
 }
 
 #[tokio::test]
 async fn settings_are_initialised_once() {
     let (_dir, store) = store().await;
-    assert_eq!(store.setting_or_init("k", b"first").await.unwrap(), b"first");
-    assert_eq!(store.setting_or_init("k", b"second").await.unwrap(), b"first");
+    assert_eq!(
+        store.setting_or_init("k", b"first").await.unwrap(),
+        b"first"
+    );
+    assert_eq!(
+        store.setting_or_init("k", b"second").await.unwrap(),
+        b"first"
+    );
 }

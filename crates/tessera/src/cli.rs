@@ -101,7 +101,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 
 async fn open_store(config: &FileConfig) -> anyhow::Result<Arc<dyn Store>> {
     if !config.database.starts_with("sqlite:") {
-        bail!("database `{}` is not supported: use a sqlite:// URL", config.database);
+        bail!(
+            "database `{}` is not supported: use a sqlite:// URL",
+            config.database
+        );
     }
     let store = SqliteStore::connect(&config.database)
         .await
@@ -177,7 +180,15 @@ async fn client_command(config: &FileConfig, command: ClientCommand) -> anyhow::
     let admin = admin(config).await?;
     let now = SystemClock.now();
     match command {
-        ClientCommand::Add { client_id, name, redirect_uris, scopes, grant_types, public, no_pkce } => {
+        ClientCommand::Add {
+            client_id,
+            name,
+            redirect_uris,
+            scopes,
+            grant_types,
+            public,
+            no_pkce,
+        } => {
             let spec = ClientSpec {
                 client_id: client_id.clone(),
                 client_secret: None,
@@ -202,7 +213,11 @@ async fn client_command(config: &FileConfig, command: ClientCommand) -> anyhow::
         }
         ClientCommand::List => {
             for c in admin.clients().await? {
-                let kind = if c.is_public() { "public" } else { "confidential" };
+                let kind = if c.is_public() {
+                    "public"
+                } else {
+                    "confidential"
+                };
                 let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
                 println!(
                     "{}\t{}\t{}\tscopes: {}\tgrants: {}\tredirect_uris: {}",
@@ -242,7 +257,10 @@ async fn user_command(config: &FileConfig, command: UserCommand) -> anyhow::Resu
     let admin = admin(config).await?;
     let now = SystemClock.now();
     match command {
-        UserCommand::Add { username, password_stdin } => {
+        UserCommand::Add {
+            username,
+            password_stdin,
+        } => {
             let password = read_password(password_stdin)?;
             admin.add_user(&username, &password, now).await?;
             println!("user `{username}` added");
@@ -258,7 +276,10 @@ async fn user_command(config: &FileConfig, command: UserCommand) -> anyhow::Resu
             }
             println!("user `{username}` removed");
         }
-        UserCommand::Passwd { username, password_stdin } => {
+        UserCommand::Passwd {
+            username,
+            password_stdin,
+        } => {
             let password = read_password(password_stdin)?;
             if !admin.set_password(&username, &password, now).await? {
                 bail!("no user `{username}`");

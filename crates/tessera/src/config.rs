@@ -73,7 +73,11 @@ impl FileConfig {
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
         let mut figment = Figment::new();
         if let Some(path) = path {
-            anyhow::ensure!(path.exists(), "config file {} does not exist", path.display());
+            anyhow::ensure!(
+                path.exists(),
+                "config file {} does not exist",
+                path.display()
+            );
             figment = figment.merge(Toml::file_exact(path));
         }
         figment = figment.merge(Env::prefixed("TESSERA_").only(ENV_KEYS));

@@ -10,16 +10,26 @@ fn tessera(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tessera"));
     c.env_remove("TESSERA_CONFIG")
         .env_remove("RUST_LOG")
-        .env("TESSERA_DATABASE", format!("sqlite://{}", dir.join("t.db").display()))
+        .env(
+            "TESSERA_DATABASE",
+            format!("sqlite://{}", dir.join("t.db").display()),
+        )
         .current_dir(dir);
     c
 }
 
 fn run(mut c: Command, stdin: Option<&str>) -> Output {
-    c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = c.spawn().unwrap();
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     }
     drop(child.stdin.take());
     child.wait_with_output().unwrap()
@@ -33,11 +43,28 @@ fn stdout(o: &Output) -> String {
 fn client_and_user_management() {
     let dir = tempfile::tempdir().unwrap();
     let mut add = tessera(dir.path());
-    add.args(["client", "add", "printer", "--name", "Printer", "--redirect-uri", "https://printer.example/cb", "--scope", "photos:read"]);
+    add.args([
+        "client",
+        "add",
+        "printer",
+        "--name",
+        "Printer",
+        "--redirect-uri",
+        "https://printer.example/cb",
+        "--scope",
+        "photos:read",
+    ]);
     let out = run(add, None);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = stdout(&out);
-    let secret = text.lines().find_map(|l| l.strip_prefix("client_secret: ")).expect("secret printed once");
+    let secret = text
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret: "))
+        .expect("secret printed once");
     assert_eq!(secret.len(), 43, "256-bit generated secret");
 
     let mut list = tessera(dir.path());
@@ -47,17 +74,32 @@ fn client_and_user_management() {
     assert!(!listed.contains(secret), "the secret is never shown again");
 
     let mut bad = tessera(dir.path());
-    bad.args(["client", "add", "evil", "--redirect-uri", "javascript:alert(1)", "--scope", "a"]);
+    bad.args([
+        "client",
+        "add",
+        "evil",
+        "--redirect-uri",
+        "javascript:alert(1)",
+        "--scope",
+        "a",
+    ]);
     let out = run(bad, None);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("scheme"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("scheme"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let mut user = tessera(dir.path());
     user.args(["user", "add", "carol", "--password-stdin"]);
     assert!(run(user, Some("carol-password\n")).status.success());
     let mut again = tessera(dir.path());
     again.args(["user", "add", "carol", "--password-stdin"]);
-    assert!(!run(again, Some("another-password\n")).status.success(), "usernames are unique");
+    assert!(
+        !run(again, Some("another-password\n")).status.success(),
+        "usernames are unique"
+    );
     let mut weak = tessera(dir.path());
     weak.args(["user", "add", "dave", "--password-stdin"]);
     assert!(!run(weak, Some("short\n")).status.success());
@@ -71,22 +113,35 @@ fn client_and_user_management() {
     assert!(run(remove, None).status.success());
     let mut remove = tessera(dir.path());
     remove.args(["client", "remove", "printer"]);
-    assert!(!run(remove, None).status.success(), "removing twice says there is no such client");
+    assert!(
+        !run(remove, None).status.success(),
+        "removing twice says there is no such client"
+    );
 }
 
 #[test]
 fn refuses_a_plain_http_production_issuer() {
     let dir = tempfile::tempdir().unwrap();
     let mut serve = tessera(dir.path());
-    serve.args(["serve"]).env("TESSERA_ISSUER", "http://as.example.com");
+    serve
+        .args(["serve"])
+        .env("TESSERA_ISSUER", "http://as.example.com");
     let out = run(serve, None);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("plain http"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("plain http"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn start(dir: &Path, config: &Path) -> (Child, u16) {
     let mut serve = tessera(dir);
-    serve.args(["serve", "--config"]).arg(config).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    serve
+        .args(["serve", "--config"])
+        .arg(config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
     let mut child = serve.spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -94,7 +149,12 @@ fn start(dir: &Path, config: &Path) -> (Child, u16) {
         assert!(Instant::now() < deadline, "server did not start");
         let line = lines.next().expect("server exited").unwrap();
         if let Some(rest) = line.split("listening on http://127.0.0.1:").nth(1) {
-            break rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap();
+            break rest
+                .chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+                .parse()
+                .unwrap();
         }
     };
     // Keep draining the log so the server never blocks on a full pipe.
@@ -103,7 +163,10 @@ fn start(dir: &Path, config: &Path) -> (Child, u16) {
 }
 
 fn stop(mut child: Child) {
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(killed.success());
     let status = child.wait().unwrap();
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
@@ -132,12 +195,22 @@ password = "alice-password"
 "#,
     )
     .unwrap();
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     // Twice: seeding is idempotent.
     for _ in 0..2 {
         let (child, port) = start(dir.path(), &config);
         let base = format!("http://127.0.0.1:{port}");
-        assert_eq!(http.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
+        assert_eq!(
+            http.get(format!("{base}/healthz"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
         let r = http
             .get(format!(
                 "{base}/authorize?response_type=code&client_id=photo-printer&scope=photos:read&state=s\
@@ -147,7 +220,12 @@ password = "alice-password"
             .await
             .unwrap();
         assert_eq!(r.status(), 302);
-        assert!(r.headers()["location"].to_str().unwrap().starts_with("/login?request="));
+        assert!(
+            r.headers()["location"]
+                .to_str()
+                .unwrap()
+                .starts_with("/login?request=")
+        );
         stop(child);
     }
 }

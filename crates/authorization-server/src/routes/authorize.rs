@@ -14,25 +14,39 @@ use crate::error::{OrInternal, WebError};
 use crate::session;
 use crate::state::AppState;
 
-pub async fn get(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let params = Params::parse(query.unwrap_or_default().as_bytes());
-    handle(&state, &headers, &params, Via::Get).await.unwrap_or_else(IntoResponse::into_response)
+    handle(&state, &headers, &params, Via::Get)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 /// RFC 6749 §3.1 allows POST; parameters then come from the form body only.
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     if !super::is_form(&headers) {
-        return WebError::bad_request_page("An authorization request sent by POST must be a form.").into_response();
+        return WebError::bad_request_page("An authorization request sent by POST must be a form.")
+            .into_response();
     }
     let params = Params::parse(&body);
-    handle(&state, &headers, &params, Via::Post).await.unwrap_or_else(IntoResponse::into_response)
+    handle(&state, &headers, &params, Via::Post)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 fn untrusted(e: UntrustedRequest) -> WebError {
     WebError::bad_request_page(e.to_string())
 }
 
-async fn handle(state: &AppState, headers: &HeaderMap, params: &Params, via: Via) -> Result<Response, WebError> {
+async fn handle(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &Params,
+    via: Via,
+) -> Result<Response, WebError> {
     // 1. Who is asking, and where may the answer go? Until both are known,
     //    every error is a page: never a redirect (RFC 6749 §4.1.2.1).
     let client_id = authorize::identify_client(params).map_err(untrusted)?;
@@ -53,28 +67,38 @@ async fn handle(state: &AppState, headers: &HeaderMap, params: &Params, via: Via
 
     let now = state.now();
     let session = session::load(state, headers).await.or_page()?;
-    let signed_in = session.as_ref().and_then(|s| match (&s.user_id, s.auth_time) {
-        (Some(user), Some(auth_time))
-            if !request.prompt.login && request.max_age.is_none_or(|max| now - auth_time <= max) =>
-        {
-            Some((user.clone(), auth_time))
-        }
-        _ => None,
-    });
+    let signed_in = session
+        .as_ref()
+        .and_then(|s| match (&s.user_id, s.auth_time) {
+            (Some(user), Some(auth_time))
+                if !request.prompt.login
+                    && request.max_age.is_none_or(|max| now - auth_time <= max) =>
+            {
+                Some((user.clone(), auth_time))
+            }
+            _ => None,
+        });
 
     // prompt=none: answer without any page (OIDC Core §3.1.2.6).
     if request.prompt.none {
         let redirect_error = |code: ErrorCode, d: &'static str| {
-            let e = authorize::RedirectError { redirect: request.redirect.clone(), error: OAuthError::new(code, d) };
+            let e = authorize::RedirectError {
+                redirect: request.redirect.clone(),
+                error: OAuthError::new(code, d),
+            };
             Ok(flow::redirect(&e.location(issuer), via))
         };
         let Some((user_id, auth_time)) = signed_in else {
             return redirect_error(ErrorCode::LoginRequired, "the user is not signed in");
         };
         if !flow::consent_covers(state, &user_id, &client, &request).await? {
-            return redirect_error(ErrorCode::ConsentRequired, "the user has not consented to this request");
+            return redirect_error(
+                ErrorCode::ConsentRequired,
+                "the user has not consented to this request",
+            );
         }
-        let location = flow::issue_code(state, &request, &user_id, auth_time, &request.scope).await?;
+        let location =
+            flow::issue_code(state, &request, &user_id, auth_time, &request.scope).await?;
         return Ok(flow::redirect(&location, via));
     }
 
@@ -90,7 +114,12 @@ async fn handle(state: &AppState, headers: &HeaderMap, params: &Params, via: Via
     let request_id = secrets::new_id(state.rng.as_ref()).or_page()?;
     state
         .store
-        .save_authorization_request(&request_id, &session.id_hash, &request, now + state.config.authorization_request_ttl)
+        .save_authorization_request(
+            &request_id,
+            &session.id_hash,
+            &request,
+            now + state.config.authorization_request_ttl,
+        )
         .await
         .or_page()?;
 

@@ -18,20 +18,34 @@ use crate::state::AppState;
 use crate::{pages, session};
 
 fn not_signed_in() -> WebError {
-    WebError::forbidden_page("You need to sign in first. Go back to the application and start again.")
+    WebError::forbidden_page(
+        "You need to sign in first. Go back to the application and start again.",
+    )
 }
 
-pub async fn page(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+pub async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let run = async {
         let params = Params::parse(query.unwrap_or_default().as_bytes());
         let (session, request_id, request, client) = pending(&state, &headers, &params).await?;
         let user_id = session.user_id.as_deref().ok_or_else(not_signed_in)?;
-        let user = state.store.user(user_id).await.or_page()?.ok_or_else(not_signed_in)?;
+        let user = state
+            .store
+            .user(user_id)
+            .await
+            .or_page()?
+            .ok_or_else(not_signed_in)?;
         // The name and host come from the registration, never from the
         // request (consent phishing, RFC 9700 §4.15).
         let redirect_host = url::Url::parse(&request.redirect.uri)
             .ok()
-            .map(|u| u.host_str().map_or_else(|| u.scheme().to_owned(), str::to_owned))
+            .map(|u| {
+                u.host_str()
+                    .map_or_else(|| u.scheme().to_owned(), str::to_owned)
+            })
             .unwrap_or_default();
         let scopes: Vec<&str> = request.scope.iter().collect();
         Ok::<_, WebError>(pages::render(
@@ -52,24 +66,35 @@ pub async fn page(State(state): State<AppState>, headers: HeaderMap, RawQuery(qu
 }
 
 pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    submit_inner(&state, &headers, &body).await.unwrap_or_else(IntoResponse::into_response)
+    submit_inner(&state, &headers, &body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn submit_inner(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, WebError> {
+async fn submit_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, WebError> {
     if !super::is_form(headers) {
-        return Err(WebError::bad_request_page("The consent form was not sent as a form."));
+        return Err(WebError::bad_request_page(
+            "The consent form was not sent as a form.",
+        ));
     }
     let params = Params::parse(body);
     let field = |name: &str| {
-        params
-            .single(name)
-            .map_err(|_| WebError::bad_request_page("The consent form was sent with a repeated field."))
+        params.single(name).map_err(|_| {
+            WebError::bad_request_page("The consent form was sent with a repeated field.")
+        })
     };
     let csrf = field("csrf_token")?;
     let decision = field("decision")?;
     // The CSRF token is checked against the session before anything else is
     // looked at (RFC 6749 §10.12).
-    let current = session::load(state, headers).await.or_page()?.ok_or_else(not_signed_in)?;
+    let current = session::load(state, headers)
+        .await
+        .or_page()?
+        .ok_or_else(not_signed_in)?;
     if !session::csrf_matches(&current, csrf) {
         return Err(WebError::forbidden_page(
             "The consent form did not come from this browser session. Nothing was granted.",
@@ -87,20 +112,30 @@ async fn submit_inner(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Res
         _ => return Err(WebError::bad_request_page("Choose Allow or Deny.")),
     };
     // Single use: a double submit finds the request gone.
-    if !state.store.take_authorization_request(&request_id, &session.id_hash).await.or_page()? {
+    if !state
+        .store
+        .take_authorization_request(&request_id, &session.id_hash)
+        .await
+        .or_page()?
+    {
         return Err(flow::already_answered());
     }
     let deny = |description: &'static str| {
-        let e = RedirectError { redirect: request.redirect.clone(), error: OAuthError::new(ErrorCode::AccessDenied, description) };
-        Ok(flow::redirect(&e.location(state.config.issuer()), Via::Post))
+        let e = RedirectError {
+            redirect: request.redirect.clone(),
+            error: OAuthError::new(ErrorCode::AccessDenied, description),
+        };
+        Ok(flow::redirect(
+            &e.location(state.config.issuer()),
+            Via::Post,
+        ))
     };
     if !approve {
         return deny("the user denied the request");
     }
-    let checked = Scope::from_tokens(
-        params_all(&params, "scope"),
-    )
-    .map_err(|_| WebError::bad_request_page("The consent form was sent with a malformed scope."))?;
+    let checked = Scope::from_tokens(params_all(&params, "scope")).map_err(|_| {
+        WebError::bad_request_page("The consent form was sent with a malformed scope.")
+    })?;
     // Only what was asked can be granted, whatever the form says.
     let granted = checked.intersection(&request.scope);
     if granted.is_empty() {
@@ -108,7 +143,11 @@ async fn submit_inner(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Res
     }
 
     let now = state.now();
-    let previous = state.store.consent(&user_id, &client.client_id).await.or_page()?;
+    let previous = state
+        .store
+        .consent(&user_id, &client.client_id)
+        .await
+        .or_page()?;
     let redirect_binding = client.is_public().then(|| request.redirect.uri.clone());
     let remembered = match previous {
         Some(p) if p.redirect_uri == redirect_binding => p.scope.union(&granted),
@@ -130,5 +169,8 @@ async fn submit_inner(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Res
 }
 
 fn params_all<'a>(params: &'a Params, name: &'a str) -> impl Iterator<Item = String> + 'a {
-    params.all(name).filter(|v| !v.is_empty()).map(str::to_owned)
+    params
+        .all(name)
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
 }

@@ -31,8 +31,12 @@ pub fn redirect(location: &str, via: Via) -> Response {
         Ok(v) => {
             let mut r = status.into_response();
             r.headers_mut().insert(header::LOCATION, v);
-            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            r.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r.headers_mut().insert(
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            );
             r
         }
         Err(_) => WebError::bad_request_page("The return address cannot be used.").into_response(),
@@ -51,10 +55,15 @@ pub async fn consent_covers(
     if request.prompt.consent {
         return Ok(false);
     }
-    let consent = state.store.consent(user_id, &client.client_id).await.or_page()?;
+    let consent = state
+        .store
+        .consent(user_id, &client.client_id)
+        .await
+        .or_page()?;
     Ok(consent.is_some_and(|c| {
         request.scope.is_subset(&c.scope)
-            && (!client.is_public() || c.redirect_uri.as_deref() == Some(request.redirect.uri.as_str()))
+            && (!client.is_public()
+                || c.redirect_uri.as_deref() == Some(request.redirect.uri.as_str()))
     }))
 }
 
@@ -72,7 +81,12 @@ pub async fn continue_authorization(
         return Err(WebError::forbidden_page("You are not signed in."));
     };
     if consent_covers(state, user_id, client, request).await? {
-        if !state.store.take_authorization_request(request_id, &session.id_hash).await.or_page()? {
+        if !state
+            .store
+            .take_authorization_request(request_id, &session.id_hash)
+            .await
+            .or_page()?
+        {
             return Err(already_answered());
         }
         let location = issue_code(state, request, user_id, auth_time, &request.scope).await?;
@@ -82,7 +96,9 @@ pub async fn continue_authorization(
 }
 
 pub fn already_answered() -> WebError {
-    WebError::bad_request_page("This request was already answered. Go back to the application and start again.")
+    WebError::bad_request_page(
+        "This request was already answered. Go back to the application and start again.",
+    )
 }
 
 /// Stores a new grant and its code; returns the `Location` back to the client.
@@ -128,18 +144,41 @@ pub async fn issue_code(
         .issue_code(&grant, &TokenHash::of(code.expose()), &code_grant)
         .await
         .or_page()?;
-    Ok(authorize::success_location(&request.redirect, code.expose(), state.config.issuer()))
+    Ok(authorize::success_location(
+        &request.redirect,
+        code.expose(),
+        state.config.issuer(),
+    ))
 }
 
 /// RFC 9700 §2.1.1 encourages detecting a constant PKCE challenge (a client
 /// that does not make a fresh verifier per request). Recorded, not refused
 /// (CONFORMANCE.md decision on item 46).
-async fn note_constant_challenge(state: &AppState, client_id: &str, challenge: &str, now: UnixTime) {
-    match state.store.code_challenge_seen(client_id, challenge, now - 24 * 3600).await {
+async fn note_constant_challenge(
+    state: &AppState,
+    client_id: &str,
+    challenge: &str,
+    now: UnixTime,
+) {
+    match state
+        .store
+        .code_challenge_seen(client_id, challenge, now - 24 * 3600)
+        .await
+    {
         Ok(true) => {
-            tracing::warn!(client_id, "client reused a PKCE code_challenge within 24 hours");
-            record_event(state, "constant_pkce_challenge", Some(client_id), None, None,
-                "the client sent a code_challenge it already used in the last 24 hours").await;
+            tracing::warn!(
+                client_id,
+                "client reused a PKCE code_challenge within 24 hours"
+            );
+            record_event(
+                state,
+                "constant_pkce_challenge",
+                Some(client_id),
+                None,
+                None,
+                "the client sent a code_challenge it already used in the last 24 hours",
+            )
+            .await;
         }
         Ok(false) => {}
         Err(e) => tracing::error!(error = %e, "constant-challenge check failed"),

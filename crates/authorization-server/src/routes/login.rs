@@ -17,26 +17,47 @@ use crate::{pages, passwords, session};
 
 const LOGIN_FAILED: &str = "Incorrect username or password.";
 
-pub async fn page(State(state): State<AppState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
+pub async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
     let run = async {
         let params = Params::parse(query.unwrap_or_default().as_bytes());
         let (session, request_id, _request, client) = pending(&state, &headers, &params).await?;
-        Ok::<_, WebError>(render(&session, &request_id, &client, "", None, StatusCode::OK))
+        Ok::<_, WebError>(render(
+            &session,
+            &request_id,
+            &client,
+            "",
+            None,
+            StatusCode::OK,
+        ))
     };
     run.await.unwrap_or_else(IntoResponse::into_response)
 }
 
 pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    submit_inner(&state, &headers, &body).await.unwrap_or_else(IntoResponse::into_response)
+    submit_inner(&state, &headers, &body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
-async fn submit_inner(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, WebError> {
+async fn submit_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, WebError> {
     if !super::is_form(headers) {
-        return Err(WebError::bad_request_page("The sign-in form was not sent as a form."));
+        return Err(WebError::bad_request_page(
+            "The sign-in form was not sent as a form.",
+        ));
     }
     let params = Params::parse(body);
     if params.first_repeated().is_some() {
-        return Err(WebError::bad_request_page("The sign-in form was sent with a repeated field."));
+        return Err(WebError::bad_request_page(
+            "The sign-in form was sent with a repeated field.",
+        ));
     }
     let (session, request_id, request, client) = pending(state, headers, &params).await?;
     if !session::csrf_matches(&session, params.single("csrf_token").ok().flatten()) {
@@ -45,18 +66,33 @@ async fn submit_inner(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Res
         ));
     }
     let username = params.single("username").ok().flatten().unwrap_or_default();
-    let password = params.single("password").ok().flatten().unwrap_or_default().to_owned();
+    let password = params
+        .single("password")
+        .ok()
+        .flatten()
+        .unwrap_or_default()
+        .to_owned();
 
     // Unknown users are checked against a dummy hash so the answer takes the
     // same time and says the same thing either way.
     let user = state.store.user_by_username(username).await.or_page()?;
-    let hash = user.as_ref().map_or_else(|| state.dummy_password_hash.clone(), |u| u.password_hash.clone());
+    let hash = user.as_ref().map_or_else(
+        || state.dummy_password_hash.clone(),
+        |u| u.password_hash.clone(),
+    );
     let verified = passwords::verify(password, hash).await.or_page()?;
     let user = match user {
         Some(u) if verified => u,
         _ => {
             tracing::info!(client_id = %client.client_id, "a sign-in attempt failed");
-            return Ok(render(&session, &request_id, &client, username, Some(LOGIN_FAILED), StatusCode::UNAUTHORIZED));
+            return Ok(render(
+                &session,
+                &request_id,
+                &client,
+                username,
+                Some(LOGIN_FAILED),
+                StatusCode::UNAUTHORIZED,
+            ));
         }
     };
 
@@ -64,10 +100,22 @@ async fn submit_inner(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Res
     // worthless after it (session fixation).
     let now = state.now();
     let (raw, new_session) = session::new_session(state, Some((&user.user_id, now))).or_page()?;
-    state.store.replace_session(Some(&session.id_hash), &new_session).await.or_page()?;
+    state
+        .store
+        .replace_session(Some(&session.id_hash), &new_session)
+        .await
+        .or_page()?;
     tracing::info!(client_id = %client.client_id, "user signed in");
 
-    let mut response = flow::continue_authorization(state, &new_session, &request_id, &request, &client, Via::Post).await?;
+    let mut response = flow::continue_authorization(
+        state,
+        &new_session,
+        &request_id,
+        &request,
+        &client,
+        Via::Post,
+    )
+    .await?;
     if let Some(cookie) = session::set_cookie(state, &raw) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -86,7 +134,10 @@ pub async fn pending(
             "This sign-in request has expired or was started in another browser. Go back to the application and start again.",
         )
     };
-    let session = session::load(state, headers).await.or_page()?.ok_or_else(expired)?;
+    let session = session::load(state, headers)
+        .await
+        .or_page()?
+        .ok_or_else(expired)?;
     pending_in(state, session, params).await
 }
 
@@ -101,7 +152,12 @@ pub async fn pending_in(
             "This sign-in request has expired or was started in another browser. Go back to the application and start again.",
         )
     };
-    let request_id = params.single("request").ok().flatten().ok_or_else(expired)?.to_owned();
+    let request_id = params
+        .single("request")
+        .ok()
+        .flatten()
+        .ok_or_else(expired)?
+        .to_owned();
     let request = state
         .store
         .authorization_request(&request_id, &session.id_hash, state.now())
@@ -117,7 +173,14 @@ pub async fn pending_in(
     Ok((session, request_id, request, client))
 }
 
-fn render(session: &Session, request_id: &str, client: &Client, username: &str, error: Option<&str>, status: StatusCode) -> Response {
+fn render(
+    session: &Session,
+    request_id: &str,
+    client: &Client,
+    username: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
     pages::render(
         status,
         "login.html",

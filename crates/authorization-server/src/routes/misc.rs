@@ -14,11 +14,22 @@ pub async fn health() -> &'static str {
 
 pub async fn stylesheet() -> Response {
     let mut r = pages::STYLESHEET.into_response();
-    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
     r
 }
 
 pub async fn not_found() -> Response {
-    WebError::page(StatusCode::NOT_FOUND, "Not found", "There is nothing at this address.").into_response()
+    WebError::page(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "There is nothing at this address.",
+    )
+    .into_response()
 }

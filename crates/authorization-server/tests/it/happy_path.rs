@@ -6,17 +6,29 @@ use tessera_core::jwt::AccessTokenClaims;
 use crate::harness::*;
 
 async fn verify_access_token(app: &TestApp, token: &str) -> AccessTokenClaims {
-    let jwks: JwkSet = app.http().get(app.url("/jwks.json")).send().await.unwrap().json().await.unwrap();
+    let jwks: JwkSet = app
+        .http()
+        .get(app.url("/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let header = jsonwebtoken::decode_header(token).unwrap();
     assert_eq!(header.typ.as_deref(), Some("at+jwt"));
     assert_eq!(header.alg, Algorithm::ES256);
-    let jwk = jwks.find(header.kid.as_deref().unwrap()).expect("kid published");
+    let jwk = jwks
+        .find(header.kid.as_deref().unwrap())
+        .expect("kid published");
     let mut v = Validation::new(Algorithm::ES256);
     v.set_audience(&["https://photos.example"]);
     v.set_issuer(&[app.issuer()]);
     // The test clock is in the future of the wall clock; check exp by hand.
     v.validate_exp = false;
-    jsonwebtoken::decode::<AccessTokenClaims>(token, &DecodingKey::from_jwk(jwk).unwrap(), &v).unwrap().claims
+    jsonwebtoken::decode::<AccessTokenClaims>(token, &DecodingKey::from_jwk(jwk).unwrap(), &v)
+        .unwrap()
+        .claims
 }
 
 #[tokio::test]
@@ -34,14 +46,24 @@ async fn confidential_client_full_dance() {
     assert_eq!(login_page.status(), 200);
     let html = login_page.text().await.unwrap();
     assert!(html.contains("name=\"username\"") && html.contains("name=\"password\""));
-    assert!(html.contains("Client c1"), "the client's registered name is shown");
+    assert!(
+        html.contains("Client c1"),
+        "the client's registered name is shown"
+    );
 
     let r = browser.login(&login_url, ALICE, ALICE_PASSWORD).await;
     assert_eq!(r.status(), 303);
     let consent_url = location(&r);
-    assert!(consent_url.starts_with("/consent?request="), "{consent_url}");
+    assert!(
+        consent_url.starts_with("/consent?request="),
+        "{consent_url}"
+    );
     let form = browser.form_at(&consent_url).await;
-    assert_eq!(form.all("scope"), vec!["a", "b"], "each requested scope is a checked box");
+    assert_eq!(
+        form.all("scope"),
+        vec!["a", "b"],
+        "each requested scope is a checked box"
+    );
     let r = browser.submit(&form, Some(("decision", "approve"))).await;
     assert_eq!(r.status(), 303);
     let back = location(&r);
@@ -55,7 +77,12 @@ async fn confidential_client_full_dance() {
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["cache-control"], "no-store");
     assert_eq!(r.headers()["pragma"], "no-cache");
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 600);
@@ -72,7 +99,12 @@ async fn confidential_client_full_dance() {
     assert_eq!(claims.sub, alice.user_id);
 
     // Refresh: a new pair.
-    let r = app.token(&[("grant_type", "refresh_token"), ("refresh_token", refresh)], Some(("c1", C1_SECRET))).await;
+    let r = app
+        .token(
+            &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+            Some(("c1", C1_SECRET)),
+        )
+        .await;
     assert_eq!(r.status(), 200);
     let again: serde_json::Value = r.json().await.unwrap();
     assert_ne!(again["refresh_token"], body["refresh_token"]);
@@ -95,7 +127,15 @@ async fn public_client_full_dance_with_pkce_only() {
 async fn remembered_consent_skips_the_page_and_prompt_consent_forces_it() {
     let app = TestApp::spawn().await;
     let browser = app.browser();
-    let first = browser.authorize_through_consent(&app, &AuthRequest::new("c1").scope("a b"), ALICE, ALICE_PASSWORD, None).await;
+    let first = browser
+        .authorize_through_consent(
+            &app,
+            &AuthRequest::new("c1").scope("a b"),
+            ALICE,
+            ALICE_PASSWORD,
+            None,
+        )
+        .await;
     assert!(first.starts_with(C1_REDIRECT));
 
     // Same browser, same client, a subset of the consented scopes: straight back.
@@ -104,15 +144,21 @@ async fn remembered_consent_skips_the_page_and_prompt_consent_forces_it() {
     assert!(location(&r).starts_with(C1_REDIRECT), "{}", location(&r));
 
     // prompt=consent always shows the page (CONFORMANCE.md item 14).
-    let r = browser.authorize(&AuthRequest::new("c1").scope("a").set("prompt", "consent")).await;
+    let r = browser
+        .authorize(&AuthRequest::new("c1").scope("a").set("prompt", "consent"))
+        .await;
     assert!(location(&r).starts_with("/consent?"), "{}", location(&r));
 
     // A scope never consented to shows the page again.
-    let r = browser.authorize(&AuthRequest::new("c1").scope("a c")).await;
+    let r = browser
+        .authorize(&AuthRequest::new("c1").scope("a c"))
+        .await;
     assert!(location(&r).starts_with("/consent?"), "{}", location(&r));
 
     // prompt=login forces a new login.
-    let r = browser.authorize(&AuthRequest::new("c1").scope("a").set("prompt", "login")).await;
+    let r = browser
+        .authorize(&AuthRequest::new("c1").scope("a").set("prompt", "login"))
+        .await;
     assert!(location(&r).starts_with("/login?"), "{}", location(&r));
 }
 
@@ -121,7 +167,9 @@ async fn partial_consent_grants_only_what_stays_checked() {
     let app = TestApp::spawn().await;
     let browser = app.browser();
     let request = AuthRequest::new("c1").scope("a b c");
-    let back = browser.authorize_through_consent(&app, &request, ALICE, ALICE_PASSWORD, Some(&["b"])).await;
+    let back = browser
+        .authorize_through_consent(&app, &request, ALICE, ALICE_PASSWORD, Some(&["b"]))
+        .await;
     let r = app.redeem(&request.into_flow(&back)).await;
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["scope"], "b");
@@ -136,9 +184,20 @@ async fn health_and_jwks_are_served() {
     let app = TestApp::spawn().await;
     let r = app.http().get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    let jwks: serde_json::Value = app.http().get(app.url("/jwks.json")).send().await.unwrap().json().await.unwrap();
+    let jwks: serde_json::Value = app
+        .http()
+        .get(app.url("/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let key = &jwks["keys"][0];
     assert_eq!(key["kty"], "EC");
     assert_eq!(key["alg"], "ES256");
-    assert!(key.get("d").is_none(), "no private key material is published");
+    assert!(
+        key.get("d").is_none(),
+        "no private key material is published"
+    );
 }

@@ -52,15 +52,21 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("tessera.db").display());
         let store = Arc::new(SqliteStore::connect(&url).await.expect("store"));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let base = format!("http://127.0.0.1:{}", addr.port());
         let mut config = ServerConfig::new(&base, "https://photos.example").expect("config");
         configure(&mut config);
         let clock = ManualClock::new(T0);
         let rng = Arc::new(SystemRandomness);
-        let admin = Admin::new(store.clone(), rng.clone(), Mode::Development).await.expect("admin");
-        let state = AppState::new(store.clone(), config, Arc::new(clock.clone()), rng).await.expect("state");
+        let admin = Admin::new(store.clone(), rng.clone(), Mode::Development)
+            .await
+            .expect("admin");
+        let state = AppState::new(store.clone(), config, Arc::new(clock.clone()), rng)
+            .await
+            .expect("state");
         let (tx, rx) = oneshot::channel::<()>();
         let server_state = state.clone();
         tokio::spawn(async move {
@@ -69,21 +75,52 @@ impl TestApp {
             })
             .await;
         });
-        let app = Self { base, addr, state, clock, store, admin, _dir: dir, _shutdown: tx };
+        let app = Self {
+            base,
+            addr,
+            state,
+            clock,
+            store,
+            admin,
+            _dir: dir,
+            _shutdown: tx,
+        };
         app.seed().await;
         app
     }
 
     async fn seed(&self) {
-        self.register(client("c1", Some(C1_SECRET), &[C1_REDIRECT, "https://client.example/cb2"], &["a", "b", "c"])).await;
-        self.register(client("c2", Some(C2_SECRET), &[C2_REDIRECT], &["a", "b", "c"])).await;
-        self.register(client("p1", None, &[P1_REDIRECT], &["a", "b"])).await;
-        self.admin.add_user(ALICE, &SecretString::new(ALICE_PASSWORD), T0).await.expect("alice");
-        self.admin.add_user(BOB, &SecretString::new(BOB_PASSWORD), T0).await.expect("bob");
+        self.register(client(
+            "c1",
+            Some(C1_SECRET),
+            &[C1_REDIRECT, "https://client.example/cb2"],
+            &["a", "b", "c"],
+        ))
+        .await;
+        self.register(client(
+            "c2",
+            Some(C2_SECRET),
+            &[C2_REDIRECT],
+            &["a", "b", "c"],
+        ))
+        .await;
+        self.register(client("p1", None, &[P1_REDIRECT], &["a", "b"]))
+            .await;
+        self.admin
+            .add_user(ALICE, &SecretString::new(ALICE_PASSWORD), T0)
+            .await
+            .expect("alice");
+        self.admin
+            .add_user(BOB, &SecretString::new(BOB_PASSWORD), T0)
+            .await
+            .expect("bob");
     }
 
     pub async fn register(&self, spec: ClientSpec) {
-        self.admin.register_client(&spec, false, T0).await.expect("register client");
+        self.admin
+            .register_client(&spec, false, T0)
+            .await
+            .expect("register client");
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -108,12 +145,19 @@ impl TestApp {
 
     /// A back-channel HTTP client: no cookies, no redirects.
     pub fn http(&self) -> reqwest::Client {
-        reqwest::Client::builder().redirect(Policy::none()).build().expect("client")
+        reqwest::Client::builder()
+            .redirect(Policy::none())
+            .build()
+            .expect("client")
     }
 
     /// `POST /token` with a form body and optional Basic credentials
     /// (form-encoded as RFC 6749 §2.3.1 says).
-    pub async fn token(&self, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> reqwest::Response {
+    pub async fn token(
+        &self,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> reqwest::Response {
         let mut req = self.http().post(self.url("/token")).form(form);
         if let Some((id, secret)) = basic {
             req = req.header("authorization", basic_header(id, secret));
@@ -144,7 +188,9 @@ impl TestApp {
     pub async fn code_for(&self, client_id: &str, scope: &str) -> Flow {
         let browser = self.browser();
         let flow = AuthRequest::new(client_id).scope(scope);
-        let location = browser.authorize_through_consent(self, &flow, ALICE, ALICE_PASSWORD, None).await;
+        let location = browser
+            .authorize_through_consent(self, &flow, ALICE, ALICE_PASSWORD, None)
+            .await;
         flow.into_flow(&location)
     }
 
@@ -157,19 +203,28 @@ impl TestApp {
     }
 
     pub async fn security_events(&self) -> Vec<String> {
-        self.store.security_events(100).await.expect("events").into_iter().map(|e| e.kind).collect()
+        self.store
+            .security_events(100)
+            .await
+            .expect("events")
+            .into_iter()
+            .map(|e| e.kind)
+            .collect()
     }
 }
 
 /// Everything the server side logs, at TRACE, for every test in this binary:
 /// `logging.rs` searches it for secrets.
-static LOGS: std::sync::LazyLock<std::sync::Mutex<Vec<u8>>> = std::sync::LazyLock::new(Default::default);
+static LOGS: std::sync::LazyLock<std::sync::Mutex<Vec<u8>>> =
+    std::sync::LazyLock::new(Default::default);
 
 struct CaptureWriter;
 
 impl std::io::Write for CaptureWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        LOGS.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+        LOGS.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -204,7 +259,10 @@ pub fn client(id: &str, secret: Option<&str>, redirects: &[&str], scopes: &[&str
 
 pub fn basic_header(id: &str, secret: &str) -> String {
     let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(id), enc(secret))))
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(id), enc(secret)))
+    )
 }
 
 pub fn secret_of(client_id: &str) -> Option<&'static str> {
@@ -225,7 +283,10 @@ pub fn default_redirect(client_id: &str) -> &'static str {
 
 /// A fresh PKCE verifier (43+ characters of the unreserved set).
 pub fn new_verifier() -> String {
-    tessera_core::secrets::new_opaque_token(&SystemRandomness).expect("rng").expose().to_owned()
+    tessera_core::secrets::new_opaque_token(&SystemRandomness)
+        .expect("rng")
+        .expose()
+        .to_owned()
 }
 
 /// An authorization request under construction.
@@ -249,10 +310,18 @@ impl AuthRequest {
             ("redirect_uri".into(), redirect_uri.clone()),
             ("scope".into(), "a".into()),
             ("state".into(), "xyz".into()),
-            ("code_challenge".into(), CodeChallenge::s256_of(&verifier).as_str().to_owned()),
+            (
+                "code_challenge".into(),
+                CodeChallenge::s256_of(&verifier).as_str().to_owned(),
+            ),
             ("code_challenge_method".into(), "S256".into()),
         ];
-        Self { client_id: client_id.into(), params, verifier, redirect_uri }
+        Self {
+            client_id: client_id.into(),
+            params,
+            verifier,
+            redirect_uri,
+        }
     }
 
     /// Sets (replacing) a parameter.
@@ -290,8 +359,17 @@ impl AuthRequest {
 
     pub fn into_flow(self, location: &str) -> Flow {
         let params = query_params(location);
-        let code = params.iter().find(|(k, _)| k == "code").map(|(_, v)| v.clone()).unwrap_or_else(|| panic!("no code in {location}"));
-        Flow { client_id: self.client_id, code, verifier: self.verifier, redirect_uri: self.redirect_uri }
+        let code = params
+            .iter()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no code in {location}"));
+        Flow {
+            client_id: self.client_id,
+            code,
+            verifier: self.verifier,
+            redirect_uri: self.redirect_uri,
+        }
     }
 }
 
@@ -314,15 +392,23 @@ impl Flow {
 pub fn query_params(url: &str) -> Vec<(String, String)> {
     let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
     let query = query.split('#').next().unwrap_or("");
-    form_urlencoded::parse(query.as_bytes()).into_owned().collect()
+    form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
 }
 
 pub fn param(url: &str, name: &str) -> Option<String> {
-    query_params(url).into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    query_params(url)
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
 }
 
 pub fn location(r: &reqwest::Response) -> String {
-    r.headers().get("location").map(|v| v.to_str().expect("ascii location").to_owned()).unwrap_or_default()
+    r.headers()
+        .get("location")
+        .map(|v| v.to_str().expect("ascii location").to_owned())
+        .unwrap_or_default()
 }
 
 /// An HTML form as a browser would submit it.
@@ -339,12 +425,17 @@ impl Form {
         let doc = Html::parse_document(html);
         let form_sel = Selector::parse("form").expect("selector");
         let input_sel = Selector::parse("input").expect("selector");
-        let form = doc.select(&form_sel).next().unwrap_or_else(|| panic!("no form in page: {html}"));
+        let form = doc
+            .select(&form_sel)
+            .next()
+            .unwrap_or_else(|| panic!("no form in page: {html}"));
         let action = form.value().attr("action").unwrap_or("").to_owned();
         let mut fields = Vec::new();
         for input in form.select(&input_sel) {
             let el = input.value();
-            let Some(name) = el.attr("name") else { continue };
+            let Some(name) = el.attr("name") else {
+                continue;
+            };
             let kind = el.attr("type").unwrap_or("text");
             if kind == "checkbox" && el.attr("checked").is_none() {
                 continue;
@@ -366,12 +457,19 @@ impl Form {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The values of every checked box named `name`.
     pub fn all(&self, name: &str) -> Vec<String> {
-        self.fields.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
+        self.fields
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
     }
 }
 
@@ -382,7 +480,11 @@ pub struct Browser {
 
 impl Browser {
     fn absolute(&self, url: &str) -> String {
-        if url.starts_with('/') { format!("{}{}", self.base, url) } else { url.to_owned() }
+        if url.starts_with('/') {
+            format!("{}{}", self.base, url)
+        } else {
+            url.to_owned()
+        }
     }
 
     pub async fn get(&self, url: &str) -> reqwest::Response {
@@ -399,7 +501,12 @@ impl Browser {
         if let Some((k, v)) = button {
             fields.push((k.into(), v.into()));
         }
-        self.http.post(self.absolute(&form.action)).form(&fields).send().await.expect("POST")
+        self.http
+            .post(self.absolute(&form.action))
+            .form(&fields)
+            .send()
+            .await
+            .expect("POST")
     }
 
     /// GETs a page and parses its form.
@@ -428,7 +535,12 @@ impl Browser {
         granted: Option<&[&str]>,
     ) -> String {
         let mut r = self.authorize(request).await;
-        assert!(r.status().is_redirection(), "authorize: {} {}", r.status(), r.text().await.unwrap_or_default());
+        assert!(
+            r.status().is_redirection(),
+            "authorize: {} {}",
+            r.status(),
+            r.text().await.unwrap_or_default()
+        );
         let mut loc = location(&r);
         if loc.starts_with("/login") {
             r = self.login(&loc, username, password).await;

@@ -18,7 +18,9 @@ async fn secrets_codes_and_tokens_never_reach_the_logs() {
 
     // The full dance, then a refresh, a replayed code and a replayed refresh token.
     let request = AuthRequest::new("c1").scope("a b");
-    let back = browser.authorize_through_consent(&app, &request, ALICE, ALICE_PASSWORD, None).await;
+    let back = browser
+        .authorize_through_consent(&app, &request, ALICE, ALICE_PASSWORD, None)
+        .await;
     let flow = request.into_flow(&back);
     secrets.push(flow.code.clone());
     secrets.push(flow.verifier.clone());
@@ -27,7 +29,10 @@ async fn secrets_codes_and_tokens_never_reach_the_logs() {
     secrets.push(tokens["access_token"].as_str().unwrap().to_owned());
     secrets.push(rt1.clone());
     let refreshed: serde_json::Value = app
-        .token(&[("grant_type", "refresh_token"), ("refresh_token", &rt1)], Some(("c1", C1_SECRET)))
+        .token(
+            &[("grant_type", "refresh_token"), ("refresh_token", &rt1)],
+            Some(("c1", C1_SECRET)),
+        )
         .await
         .json()
         .await
@@ -36,18 +41,31 @@ async fn secrets_codes_and_tokens_never_reach_the_logs() {
     secrets.push(refreshed["access_token"].as_str().unwrap().to_owned());
     // Refresh replay first: a code replay would revoke the grant, after which
     // the old refresh token is refused as revoked rather than as reused.
-    let r = app.token(&[("grant_type", "refresh_token"), ("refresh_token", &rt1)], Some(("c1", C1_SECRET))).await;
+    let r = app
+        .token(
+            &[("grant_type", "refresh_token"), ("refresh_token", &rt1)],
+            Some(("c1", C1_SECRET)),
+        )
+        .await;
     assert_eq!(r.status(), 400, "refresh replay");
     assert_eq!(app.redeem(&flow).await.status(), 400, "code replay");
     // A wrong client secret.
     let wrong_secret = format!("{C1_SECRET}-wrong");
-    let r = app.token(&[("grant_type", "refresh_token"), ("refresh_token", &rt1)], Some(("c1", &wrong_secret))).await;
+    let r = app
+        .token(
+            &[("grant_type", "refresh_token"), ("refresh_token", &rt1)],
+            Some(("c1", &wrong_secret)),
+        )
+        .await;
     assert_eq!(r.status(), 401);
     secrets.push(wrong_secret);
 
     let logs = captured_logs();
     // The capture works: the events we expect are there...
-    assert!(logs.contains("user signed in"), "log capture is not working");
+    assert!(
+        logs.contains("user signed in"),
+        "log capture is not working"
+    );
     assert!(logs.contains("refresh token reused"));
     assert!(logs.contains("authorization code replayed"));
     // ...and no secret is.
