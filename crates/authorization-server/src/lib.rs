@@ -39,9 +39,9 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 pub fn router(state: AppState) -> Router {
     use routes::*;
     Router::new()
-        .route("/authorize", get(authorize::get).post(authorize::post))
-        .route("/login", get(login::page).post(login::submit))
-        .route("/consent", get(consent::page).post(consent::submit))
+        .route("/authorize", get(authorize::get).post(authorize::post).fallback(misc::method_not_allowed_page))
+        .route("/login", get(login::page).post(login::submit).fallback(misc::method_not_allowed_page))
+        .route("/consent", get(consent::page).post(consent::submit).fallback(misc::method_not_allowed_page))
         .route("/token", post(token::token).fallback(token::method_not_allowed))
         .route("/jwks.json", get(jwks::jwks))
         .route("/healthz", get(misc::health))

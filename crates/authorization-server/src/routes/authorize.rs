@@ -1,6 +1,7 @@
 //! `GET|POST /authorize`: the front-channel start of the dance.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
@@ -26,7 +27,14 @@ pub async fn get(
 }
 
 /// RFC 6749 §3.1 allows POST; parameters then come from the form body only.
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let Ok(body) = body else {
+        return super::unreadable_body_page().into_response();
+    };
     if !super::is_form(&headers) {
         return WebError::bad_request_page("An authorization request sent by POST must be a form.")
             .into_response();
@@ -71,8 +79,12 @@ async fn handle(
         .as_ref()
         .and_then(|s| match (&s.user_id, s.auth_time) {
             (Some(user), Some(auth_time))
+                // max_age=0 means "authenticate now", like prompt=login
+                // (OIDC Core errata); otherwise an authentication exactly
+                // max_age old still counts (§3.1.2.1: re-authenticate when
+                // the elapsed time is *greater*).
                 if !request.prompt.login
-                    && request.max_age.is_none_or(|max| now - auth_time <= max) =>
+                    && request.max_age.is_none_or(|max| max > 0 && now - auth_time <= max) =>
             {
                 Some((user.clone(), auth_time))
             }

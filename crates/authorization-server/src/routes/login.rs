@@ -2,6 +2,7 @@
 //! authorization server; the client never sees the password.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -37,7 +38,14 @@ pub async fn page(
     run.await.unwrap_or_else(IntoResponse::into_response)
 }
 
-pub async fn submit(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let Ok(body) = body else {
+        return super::unreadable_body_page().into_response();
+    };
     submit_inner(&state, &headers, &body)
         .await
         .unwrap_or_else(IntoResponse::into_response)

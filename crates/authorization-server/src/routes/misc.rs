@@ -33,3 +33,16 @@ pub async fn not_found() -> Response {
     )
     .into_response()
 }
+
+/// Any method but GET and POST on a browser endpoint.
+pub async fn method_not_allowed_page() -> Response {
+    let mut r = WebError::page(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "This request cannot be completed",
+        "This address only answers GET and POST.",
+    )
+    .into_response();
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+    r
+}

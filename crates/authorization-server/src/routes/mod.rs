@@ -24,3 +24,12 @@ pub fn is_form(headers: &HeaderMap) -> bool {
                 .eq_ignore_ascii_case("application/x-www-form-urlencoded")
         })
 }
+
+/// The page for a form body that is too large or cannot be read.
+pub fn unreadable_body_page() -> crate::error::WebError {
+    crate::error::WebError::page(
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+        "This request cannot be completed",
+        "The form sent was too large or could not be read.",
+    )
+}

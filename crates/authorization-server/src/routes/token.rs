@@ -3,6 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -21,7 +22,26 @@ use super::flow::record_event;
 use crate::error::{OrInternal, WebError};
 use crate::state::AppState;
 
-pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    // Even a body that cannot be read gets an OAuth-shaped answer.
+    let body = match body {
+        Ok(b) => b,
+        Err(rejection) => {
+            return WebError::Json {
+                status: rejection.status(),
+                error: OAuthError::invalid_request(
+                    "the request body is too large or could not be read",
+                ),
+                basic_challenge: false,
+                retry_after: None,
+            }
+            .into_response();
+        }
+    };
     handle(&state, &headers, &body)
         .await
         .unwrap_or_else(IntoResponse::into_response)
@@ -71,7 +91,9 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
             ))
         })?),
         (Some(_), Some(_)) => {
-            return Err(OAuthError::invalid_request("the Authorization header was repeated").into());
+            return Err(
+                OAuthError::invalid_request("the Authorization header was repeated").into(),
+            );
         }
     };
     let credentials =

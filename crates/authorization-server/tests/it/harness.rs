@@ -48,6 +48,16 @@ impl TestApp {
     }
 
     pub async fn spawn_with(configure: impl FnOnce(&mut ServerConfig)) -> Self {
+        Self::spawn_with_issuer(None, configure).await
+    }
+
+    /// Like [`TestApp::spawn_with`], with another issuer than the server's own
+    /// loopback address (an https issuer puts the server in production mode,
+    /// as behind a TLS-terminating proxy).
+    pub async fn spawn_with_issuer(
+        issuer: Option<&str>,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> Self {
         init_log_capture();
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("tessera.db").display());
@@ -57,7 +67,8 @@ impl TestApp {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let base = format!("http://127.0.0.1:{}", addr.port());
-        let mut config = ServerConfig::new(&base, "https://photos.example").expect("config");
+        let mut config =
+            ServerConfig::new(issuer.unwrap_or(&base), "https://photos.example").expect("config");
         configure(&mut config);
         let clock = ManualClock::new(T0);
         let rng = Arc::new(SystemRandomness);
@@ -128,7 +139,7 @@ impl TestApp {
     }
 
     pub fn issuer(&self) -> &str {
-        &self.base
+        self.state.config.issuer()
     }
 
     /// A browser: keeps cookies, does not follow redirects.

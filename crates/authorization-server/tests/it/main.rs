@@ -9,4 +9,5 @@ mod harness;
 mod authorize_endpoint;
 mod happy_path;
 mod logging;
+mod request_edges;
 mod token_endpoint;
