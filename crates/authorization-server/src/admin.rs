@@ -9,6 +9,7 @@ use serde::Deserialize;
 use tessera_core::UnixTime;
 use tessera_core::client::{self, Client, ClientRegistrationError, GrantType, UnknownGrantType};
 use tessera_core::redirect_uri::Mode;
+use tessera_core::resource::{AccessTokenFormat, Resource};
 use tessera_core::scope::{InvalidScopeSyntax, Scope};
 use tessera_core::secrets::{
     self, ClientSecretHasher, Randomness, RandomnessUnavailable, SecretString,
@@ -37,6 +38,28 @@ pub struct ClientSpec {
     /// The legacy opt-out of PKCE for confidential clients.
     #[serde(default = "default_true")]
     pub require_pkce: bool,
+    /// May call the introspection endpoint (a resource server's client).
+    #[serde(default)]
+    pub introspect: bool,
+    /// The registered resource this client serves (as a resource server).
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// `"jwt"` or `"opaque"`; the server's default when omitted.
+    #[serde(default)]
+    pub access_token_format: Option<String>,
+}
+
+/// A protected resource (RFC 8707) as an operator describes it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceSpec {
+    /// The resource's URI: the `aud` of tokens issued for it.
+    pub identifier: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The scopes that mean something at this resource.
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }
 
 fn default_grant_types() -> Vec<String> {
@@ -67,8 +90,16 @@ pub enum AdminError {
         client_id: String,
         source: UnknownGrantType,
     },
-    #[error("client `{0}`: a scope contains a character that is not allowed")]
+    #[error("`{0}`: a scope contains a character that is not allowed")]
     Scope(String),
+    #[error("client `{0}`: access_token_format must be \"jwt\" or \"opaque\"")]
+    TokenFormat(String),
+    #[error("client `{client_id}`: the resource `{resource}` is not registered")]
+    UnknownResource { client_id: String, resource: String },
+    #[error("client `{0}`: only a confidential client may introspect")]
+    PublicIntrospection(String),
+    #[error("resource `{identifier}`: {source}")]
+    Resource { identifier: String, source: tessera_core::resource::ResourceRegistrationError },
     #[error("usernames are 1 to 64 characters, without spaces or control characters")]
     Username,
     #[error("passwords must be at least 8 characters")]
@@ -151,6 +182,23 @@ impl Admin {
             client_id: spec.client_id.clone(),
             source,
         })?;
+        let access_token_format = spec
+            .access_token_format
+            .as_deref()
+            .map(AccessTokenFormat::from_str)
+            .transpose()
+            .map_err(|_| AdminError::TokenFormat(spec.client_id.clone()))?;
+        if let Some(resource) = &spec.resource
+            && self.store.resource(resource).await?.is_none()
+        {
+            return Err(AdminError::UnknownResource {
+                client_id: spec.client_id.clone(),
+                resource: resource.clone(),
+            });
+        }
+        if spec.introspect && secret.is_none() {
+            return Err(AdminError::PublicIntrospection(spec.client_id.clone()));
+        }
         let client = Client {
             client_id: spec.client_id.clone(),
             name: spec.name.clone().unwrap_or_else(|| spec.client_id.clone()),
@@ -159,9 +207,35 @@ impl Admin {
             scopes,
             grant_types,
             require_pkce: spec.require_pkce,
+            introspect: spec.introspect,
+            resource: spec.resource.clone(),
+            access_token_format,
         };
         self.store.upsert_client(&client, now).await?;
         Ok(generated)
+    }
+
+    /// Registers (or updates) a protected resource.
+    pub async fn register_resource(&self, spec: &ResourceSpec, now: UnixTime) -> Result<(), AdminError> {
+        tessera_core::resource::validate_identifier(&spec.identifier, self.mode).map_err(|source| {
+            AdminError::Resource { identifier: spec.identifier.clone(), source }
+        })?;
+        let scopes = Scope::from_tokens(spec.scopes.iter().cloned())
+            .map_err(|_| AdminError::Scope(spec.identifier.clone()))?;
+        let resource = Resource {
+            identifier: spec.identifier.clone(),
+            name: spec.name.clone().unwrap_or_else(|| spec.identifier.clone()),
+            scopes,
+        };
+        Ok(self.store.upsert_resource(&resource, now).await?)
+    }
+
+    pub async fn resources(&self) -> Result<Vec<Resource>, AdminError> {
+        Ok(self.store.resources().await?)
+    }
+
+    pub async fn remove_resource(&self, identifier: &str) -> Result<bool, AdminError> {
+        Ok(self.store.delete_resource(identifier).await?)
     }
 
     pub async fn clients(&self) -> Result<Vec<Client>, AdminError> {

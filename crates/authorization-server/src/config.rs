@@ -47,6 +47,8 @@ pub struct ServerConfig {
     /// How long a user has to log in and consent.
     pub authorization_request_ttl: i64,
     pub brute_force: BruteForcePolicy,
+    /// The access-token format for clients that do not choose their own.
+    pub access_token_format: tessera_core::resource::AccessTokenFormat,
 }
 
 impl ServerConfig {
@@ -73,6 +75,7 @@ impl ServerConfig {
             session_ttl: 8 * 3600,
             authorization_request_ttl: 600,
             brute_force: BruteForcePolicy::default(),
+            access_token_format: Default::default(),
         })
     }
 
@@ -87,6 +90,15 @@ impl ServerConfig {
     /// Cookies are `Secure` and `__Host-` prefixed when the issuer is https.
     pub fn secure_cookies(&self) -> bool {
         self.mode == Mode::Production
+    }
+
+    /// The issuer's path ("" for an issuer at the root): every endpoint is
+    /// served under it.
+    pub fn base_path(&self) -> &str {
+        self.issuer
+            .find("://")
+            .and_then(|i| self.issuer[i + 3..].find('/').map(|j| &self.issuer[i + 3 + j..]))
+            .unwrap_or("")
     }
 
     pub fn endpoint(&self, path: &str) -> String {

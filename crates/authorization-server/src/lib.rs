@@ -20,6 +20,7 @@ pub mod passwords;
 pub mod routes;
 pub mod session;
 pub mod state;
+pub mod tokens;
 
 use std::future::Future;
 
@@ -35,17 +36,35 @@ pub use state::AppState;
 /// Largest request body accepted: OAuth forms are small.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// The authorization server's routes.
+/// The authorization server's routes. With an issuer that has a path
+/// (`https://as.example/tenant`), every endpoint lives under that path and
+/// the metadata at the path-inserted well-known URI (RFC 8414 §3.1).
 pub fn router(state: AppState) -> Router {
     use routes::*;
-    Router::new()
-        .route("/authorize", get(authorize::get).post(authorize::post).fallback(misc::method_not_allowed_page))
+    let endpoints = Router::new()
+        .route(
+            "/authorize",
+            get(authorize::get).post(authorize::post).fallback(misc::method_not_allowed_page),
+        )
         .route("/login", get(login::page).post(login::submit).fallback(misc::method_not_allowed_page))
-        .route("/consent", get(consent::page).post(consent::submit).fallback(misc::method_not_allowed_page))
+        .route(
+            "/consent",
+            get(consent::page).post(consent::submit).fallback(misc::method_not_allowed_page),
+        )
         .route("/token", post(token::token).fallback(token::method_not_allowed))
+        .route("/revoke", post(revoke::revoke).fallback(token::method_not_allowed))
+        .route("/introspect", post(introspect::introspect).fallback(token::method_not_allowed))
         .route("/jwks.json", get(jwks::jwks))
         .route("/healthz", get(misc::health))
-        .route("/static/tessera.css", get(misc::stylesheet))
+        .route("/static/tessera.css", get(misc::stylesheet));
+    let base = state.config.base_path().to_owned();
+    let metadata_path = format!("/.well-known/oauth-authorization-server{base}");
+    let app = if base.is_empty() {
+        endpoints
+    } else {
+        Router::new().nest(&base, endpoints)
+    };
+    app.route(&metadata_path, get(metadata::metadata))
         .fallback(misc::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Spans name the method and path only: query strings carry state,

@@ -17,6 +17,11 @@ use crate::pkce::CodeChallenge;
 use crate::redirect_uri;
 use crate::scope::Scope;
 
+/// The response types served (and advertised): the code flow only.
+pub const RESPONSE_TYPES: &[&str] = &["code"];
+/// The response modes served (and advertised).
+pub const RESPONSE_MODES: &[&str] = &["query"];
+
 /// A request that cannot be answered by redirect: the client or the redirect
 /// URI is not trusted. Shown as an HTML error page with status 400.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -129,6 +134,14 @@ pub struct AuthorizationRequest {
     pub client_id: String,
     pub redirect: TrustedRedirect,
     pub scope: Scope,
+    /// The `resource` parameter (RFC 8707), not yet checked against the
+    /// registered resources: the caller does that with
+    /// [`crate::resource::audience_for`].
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// The audience decided for this request.
+    #[serde(default)]
+    pub audience: String,
     pub code_challenge: Option<CodeChallenge>,
     pub prompt: Prompt,
     pub nonce: Option<String>,
@@ -146,6 +159,8 @@ pub fn validate(
             client_id: client.client_id.clone(),
             redirect,
             scope: v.scope,
+            resource: v.resource,
+            audience: String::new(),
             code_challenge: v.code_challenge,
             prompt: v.prompt,
             nonce: v.nonce,
@@ -157,6 +172,7 @@ pub fn validate(
 
 struct Validated {
     scope: Scope,
+    resource: Option<String>,
     code_challenge: Option<CodeChallenge>,
     prompt: Prompt,
     nonce: Option<String>,
@@ -164,12 +180,19 @@ struct Validated {
 }
 
 fn validate_inner(params: &Params, client: &Client) -> Result<Validated, OAuthError> {
+    // RFC 8707 allows several resources; we issue tokens for one audience.
+    if params.all("resource").count() > 1 {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidTarget,
+            "only one resource may be requested",
+        ));
+    }
     // RFC 6749 §3.1: parameters MUST NOT be included more than once.
     params.reject_repeats()?;
 
     match params.single("response_type")? {
         None => return Err(OAuthError::invalid_request("response_type is required")),
-        Some("code") => {}
+        Some(t) if RESPONSE_TYPES.contains(&t) => {}
         Some(_) => {
             return Err(OAuthError::new(
                 ErrorCode::UnsupportedResponseType,
@@ -178,7 +201,8 @@ fn validate_inner(params: &Params, client: &Client) -> Result<Validated, OAuthEr
         }
     }
     match params.single("response_mode")? {
-        None | Some("query") => {}
+        None => {}
+        Some(m) if RESPONSE_MODES.contains(&m) => {}
         Some(_) => {
             return Err(OAuthError::invalid_request(
                 "only response_mode=query is supported",
@@ -238,6 +262,7 @@ fn validate_inner(params: &Params, client: &Client) -> Result<Validated, OAuthEr
 
     Ok(Validated {
         scope,
+        resource: params.single("resource")?.map(str::to_owned),
         code_challenge,
         prompt,
         nonce: params.single("nonce")?.map(str::to_owned),
@@ -282,6 +307,9 @@ mod tests {
             scopes: Scope::parse("a b").unwrap_or_default(),
             grant_types: BTreeSet::from([GrantType::AuthorizationCode]),
             require_pkce: true,
+            introspect: false,
+            resource: None,
+            access_token_format: None,
         }
     }
 

@@ -17,6 +17,9 @@ pub enum GrantType {
 }
 
 impl GrantType {
+    /// Every grant type this server serves (and advertises).
+    pub const ALL: [GrantType; 3] = [Self::AuthorizationCode, Self::RefreshToken, Self::ClientCredentials];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::AuthorizationCode => "authorization_code",
@@ -62,6 +65,13 @@ pub struct Client {
     /// PKCE is required for every client unless this legacy opt-out is set;
     /// public clients can never opt out.
     pub require_pkce: bool,
+    /// May call the introspection endpoint (typically a resource server).
+    pub introspect: bool,
+    /// The resource this client serves, if it is a resource server: it may
+    /// introspect tokens whose audience is this resource.
+    pub resource: Option<String>,
+    /// Overrides the server's access-token format for this client.
+    pub access_token_format: Option<crate::resource::AccessTokenFormat>,
 }
 
 impl Client {

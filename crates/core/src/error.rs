@@ -22,6 +22,10 @@ pub enum ErrorCode {
     InteractionRequired,
     RequestNotSupported,
     RequestUriNotSupported,
+    /// RFC 8707 §2: the requested resource is unknown or not allowed.
+    InvalidTarget,
+    /// RFC 7009 §2.2.1: the server cannot revoke this type of token.
+    UnsupportedTokenType,
 }
 
 impl ErrorCode {
@@ -42,6 +46,8 @@ impl ErrorCode {
             Self::InteractionRequired => "interaction_required",
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::InvalidTarget => "invalid_target",
+            Self::UnsupportedTokenType => "unsupported_token_type",
         }
     }
 }

@@ -42,6 +42,8 @@ pub struct CodeGrant {
     /// The authorization request named the redirect URI explicitly.
     pub redirect_uri_explicit: bool,
     pub scope: Scope,
+    /// The `aud` of the tokens this code yields (RFC 8707).
+    pub audience: String,
     pub code_challenge: Option<CodeChallenge>,
     pub nonce: Option<String>,
     pub auth_time: UnixTime,
@@ -104,6 +106,8 @@ pub struct RefreshTokenRecord {
     /// The grant's scope: a refreshed token keeps it even when the access
     /// token it came with was narrowed (RFC 6749 §6).
     pub scope: Scope,
+    /// The grant's audience: the `aud` of access tokens refreshed from it.
+    pub audience: String,
     pub auth_time: UnixTime,
     pub issued_at: UnixTime,
     pub idle_expires_at: UnixTime,
@@ -193,6 +197,7 @@ mod tests {
             redirect_uri: "https://c.example/cb".into(),
             redirect_uri_explicit: true,
             scope: Scope::parse("a b").unwrap_or_default(),
+            audience: "https://rs.example".into(),
             code_challenge: challenge.then(|| CodeChallenge::s256_of(VERIFIER)),
             nonce: None,
             auth_time: 0,
@@ -317,6 +322,7 @@ mod tests {
             client_id: "c1".into(),
             user_id: "u".into(),
             scope: Scope::parse("a b").unwrap_or_default(),
+            audience: "https://rs.example".into(),
             auth_time: 0,
             issued_at: 0,
             idle_expires_at: 1000,

@@ -15,6 +15,7 @@ pub mod jwt;
 pub mod params;
 pub mod pkce;
 pub mod redirect_uri;
+pub mod resource;
 pub mod scope;
 pub mod secrets;
 pub mod token_request;

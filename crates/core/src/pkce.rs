@@ -12,6 +12,10 @@ use subtle::ConstantTimeEq as _;
 
 use crate::error::OAuthError;
 
+/// The `code_challenge_method`s this server accepts, and advertises in its
+/// metadata: the same list does both.
+pub const SUPPORTED_METHODS: &[&str] = &["S256"];
+
 /// A validated S256 code challenge: the base64url SHA-256 of a verifier.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
@@ -32,7 +36,7 @@ impl CodeChallenge {
             (Some(_), None) => Err(OAuthError::invalid_request(
                 "code_challenge_method is required and must be S256",
             )),
-            (Some(_), Some(m)) if m != "S256" => Err(OAuthError::invalid_request(
+            (Some(_), Some(m)) if !SUPPORTED_METHODS.contains(&m) => Err(OAuthError::invalid_request(
                 "code_challenge_method must be S256",
             )),
             (Some(c), Some(_)) => {

@@ -3,10 +3,15 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+use crate::client::GrantType;
 use crate::error::{ErrorCode, OAuthError};
 use crate::params::Params;
 use crate::scope::Scope;
 use crate::secrets::SecretString;
+
+/// The client authentication methods of the token endpoint, as metadata
+/// names them (RFC 8414 §2): what [`client_authentication`] accepts.
+pub const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
 
 /// How the client authenticated. The `client_id` is what it claims; the
 /// secret is checked by the caller against the store.
@@ -168,8 +173,13 @@ pub fn grant_request(body: &Params) -> Result<GrantRequest, OAuthError> {
             .map(|s| Scope::parse(s).map_err(|_| OAuthError::invalid_scope("scope is malformed")))
             .transpose()
     };
+    // Only the grant types of `GrantType::ALL` are served (the password and
+    // implicit grants are deliberately absent: RFC 9700 §2.4, OAuth 2.1).
+    let grant_type: GrantType = grant_type.parse().map_err(|_| {
+        OAuthError::new(ErrorCode::UnsupportedGrantType, "this grant_type is not supported")
+    })?;
     match grant_type {
-        "authorization_code" => Ok(GrantRequest::AuthorizationCode {
+        GrantType::AuthorizationCode => Ok(GrantRequest::AuthorizationCode {
             code: SecretString::new(
                 body.single("code")?
                     .ok_or_else(|| OAuthError::invalid_request("code is required"))?,
@@ -177,20 +187,14 @@ pub fn grant_request(body: &Params) -> Result<GrantRequest, OAuthError> {
             redirect_uri: body.single("redirect_uri")?.map(str::to_owned),
             code_verifier: body.single("code_verifier")?.map(str::to_owned),
         }),
-        "refresh_token" => Ok(GrantRequest::RefreshToken {
+        GrantType::RefreshToken => Ok(GrantRequest::RefreshToken {
             refresh_token: SecretString::new(
                 body.single("refresh_token")?
                     .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?,
             ),
             scope: scope()?,
         }),
-        "client_credentials" => Ok(GrantRequest::ClientCredentials { scope: scope()? }),
-        // The password and implicit grants are deliberately absent (RFC 9700
-        // §2.4, OAuth 2.1).
-        _ => Err(OAuthError::new(
-            ErrorCode::UnsupportedGrantType,
-            "this grant_type is not supported",
-        )),
+        GrantType::ClientCredentials => Ok(GrantRequest::ClientCredentials { scope: scope()? }),
     }
 }
 

@@ -23,6 +23,7 @@ use tessera_core::UnixTime;
 use tessera_core::authorize::AuthorizationRequest;
 use tessera_core::client::Client;
 use tessera_core::grant::{CodeGrant, RefreshTokenRecord};
+use tessera_core::resource::Resource;
 
 /// A storage failure. The details go to the log, never to a response.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +62,12 @@ pub trait Store: Send + Sync + 'static {
     async fn client(&self, client_id: &str) -> StoreResult<Option<Client>>;
     async fn clients(&self) -> StoreResult<Vec<Client>>;
     async fn delete_client(&self, client_id: &str) -> StoreResult<bool>;
+
+    // --- resources (RFC 8707) ----------------------------------------------
+    async fn upsert_resource(&self, resource: &Resource, now: UnixTime) -> StoreResult<()>;
+    async fn resource(&self, identifier: &str) -> StoreResult<Option<Resource>>;
+    async fn resources(&self) -> StoreResult<Vec<Resource>>;
+    async fn delete_resource(&self, identifier: &str) -> StoreResult<bool>;
 
     // --- users ------------------------------------------------------------
     /// Creates a user; `Conflict` if the username is taken.
@@ -153,6 +160,11 @@ pub trait Store: Send + Sync + 'static {
         new_hash: &TokenHash,
         new: &NewRefreshToken,
     ) -> StoreResult<bool>;
+    /// An access token by `jti` (JWTs) or by hash (opaque tokens).
+    async fn access_token_by_jti(&self, jti: &str) -> StoreResult<Option<AccessTokenStatus>>;
+    async fn access_token_by_hash(&self, hash: &TokenHash) -> StoreResult<Option<AccessTokenStatus>>;
+    /// Puts one access token on the deny list (RFC 7009).
+    async fn revoke_access_token(&self, jti: &str, now: UnixTime) -> StoreResult<()>;
     /// Revokes a grant and with it its refresh-token family and access tokens.
     async fn revoke_grant(&self, grant_id: &str, now: UnixTime, reason: &str) -> StoreResult<()>;
     async fn grant(&self, grant_id: &str) -> StoreResult<Option<Grant>>;

@@ -73,19 +73,39 @@ pub struct Grant {
     pub client_id: String,
     pub user_id: String,
     pub scope: Scope,
+    pub audience: String,
     pub auth_time: UnixTime,
     pub created_at: UnixTime,
     pub revoked_at: Option<UnixTime>,
 }
 
-/// An issued access token, by `jti`.
+/// An issued access token, by `jti`: what introspection reports about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessTokenRecord {
     pub jti: String,
+    /// Set for opaque tokens, which are found by hash.
+    pub token_hash: Option<tessera_core::secrets::TokenHash>,
+    /// `None` for tokens from the client credentials grant.
     pub grant_id: Option<String>,
     pub client_id: String,
+    /// The user, or the client itself for client credentials.
+    pub subject: String,
+    pub scope: Scope,
+    pub audience: String,
+    pub auth_time: Option<UnixTime>,
     pub issued_at: UnixTime,
     pub expires_at: UnixTime,
+}
+
+/// An access token as stored, with whether it still stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessTokenStatus {
+    pub record: AccessTokenRecord,
+    /// Revoked by itself (RFC 7009) ...
+    pub revoked_at: Option<UnixTime>,
+    /// ... or through its grant (code replay, refresh reuse, revocation of
+    /// the refresh token, password change).
+    pub grant_revoked_at: Option<UnixTime>,
 }
 
 /// A refresh token about to be stored.

@@ -18,6 +18,7 @@ use tessera_core::authorize::AuthorizationRequest;
 use tessera_core::client::{Client, GrantType};
 use tessera_core::grant::{CodeGrant, RefreshTokenRecord};
 use tessera_core::pkce::CodeChallenge;
+use tessera_core::resource::{AccessTokenFormat, Resource};
 use tessera_core::scope::Scope;
 
 use crate::*;
@@ -70,6 +71,13 @@ fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
         scopes: scope_of(row.try_get("scopes")?)?,
         grant_types,
         require_pkce: row.try_get("require_pkce")?,
+        introspect: row.try_get("introspect")?,
+        resource: row.try_get("resource")?,
+        access_token_format: row
+            .try_get::<Option<String>, _>("access_token_format")?
+            .map(|f| AccessTokenFormat::from_str(&f))
+            .transpose()
+            .map_err(|_| StoreError::Corrupt("client access_token_format".into()))?,
     })
 }
 
@@ -101,6 +109,7 @@ fn code_from_row(row: &SqliteRow) -> StoreResult<CodeGrant> {
         redirect_uri: row.try_get("redirect_uri")?,
         redirect_uri_explicit: row.try_get("redirect_explicit")?,
         scope: scope_of(row.try_get("scope")?)?,
+        audience: row.try_get("audience")?,
         code_challenge: row
             .try_get::<Option<String>, _>("code_challenge")?
             .map(CodeChallenge::from_stored),
@@ -117,6 +126,7 @@ fn grant_from_row(row: &SqliteRow) -> StoreResult<Grant> {
         client_id: row.try_get("client_id")?,
         user_id: row.try_get("user_id")?,
         scope: scope_of(row.try_get("scope")?)?,
+        audience: row.try_get("audience")?,
         auth_time: row.try_get("auth_time")?,
         created_at: row.try_get("created_at")?,
         revoked_at: row.try_get("revoked_at")?,
@@ -134,7 +144,42 @@ fn security_event_from_row(row: &SqliteRow) -> StoreResult<SecurityEvent> {
     })
 }
 
-const INSERT_ACCESS_TOKEN: &str = "INSERT INTO access_tokens (jti, grant_id, client_id, issued_at, expires_at) VALUES (?, ?, ?, ?, ?)";
+const INSERT_ACCESS_TOKEN: &str = "INSERT INTO access_tokens \
+     (jti, token_hash, grant_id, client_id, subject, scope, audience, auth_time, issued_at, expires_at) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+/// An access token joined with its grant's revocation.
+const SELECT_ACCESS_TOKEN: &str = "SELECT a.*, g.revoked_at AS grant_revoked_at \
+     FROM access_tokens a LEFT JOIN grants g ON g.grant_id = a.grant_id";
+
+fn access_token_from_row(row: &SqliteRow) -> StoreResult<AccessTokenStatus> {
+    Ok(AccessTokenStatus {
+        record: AccessTokenRecord {
+            jti: row.try_get("jti")?,
+            token_hash: row
+                .try_get::<Option<String>, _>("token_hash")?
+                .map(TokenHash::from_stored),
+            grant_id: row.try_get("grant_id")?,
+            client_id: row.try_get("client_id")?,
+            subject: row.try_get("subject")?,
+            scope: scope_of(row.try_get("scope")?)?,
+            audience: row.try_get("audience")?,
+            auth_time: row.try_get("auth_time")?,
+            issued_at: row.try_get("issued_at")?,
+            expires_at: row.try_get("expires_at")?,
+        },
+        revoked_at: row.try_get("revoked_at")?,
+        grant_revoked_at: row.try_get("grant_revoked_at")?,
+    })
+}
+
+fn resource_from_row(row: &SqliteRow) -> StoreResult<Resource> {
+    Ok(Resource {
+        identifier: row.try_get("identifier")?,
+        name: row.try_get("name")?,
+        scopes: scope_of(row.try_get("scopes")?)?,
+    })
+}
 const INSERT_REFRESH_TOKEN: &str = "INSERT INTO refresh_tokens \
      (token_hash, grant_id, client_id, issued_at, idle_expires_at, absolute_expires_at) VALUES (?, ?, ?, ?, ?, ?)";
 
@@ -143,8 +188,13 @@ fn bind_access<'q>(
     a: &'q AccessTokenRecord,
 ) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
     q.bind(&a.jti)
+        .bind(a.token_hash.as_ref().map(TokenHash::as_str))
         .bind(&a.grant_id)
         .bind(&a.client_id)
+        .bind(&a.subject)
+        .bind(a.scope.to_string())
+        .bind(&a.audience)
+        .bind(a.auth_time)
         .bind(a.issued_at)
         .bind(a.expires_at)
 }
@@ -186,11 +236,13 @@ impl Store for SqliteStore {
         let grants =
             serde_json::to_string(&grants).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         sqlx::query(
-            "INSERT INTO clients (client_id, name, secret_hash, redirect_uris, scopes, grant_types, require_pkce, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
+            "INSERT INTO clients (client_id, name, secret_hash, redirect_uris, scopes, grant_types, require_pkce, \
+             introspect, resource, access_token_format, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, secret_hash = excluded.secret_hash, \
              redirect_uris = excluded.redirect_uris, scopes = excluded.scopes, grant_types = excluded.grant_types, \
-             require_pkce = excluded.require_pkce",
+             require_pkce = excluded.require_pkce, introspect = excluded.introspect, resource = excluded.resource, \
+             access_token_format = excluded.access_token_format",
         )
         .bind(&c.client_id)
         .bind(&c.name)
@@ -199,6 +251,9 @@ impl Store for SqliteStore {
         .bind(c.scopes.to_string())
         .bind(grants)
         .bind(c.require_pkce)
+        .bind(c.introspect)
+        .bind(&c.resource)
+        .bind(c.access_token_format.map(AccessTokenFormat::as_str))
         .bind(now)
         .execute(&self.pool)
         .await?;
@@ -237,6 +292,76 @@ impl Store for SqliteStore {
             .await?;
         tx.commit().await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn upsert_resource(&self, r: &Resource, now: UnixTime) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO resources (identifier, name, scopes, created_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (identifier) DO UPDATE SET name = excluded.name, scopes = excluded.scopes",
+        )
+        .bind(&r.identifier)
+        .bind(&r.name)
+        .bind(r.scopes.to_string())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn resource(&self, identifier: &str) -> StoreResult<Option<Resource>> {
+        sqlx::query("SELECT * FROM resources WHERE identifier = ?")
+            .bind(identifier)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(resource_from_row)
+            .transpose()
+    }
+
+    async fn resources(&self) -> StoreResult<Vec<Resource>> {
+        sqlx::query("SELECT * FROM resources ORDER BY identifier")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(resource_from_row)
+            .collect()
+    }
+
+    async fn delete_resource(&self, identifier: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM resources WHERE identifier = ?")
+            .bind(identifier)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn access_token_by_jti(&self, jti: &str) -> StoreResult<Option<AccessTokenStatus>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT_ACCESS_TOKEN} WHERE a.jti = ?")))
+            .bind(jti)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(access_token_from_row)
+            .transpose()
+    }
+
+    async fn access_token_by_hash(&self, hash: &TokenHash) -> StoreResult<Option<AccessTokenStatus>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT_ACCESS_TOKEN} WHERE a.token_hash = ?")))
+            .bind(hash.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(access_token_from_row)
+            .transpose()
+    }
+
+    async fn revoke_access_token(&self, jti: &str, now: UnixTime) -> StoreResult<()> {
+        sqlx::query("UPDATE access_tokens SET revoked_at = ? WHERE jti = ? AND revoked_at IS NULL")
+            .bind(now)
+            .bind(jti)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn create_user(&self, u: &User) -> StoreResult<()> {
@@ -496,19 +621,22 @@ impl Store for SqliteStore {
     async fn issue_code(&self, g: &Grant, code_hash: &TokenHash, c: &CodeGrant) -> StoreResult<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
-            "INSERT INTO grants (grant_id, client_id, user_id, scope, auth_time, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO grants (grant_id, client_id, user_id, scope, audience, auth_time, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&g.grant_id)
         .bind(&g.client_id)
         .bind(&g.user_id)
         .bind(g.scope.to_string())
+        .bind(&g.audience)
         .bind(g.auth_time)
         .bind(g.created_at)
         .execute(&mut *tx)
         .await?;
         sqlx::query(
             "INSERT INTO authorization_codes (code_hash, grant_id, client_id, user_id, redirect_uri, redirect_explicit, \
-             scope, code_challenge, nonce, auth_time, issued_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             scope, audience, code_challenge, nonce, auth_time, issued_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(code_hash.as_str())
         .bind(&c.grant_id)
@@ -517,6 +645,7 @@ impl Store for SqliteStore {
         .bind(&c.redirect_uri)
         .bind(c.redirect_uri_explicit)
         .bind(c.scope.to_string())
+        .bind(&c.audience)
         .bind(c.code_challenge.as_ref().map(|c| c.as_str()))
         .bind(&c.nonce)
         .bind(c.auth_time)
@@ -594,7 +723,7 @@ impl Store for SqliteStore {
 
     async fn refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<RefreshTokenRecord>> {
         let row = sqlx::query(
-            "SELECT r.grant_id, r.client_id, g.user_id, g.scope, g.auth_time, r.issued_at, r.idle_expires_at, \
+            "SELECT r.grant_id, r.client_id, g.user_id, g.scope, g.audience, g.auth_time, r.issued_at, r.idle_expires_at, \
              r.absolute_expires_at, r.rotated_at, g.revoked_at \
              FROM refresh_tokens r JOIN grants g ON g.grant_id = r.grant_id WHERE r.token_hash = ?",
         )
@@ -607,6 +736,7 @@ impl Store for SqliteStore {
                 client_id: r.try_get("client_id")?,
                 user_id: r.try_get("user_id")?,
                 scope: scope_of(r.try_get("scope")?)?,
+                audience: r.try_get("audience")?,
                 auth_time: r.try_get("auth_time")?,
                 issued_at: r.try_get("issued_at")?,
                 idle_expires_at: r.try_get("idle_expires_at")?,

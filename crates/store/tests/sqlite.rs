@@ -36,6 +36,9 @@ async fn seed_grant(store: &SqliteStore, code: &str) -> Grant {
                     GrantType::RefreshToken,
                 ]),
                 require_pkce: true,
+                introspect: false,
+                resource: None,
+                access_token_format: None,
             },
             0,
         )
@@ -46,6 +49,7 @@ async fn seed_grant(store: &SqliteStore, code: &str) -> Grant {
         client_id: "c1".into(),
         user_id: "u1".into(),
         scope: scope("a b"),
+        audience: "https://rs.example".into(),
         auth_time: 0,
         created_at: 0,
         revoked_at: None,
@@ -57,6 +61,7 @@ async fn seed_grant(store: &SqliteStore, code: &str) -> Grant {
         redirect_uri: "https://c.example/cb".into(),
         redirect_uri_explicit: true,
         scope: scope("a b"),
+        audience: "https://rs.example".into(),
         code_challenge: None,
         nonce: None,
         auth_time: 0,
@@ -108,8 +113,13 @@ async fn twenty_concurrent_redemptions_consume_a_code_exactly_once() {
 fn access(jti: &str, grant: &Grant) -> AccessTokenRecord {
     AccessTokenRecord {
         jti: jti.into(),
+        token_hash: None,
         grant_id: Some(grant.grant_id.clone()),
         client_id: "c1".into(),
+        subject: "u1".into(),
+        scope: scope("a"),
+        audience: "https://rs.example".into(),
+        auth_time: Some(0),
         issued_at: 0,
         expires_at: 600,
     }
@@ -218,6 +228,8 @@ async fn replacing_a_session_moves_its_pending_requests_and_kills_the_old_id() {
             state: Some("s".into()),
         },
         scope: scope("a"),
+        resource: None,
+        audience: "https://rs.example".into(),
         code_challenge: None,
         prompt: Prompt::default(),
         nonce: None,

@@ -32,6 +32,9 @@ enum Command {
     /// Manage registered clients.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Manage protected resources (RFC 8707 audiences).
+    #[command(subcommand)]
+    Resource(ResourceCommand),
     /// Manage users (resource owners).
     #[command(subcommand)]
     User(UserCommand),
@@ -62,11 +65,61 @@ enum ClientCommand {
         /// Legacy opt-out of PKCE for a confidential client.
         #[arg(long)]
         no_pkce: bool,
+        /// Allow this client to call the introspection endpoint.
+        #[arg(long)]
+        introspect: bool,
+        /// The registered resource this client serves (a resource server).
+        #[arg(long)]
+        resource: Option<String>,
+        /// "jwt" or "opaque": this client's access-token format.
+        #[arg(long)]
+        access_token_format: Option<String>,
     },
     /// List clients.
     List,
     /// Remove a client and revoke everything issued to it.
     Remove { client_id: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum ResourceCommand {
+    /// Register a resource (or update one).
+    Add {
+        /// The resource's URI: the `aud` of tokens issued for it.
+        identifier: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// A scope that means something at this resource (repeat for several).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
+    /// List resources.
+    List,
+    /// Remove a resource.
+    Remove { identifier: String },
+}
+
+async fn resource_command(config: &FileConfig, command: ResourceCommand) -> anyhow::Result<()> {
+    let admin = admin(config).await?;
+    match command {
+        ResourceCommand::Add { identifier, name, scopes } => {
+            let spec = tessera_authorization_server::admin::ResourceSpec { identifier: identifier.clone(), name, scopes };
+            admin.register_resource(&spec, SystemClock.now()).await?;
+            println!("resource `{identifier}` registered");
+        }
+        ResourceCommand::List => {
+            for r in admin.resources().await? {
+                println!("{}\t{}\tscopes: {}", r.identifier, r.name, r.scopes);
+            }
+        }
+        ResourceCommand::Remove { identifier } => {
+            if !admin.remove_resource(&identifier).await? {
+                bail!("no resource `{identifier}`");
+            }
+            println!("resource `{identifier}` removed");
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,6 +149,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve_command(config).await,
         Command::Client(c) => client_command(&config, c).await,
         Command::User(c) => user_command(&config, c).await,
+        Command::Resource(c) => resource_command(&config, c).await,
     }
 }
 
@@ -130,6 +184,9 @@ async fn serve_command(config: FileConfig) -> anyhow::Result<()> {
 
     // Seed what the configuration declares, idempotently.
     let admin = Admin::new(store.clone(), rng.clone(), server_config.mode()).await?;
+    for spec in &config.resources {
+        admin.register_resource(spec, clock.now()).await?;
+    }
     for spec in &config.clients {
         admin.register_client(spec, false, clock.now()).await?;
     }
@@ -181,6 +238,9 @@ async fn client_command(config: &FileConfig, command: ClientCommand) -> anyhow::
     let now = SystemClock.now();
     match command {
         ClientCommand::Add {
+            introspect,
+            resource,
+            access_token_format,
             client_id,
             name,
             redirect_uris,
@@ -201,6 +261,9 @@ async fn client_command(config: &FileConfig, command: ClientCommand) -> anyhow::
                 },
                 name,
                 require_pkce: !no_pkce,
+                introspect,
+                resource,
+                access_token_format,
             };
             match admin.register_client(&spec, !public, now).await? {
                 Some(secret) => {

@@ -8,7 +8,7 @@ use figment::Figment;
 use figment::providers::{Env, Format as _, Toml};
 use serde::Deserialize;
 use tessera_authorization_server::ServerConfig;
-use tessera_authorization_server::admin::{ClientSpec, UserSpec};
+use tessera_authorization_server::admin::{ClientSpec, ResourceSpec, UserSpec};
 
 /// Top-level keys that may come from the environment.
 const ENV_KEYS: &[&str] = &[
@@ -22,6 +22,7 @@ const ENV_KEYS: &[&str] = &[
     "refresh_token_absolute_ttl_secs",
     "session_ttl_secs",
     "log",
+    "access_token_format",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -41,11 +42,17 @@ pub struct FileConfig {
     pub refresh_token_idle_ttl_secs: Option<i64>,
     pub refresh_token_absolute_ttl_secs: Option<i64>,
     pub session_ttl_secs: Option<i64>,
+    /// `"jwt"` (default) or `"opaque"`: the access-token format for clients
+    /// that do not choose their own.
+    pub access_token_format: Option<String>,
     /// A tracing filter, such as `info` or `tessera=debug`.
     #[serde(default = "defaults::log")]
     pub log: String,
     #[serde(default)]
     pub clients: Vec<ClientSpec>,
+    /// Protected resources (RFC 8707): the audiences tokens may be issued for.
+    #[serde(default)]
+    pub resources: Vec<ResourceSpec>,
     #[serde(default)]
     pub users: Vec<UserSpec>,
 }
@@ -105,6 +112,9 @@ impl FileConfig {
         }
         if let Some(v) = self.session_ttl_secs {
             config.session_ttl = positive("session_ttl_secs", v)?;
+        }
+        if let Some(f) = &self.access_token_format {
+            config.access_token_format = f.parse()?;
         }
         Ok(config)
     }

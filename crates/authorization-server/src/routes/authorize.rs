@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use tessera_core::authorize::{self, UntrustedRequest};
 use tessera_core::error::{ErrorCode, OAuthError};
 use tessera_core::params::Params;
+use tessera_core::resource;
 use tessera_core::secrets;
 
 use super::flow::{self, Via};
@@ -68,10 +69,28 @@ async fn handle(
 
     // 2. Everything else is answered at the trusted redirect URI.
     let issuer = state.config.issuer();
-    let request = match authorize::validate(params, &client, redirect) {
+    let mut request = match authorize::validate(params, &client, redirect) {
         Ok(r) => r,
         Err(e) => return Ok(flow::redirect(&e.location(issuer), via)),
     };
+    // RFC 8707: the resource decides the audience; an unknown one is
+    // `invalid_target`, answered at the redirect URI like any other error.
+    let registered = match &request.resource {
+        Some(id) => state.store.resource(id).await.or_page()?,
+        None => None,
+    };
+    match resource::audience_for(
+        request.resource.as_deref(),
+        registered.as_ref(),
+        &request.scope,
+        &state.config.default_audience,
+    ) {
+        Ok(audience) => request.audience = audience,
+        Err(error) => {
+            let e = authorize::RedirectError { redirect: request.redirect.clone(), error };
+            return Ok(flow::redirect(&e.location(issuer), via));
+        }
+    }
 
     let now = state.now();
     let session = session::load(state, headers).await.or_page()?;
@@ -138,7 +157,10 @@ async fn handle(
     let mut response = if signed_in.is_some() {
         flow::continue_authorization(state, &session, &request_id, &request, &client, via).await?
     } else {
-        flow::redirect(&format!("/login?request={request_id}"), via)
+        flow::redirect(
+            &format!("{}/login?request={request_id}", state.config.base_path()),
+            via,
+        )
     };
     if let Some(cookie) = new_cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);

@@ -54,6 +54,7 @@ pub async fn page(
             "consent.html",
             minijinja::context! {
                 title => "Allow access?",
+                base => state.config.base_path(),
                 client_name => client.name,
                 redirect_host,
                 scopes,

@@ -92,7 +92,10 @@ pub async fn continue_authorization(
         let location = issue_code(state, request, user_id, auth_time, &request.scope).await?;
         return Ok(redirect(&location, via));
     }
-    Ok(redirect(&format!("/consent?request={request_id}"), via))
+    Ok(redirect(
+        &format!("{}/consent?request={request_id}", state.config.base_path()),
+        via,
+    ))
 }
 
 pub fn already_answered() -> WebError {
@@ -117,6 +120,7 @@ pub async fn issue_code(
         client_id: request.client_id.clone(),
         user_id: user_id.to_owned(),
         scope: scope.clone(),
+        audience: request.audience.clone(),
         auth_time,
         created_at: now,
         revoked_at: None,
@@ -128,6 +132,7 @@ pub async fn issue_code(
         redirect_uri: request.redirect.uri.clone(),
         redirect_uri_explicit: request.redirect.explicit,
         scope: scope.clone(),
+        audience: request.audience.clone(),
         code_challenge: request.code_challenge.clone(),
         nonce: request.nonce.clone(),
         auth_time,

@@ -27,6 +27,7 @@ pub async fn page(
         let params = Params::parse(query.unwrap_or_default().as_bytes());
         let (session, request_id, _request, client) = pending(&state, &headers, &params).await?;
         Ok::<_, WebError>(render(
+            &state,
             &session,
             &request_id,
             &client,
@@ -94,6 +95,7 @@ async fn submit_inner(
         _ => {
             tracing::info!(client_id = %client.client_id, "a sign-in attempt failed");
             return Ok(render(
+                state,
                 &session,
                 &request_id,
                 &client,
@@ -182,6 +184,7 @@ pub async fn pending_in(
 }
 
 fn render(
+    state: &AppState,
     session: &Session,
     request_id: &str,
     client: &Client,
@@ -194,6 +197,7 @@ fn render(
         "login.html",
         minijinja::context! {
             title => "Sign in",
+            base => state.config.base_path(),
             client_name => client.name,
             csrf_token => session.csrf_token,
             request_id,

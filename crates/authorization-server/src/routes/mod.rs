@@ -2,11 +2,15 @@
 //! core for decisions and the store for state, and shapes the response.
 
 pub mod authorize;
+pub mod client_auth;
 pub mod consent;
 pub mod flow;
+pub mod introspect;
 pub mod jwks;
 pub mod login;
+pub mod metadata;
 pub mod misc;
+pub mod revoke;
 pub mod token;
 
 use axum::http::{HeaderMap, header};

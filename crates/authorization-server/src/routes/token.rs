@@ -1,5 +1,6 @@
 //! `POST /token`: the back channel. The client authenticates and trades a
-//! code or a refresh token for tokens (RFC 6749 §3.2, §4.1.3, §5, §6).
+//! code, a refresh token or its own credentials for tokens (RFC 6749 §3.2,
+//! §4.1.3, §4.4, §5, §6; RFC 8707 §2.2).
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -7,20 +8,21 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tessera_core::UnixTime;
 use tessera_core::client::{Client, GrantType};
 use tessera_core::error::{ErrorCode, OAuthError};
 use tessera_core::grant::{self, RefreshRejection};
-use tessera_core::jwt::AccessTokenClaims;
-use tessera_core::params::Params;
+use tessera_core::resource;
 use tessera_core::scope::Scope;
 use tessera_core::secrets::{self, SecretString, TokenHash};
-use tessera_core::token_request::{self, AuthenticationError, ClientAuthentication, GrantRequest};
-use tessera_store::{AccessTokenRecord, CodeConsumption, NewRefreshToken};
+use tessera_core::token_request::{self, GrantRequest};
+use tessera_core::UnixTime;
+use tessera_store::{CodeConsumption, NewRefreshToken};
 
+use super::client_auth;
 use super::flow::record_event;
 use crate::error::{OrInternal, WebError};
 use crate::state::AppState;
+use crate::tokens::{AccessTokenRequest, mint_access_token};
 
 pub async fn token(
     State(state): State<AppState>,
@@ -30,35 +32,34 @@ pub async fn token(
     // Even a body that cannot be read gets an OAuth-shaped answer.
     let body = match body {
         Ok(b) => b,
-        Err(rejection) => {
-            return WebError::Json {
-                status: rejection.status(),
-                error: OAuthError::invalid_request(
-                    "the request body is too large or could not be read",
-                ),
-                basic_challenge: false,
-                retry_after: None,
-            }
-            .into_response();
-        }
+        Err(rejection) => return unreadable_body(rejection).into_response(),
     };
     handle(&state, &headers, &body)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
 
-/// Anything but POST (RFC 6749 §3.2): 405, with an OAuth-shaped body and no
-/// token.
+/// The answer to a body that is too large or cannot be read.
+pub fn unreadable_body(rejection: BytesRejection) -> WebError {
+    WebError::Json {
+        status: rejection.status(),
+        error: OAuthError::invalid_request("the request body is too large or could not be read"),
+        basic_challenge: false,
+        retry_after: None,
+    }
+}
+
+/// Anything but POST at a back-channel endpoint (RFC 6749 §3.2): 405, with
+/// an OAuth-shaped body and no token.
 pub async fn method_not_allowed() -> Response {
     let mut r = WebError::Json {
         status: StatusCode::METHOD_NOT_ALLOWED,
-        error: OAuthError::invalid_request("the token endpoint accepts only POST"),
+        error: OAuthError::invalid_request("this endpoint accepts only POST"),
         basic_challenge: false,
         retry_after: None,
     }
     .into_response();
-    r.headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
     r
 }
 
@@ -73,80 +74,22 @@ struct TokenResponse {
 }
 
 async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, WebError> {
-    if !super::is_form(headers) {
-        return Err(OAuthError::invalid_request(
-            "the body must be application/x-www-form-urlencoded",
-        )
-        .into());
-    }
-    let params = Params::parse(body);
-    params.reject_repeats()?;
-    let mut authorization = headers.get_all(header::AUTHORIZATION).iter();
-    let authorization = match (authorization.next(), authorization.next()) {
-        (None, _) => None,
-        (Some(v), None) => Some(v.to_str().map_err(|_| {
-            auth_error(AuthenticationError::invalid_client(
-                "malformed Authorization header",
-                true,
-            ))
-        })?),
-        (Some(_), Some(_)) => {
-            return Err(
-                OAuthError::invalid_request("the Authorization header was repeated").into(),
-            );
-        }
-    };
-    let credentials =
-        token_request::client_authentication(authorization, &params).map_err(auth_error)?;
-    let client = authenticate(state, &credentials).await?;
+    let params = client_auth::form(headers, body)?;
+    let client = client_auth::authenticate_request(state, headers, &params).await?;
+    let resource = params.single("resource").map_err(OAuthError::from)?;
     match token_request::grant_request(&params)? {
-        GrantRequest::AuthorizationCode {
-            code,
-            redirect_uri,
-            code_verifier,
-        } => {
+        GrantRequest::AuthorizationCode { code, redirect_uri, code_verifier } => {
             require_grant(&client, GrantType::AuthorizationCode)?;
-            exchange_code(
-                state,
-                &client,
-                &code,
-                redirect_uri.as_deref(),
-                code_verifier.as_deref(),
-            )
-            .await
+            exchange_code(state, &client, &code, redirect_uri.as_deref(), code_verifier.as_deref(), resource).await
         }
-        GrantRequest::RefreshToken {
-            refresh_token,
-            scope,
-        } => {
+        GrantRequest::RefreshToken { refresh_token, scope } => {
             require_grant(&client, GrantType::RefreshToken)?;
-            refresh(state, &client, &refresh_token, scope.as_ref()).await
+            refresh(state, &client, &refresh_token, scope.as_ref(), resource).await
         }
-        GrantRequest::ClientCredentials { .. } => {
+        GrantRequest::ClientCredentials { scope } => {
             require_grant(&client, GrantType::ClientCredentials)?;
-            Err(OAuthError::new(
-                ErrorCode::UnsupportedGrantType,
-                "the client_credentials grant is not served yet",
-            )
-            .into())
+            client_credentials(state, &client, scope, resource).await
         }
-    }
-}
-
-fn auth_error(e: AuthenticationError) -> WebError {
-    match WebError::json(e.error) {
-        WebError::Json {
-            status,
-            error,
-            retry_after,
-            ..
-        } => WebError::Json {
-            status,
-            basic_challenge: e.basic_attempted && status == StatusCode::UNAUTHORIZED,
-            error,
-            retry_after,
-        },
-        other => other,
     }
 }
 
@@ -154,68 +97,20 @@ fn require_grant(client: &Client, grant: GrantType) -> Result<(), WebError> {
     if client.allows(grant) {
         Ok(())
     } else {
-        Err(OAuthError::unauthorized_client(format!(
-            "this client is not allowed the {grant} grant"
-        ))
-        .into())
+        Err(OAuthError::unauthorized_client(format!("this client is not allowed the {grant} grant")).into())
     }
 }
 
-/// Authenticates the client (RFC 6749 §2.3), with brute-force protection.
-async fn authenticate(
-    state: &AppState,
-    credentials: &ClientAuthentication,
-) -> Result<Client, WebError> {
-    let now = state.now();
-    let client_id = credentials.client_id();
-    if let Err(retry_after) = state.brute_force.check(client_id, now) {
-        return Err(WebError::Json {
-            status: StatusCode::TOO_MANY_REQUESTS,
-            error: OAuthError::invalid_client(
-                "too many failed authentication attempts; try again later",
-            ),
-            basic_challenge: false,
-            retry_after: Some(retry_after),
-        });
-    }
-    let client = state.store.client(client_id).await.or_json()?;
-    let authenticated = match (&client, credentials) {
-        (
-            Some(c),
-            ClientAuthentication::Basic { secret, .. } | ClientAuthentication::Post { secret, .. },
-        ) => c
-            .secret_hash
-            .as_deref()
-            .is_some_and(|stored| state.client_secrets.verify(secret.expose(), stored)),
-        (Some(c), ClientAuthentication::None { .. }) => c.is_public(),
-        (None, _) => false,
-    };
-    match client {
-        Some(c) if authenticated => {
-            state.brute_force.record_success(client_id);
-            Ok(c)
-        }
-        _ => {
-            if state.brute_force.record_failure(client_id, now) {
-                tracing::warn!(
-                    client_id,
-                    "client locked out after repeated authentication failures"
-                );
-                record_event(
-                    state,
-                    "client_authentication_lockout",
-                    Some(client_id),
-                    None,
-                    None,
-                    "too many failed client authentications; the client is locked out for a while",
-                )
-                .await;
-            }
-            Err(auth_error(AuthenticationError::invalid_client(
-                "client authentication failed",
-                credentials.used_basic(),
-            )))
-        }
+/// RFC 8707 §2.2: a `resource` at the token endpoint must be one the grant
+/// was issued for.
+fn check_resource(requested: Option<&str>, audience: &str) -> Result<(), WebError> {
+    match requested {
+        Some(r) if r != audience => Err(OAuthError::new(
+            ErrorCode::InvalidTarget,
+            "the resource is not one this grant was issued for",
+        )
+        .into()),
+        _ => Ok(()),
     }
 }
 
@@ -227,23 +122,15 @@ async fn exchange_code(
     code: &SecretString,
     redirect_uri: Option<&str>,
     code_verifier: Option<&str>,
+    resource: Option<&str>,
 ) -> Result<Response, WebError> {
     let now = state.now();
-    let code_grant = match state
-        .store
-        .consume_code(&TokenHash::of(code.expose()), now)
-        .await
-        .or_json()?
-    {
+    let code_grant = match state.store.consume_code(&TokenHash::of(code.expose()), now).await.or_json()? {
         CodeConsumption::Unknown => return Err(OAuthError::invalid_grant(CODE_INVALID).into()),
         CodeConsumption::AlreadyUsed { grant_id } => {
             // RFC 6749 §4.1.2: a code used twice was stolen or replayed; the
             // tokens issued from it are revoked.
-            state
-                .store
-                .revoke_grant(&grant_id, now, "authorization code replayed")
-                .await
-                .or_json()?;
+            state.store.revoke_grant(&grant_id, now, "authorization code replayed").await.or_json()?;
             tracing::warn!(client_id = %client.client_id, "authorization code replayed; its grant is revoked");
             record_event(
                 state,
@@ -258,13 +145,8 @@ async fn exchange_code(
         }
         CodeConsumption::Consumed(c) => c,
     };
-    grant::check_code_redemption(
-        &code_grant,
-        &client.client_id,
-        redirect_uri,
-        code_verifier,
-        now,
-    )?;
+    grant::check_code_redemption(&code_grant, &client.client_id, redirect_uri, code_verifier, now)?;
+    check_resource(resource, &code_grant.audience)?;
     let live = state
         .store
         .grant(&code_grant.grant_id)
@@ -275,39 +157,32 @@ async fn exchange_code(
         return Err(OAuthError::invalid_grant(CODE_INVALID).into());
     }
 
-    let (access_token, access) = access_token(
+    let (access_token, access) = mint(
         state,
-        client,
-        &code_grant.grant_id,
-        &code_grant.user_id,
-        &code_grant.scope,
-        code_grant.auth_time,
+        &AccessTokenRequest {
+            client,
+            subject: &code_grant.user_id,
+            grant_id: Some(&code_grant.grant_id),
+            scope: &code_grant.scope,
+            audience: &code_grant.audience,
+            auth_time: Some(code_grant.auth_time),
+        },
         now,
     )?;
     let refresh = if client.allows(GrantType::RefreshToken) {
         let (idle, absolute) = grant::refresh_expiry(&state.config.lifetimes, now, now);
-        Some(new_refresh(
-            state,
-            &code_grant.grant_id,
-            client,
-            now,
-            idle,
-            absolute,
-        )?)
+        Some(new_refresh(state, &code_grant.grant_id, client, now, idle, absolute)?)
     } else {
         None
     };
+    // Stored before the answer leaves: a crash never loses a token the
+    // client was given.
     state
         .store
         .issue_tokens(&access, refresh.as_ref().map(|(_, h, r)| (h, r)))
         .await
         .or_json()?;
-    Ok(success(
-        state,
-        access_token,
-        refresh.map(|(t, _, _)| t),
-        &code_grant.scope,
-    ))
+    Ok(success(state, access_token, refresh.map(|(t, _, _)| t), &code_grant.scope))
 }
 
 async fn refresh(
@@ -315,6 +190,7 @@ async fn refresh(
     client: &Client,
     token: &SecretString,
     requested: Option<&Scope>,
+    resource: Option<&str>,
 ) -> Result<Response, WebError> {
     let now = state.now();
     let hash = TokenHash::of(token.expose());
@@ -331,26 +207,23 @@ async fn refresh(
             return Err(reuse_detected(state, client, &record.grant_id, &record.user_id).await);
         }
     };
-    let (access_token, access) = access_token(
+    check_resource(resource, &record.audience)?;
+    let (access_token, access) = mint(
         state,
-        client,
-        &record.grant_id,
-        &record.user_id,
-        &scope,
-        record.auth_time,
+        &AccessTokenRequest {
+            client,
+            subject: &record.user_id,
+            grant_id: Some(&record.grant_id),
+            scope: &scope,
+            audience: &record.audience,
+            auth_time: Some(record.auth_time),
+        },
         now,
     )?;
     let idle = now
         .saturating_add(state.config.lifetimes.refresh_token_idle)
         .min(record.absolute_expires_at);
-    let (new_token, new_hash, new) = new_refresh(
-        state,
-        &record.grant_id,
-        client,
-        now,
-        idle,
-        record.absolute_expires_at,
-    )?;
+    let (new_token, new_hash, new) = new_refresh(state, &record.grant_id, client, now, idle, record.absolute_expires_at)?;
     let rotated = state
         .store
         .rotate_refresh_token(&hash, now, &access, &new_hash, &new)
@@ -363,25 +236,58 @@ async fn refresh(
     Ok(success(state, access_token, Some(new_token), &scope))
 }
 
-/// RFC 9700 §4.14.2: a rotated refresh token presented again means two
-/// parties hold it; the whole family is revoked.
-async fn reuse_detected(
+/// RFC 6749 §4.4: the client acts on its own behalf. No refresh token; the
+/// subject is the client; the scope is limited to what it is registered for
+/// (all of it when the request names none).
+async fn client_credentials(
     state: &AppState,
     client: &Client,
-    grant_id: &str,
-    user_id: &str,
-) -> WebError {
+    requested: Option<Scope>,
+    resource: Option<&str>,
+) -> Result<Response, WebError> {
     let now = state.now();
-    if let Err(e) = state
-        .store
-        .revoke_grant(grant_id, now, "refresh token reused")
-        .await
-    {
+    let registered = match resource {
+        Some(id) => state.store.resource(id).await.or_json()?,
+        None => None,
+    };
+    let scope = match requested {
+        Some(s) if !s.is_empty() => {
+            if !s.is_subset(&client.scopes) {
+                return Err(OAuthError::invalid_scope("the requested scope is not allowed for this client").into());
+            }
+            s
+        }
+        // Without a scope, everything the client may have, narrowed to what
+        // the resource offers when one is named.
+        _ => match &registered {
+            Some(r) => client.scopes.intersection(&r.scopes),
+            None => client.scopes.clone(),
+        },
+    };
+    let audience = resource::audience_for(resource, registered.as_ref(), &scope, &state.config.default_audience)?;
+    let (access_token, access) = mint(
+        state,
+        &AccessTokenRequest {
+            client,
+            subject: &client.client_id,
+            grant_id: None,
+            scope: &scope,
+            audience: &audience,
+            auth_time: None,
+        },
+        now,
+    )?;
+    state.store.issue_tokens(&access, None).await.or_json()?;
+    Ok(success(state, access_token, None, &scope))
+}
+
+/// RFC 9700 §4.14.2: a rotated refresh token presented again means two
+/// parties hold it; the whole family is revoked.
+async fn reuse_detected(state: &AppState, client: &Client, grant_id: &str, user_id: &str) -> WebError {
+    let now = state.now();
+    if let Err(e) = state.store.revoke_grant(grant_id, now, "refresh token reused").await {
         tracing::error!(error = %e, "could not revoke a grant after refresh-token reuse");
-        return WebError::json(OAuthError::new(
-            ErrorCode::TemporarilyUnavailable,
-            "try again later",
-        ));
+        return WebError::json(OAuthError::new(ErrorCode::TemporarilyUnavailable, "try again later"));
     }
     tracing::warn!(client_id = %client.client_id, "refresh token reused; its family is revoked");
     record_event(
@@ -396,38 +302,12 @@ async fn reuse_detected(
     OAuthError::invalid_grant("the refresh token is invalid").into()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn access_token(
+fn mint(
     state: &AppState,
-    client: &Client,
-    grant_id: &str,
-    user_id: &str,
-    scope: &Scope,
-    auth_time: UnixTime,
+    request: &AccessTokenRequest<'_>,
     now: UnixTime,
-) -> Result<(String, AccessTokenRecord), WebError> {
-    let jti = secrets::new_id(state.rng.as_ref()).or_json()?;
-    let expires_at = now + state.config.lifetimes.access_token;
-    let claims = AccessTokenClaims {
-        iss: state.config.issuer().to_owned(),
-        sub: user_id.to_owned(),
-        aud: state.config.default_audience.clone(),
-        client_id: client.client_id.clone(),
-        scope: scope.to_string(),
-        iat: now,
-        exp: expires_at,
-        jti: jti.clone(),
-        auth_time: Some(auth_time),
-    };
-    let token = state.signing_key().sign_access_token(&claims).or_json()?;
-    let record = AccessTokenRecord {
-        jti,
-        grant_id: Some(grant_id.to_owned()),
-        client_id: client.client_id.clone(),
-        issued_at: now,
-        expires_at,
-    };
-    Ok((token, record))
+) -> Result<(String, tessera_store::AccessTokenRecord), WebError> {
+    mint_access_token(state, request, now).or_json()
 }
 
 fn new_refresh(
@@ -450,12 +330,7 @@ fn new_refresh(
     Ok((token, hash, record))
 }
 
-fn success(
-    state: &AppState,
-    access_token: String,
-    refresh_token: Option<SecretString>,
-    scope: &Scope,
-) -> Response {
+fn success(state: &AppState, access_token: String, refresh_token: Option<SecretString>, scope: &Scope) -> Response {
     let body = TokenResponse {
         access_token,
         token_type: "Bearer",
@@ -464,9 +339,8 @@ fn success(
         scope: scope.to_string(),
     };
     let mut r = (StatusCode::OK, axum::Json(body)).into_response();
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r.headers_mut()
-        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     r
 }
+

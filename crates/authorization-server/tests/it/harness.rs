@@ -17,6 +17,12 @@ use tessera_core::secrets::{SecretString, SystemRandomness};
 pub use tessera_store::{SqliteStore, Store};
 use tokio::sync::oneshot;
 
+pub const RS1_SECRET: &str = "rs1-secret-0123456789-0123456789-abcdef";
+pub const RS2_SECRET: &str = "rs2-secret-0123456789-0123456789-abcdef";
+pub const SVC_SECRET: &str = "svc-secret-0123456789-0123456789-abcdef";
+/// The default audience of the test server, registered as a resource.
+pub const PHOTOS: &str = "https://photos.example";
+pub const OTHER: &str = "https://other.example";
 pub const C1_SECRET: &str = "c1-secret-0123456789-0123456789-abcdef";
 pub const C2_SECRET: &str = "c2-secret-0123456789-0123456789-abcdef";
 pub const C1_REDIRECT: &str = "https://client.example/cb";
@@ -101,6 +107,26 @@ impl TestApp {
     }
 
     async fn seed(&self) {
+        for (identifier, scopes) in [(PHOTOS, vec!["a", "b", "c"]), (OTHER, vec!["a"])] {
+            let spec = tessera_authorization_server::admin::ResourceSpec {
+                identifier: identifier.into(),
+                name: None,
+                scopes: scopes.into_iter().map(str::to_owned).collect(),
+            };
+            self.admin.register_resource(&spec, T0).await.expect("resource");
+        }
+        // Resource servers that may introspect tokens for their resource.
+        for (id, secret, resource) in [("rs1", RS1_SECRET, PHOTOS), ("rs2", RS2_SECRET, OTHER)] {
+            let mut spec = client(id, Some(secret), &[], &[]);
+            spec.grant_types = vec!["client_credentials".into()];
+            spec.introspect = true;
+            spec.resource = Some(resource.into());
+            self.register(spec).await;
+        }
+        // A machine client (client credentials only).
+        let mut svc = client("svc", Some(SVC_SECRET), &[], &["a", "b"]);
+        svc.grant_types = vec!["client_credentials".into()];
+        self.register(svc).await;
         self.register(client(
             "c1",
             Some(C1_SECRET),
@@ -265,6 +291,9 @@ pub fn client(id: &str, secret: Option<&str>, redirects: &[&str], scopes: &[&str
         grant_types: vec!["authorization_code".into(), "refresh_token".into()],
         name: Some(format!("Client {id}")),
         require_pkce: true,
+        introspect: false,
+        resource: None,
+        access_token_format: None,
     }
 }
 
@@ -280,6 +309,9 @@ pub fn secret_of(client_id: &str) -> Option<&'static str> {
     match client_id {
         "c1" => Some(C1_SECRET),
         "c2" => Some(C2_SECRET),
+        "rs1" => Some(RS1_SECRET),
+        "rs2" => Some(RS2_SECRET),
+        "svc" => Some(SVC_SECRET),
         _ => None,
     }
 }
