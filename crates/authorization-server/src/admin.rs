@@ -99,7 +99,10 @@ pub enum AdminError {
     #[error("client `{0}`: only a confidential client may introspect")]
     PublicIntrospection(String),
     #[error("resource `{identifier}`: {source}")]
-    Resource { identifier: String, source: tessera_core::resource::ResourceRegistrationError },
+    Resource {
+        identifier: String,
+        source: tessera_core::resource::ResourceRegistrationError,
+    },
     #[error("usernames are 1 to 64 characters, without spaces or control characters")]
     Username,
     #[error("passwords must be at least 8 characters")]
@@ -216,10 +219,17 @@ impl Admin {
     }
 
     /// Registers (or updates) a protected resource.
-    pub async fn register_resource(&self, spec: &ResourceSpec, now: UnixTime) -> Result<(), AdminError> {
-        tessera_core::resource::validate_identifier(&spec.identifier, self.mode).map_err(|source| {
-            AdminError::Resource { identifier: spec.identifier.clone(), source }
-        })?;
+    pub async fn register_resource(
+        &self,
+        spec: &ResourceSpec,
+        now: UnixTime,
+    ) -> Result<(), AdminError> {
+        tessera_core::resource::validate_identifier(&spec.identifier, self.mode).map_err(
+            |source| AdminError::Resource {
+                identifier: spec.identifier.clone(),
+                source,
+            },
+        )?;
         let scopes = Scope::from_tokens(spec.scopes.iter().cloned())
             .map_err(|_| AdminError::Scope(spec.identifier.clone()))?;
         let resource = Resource {

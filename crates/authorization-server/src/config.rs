@@ -49,6 +49,8 @@ pub struct ServerConfig {
     pub brute_force: BruteForcePolicy,
     /// The access-token format for clients that do not choose their own.
     pub access_token_format: tessera_core::resource::AccessTokenFormat,
+    /// Signing keys: algorithm, pre-publication, rotation, encryption at rest.
+    pub keys: crate::keys::KeyPolicy,
 }
 
 impl ServerConfig {
@@ -76,6 +78,7 @@ impl ServerConfig {
             authorization_request_ttl: 600,
             brute_force: BruteForcePolicy::default(),
             access_token_format: Default::default(),
+            keys: Default::default(),
         })
     }
 
@@ -97,7 +100,11 @@ impl ServerConfig {
     pub fn base_path(&self) -> &str {
         self.issuer
             .find("://")
-            .and_then(|i| self.issuer[i + 3..].find('/').map(|j| &self.issuer[i + 3 + j..]))
+            .and_then(|i| {
+                self.issuer[i + 3..]
+                    .find('/')
+                    .map(|j| &self.issuer[i + 3 + j..])
+            })
             .unwrap_or("")
     }
 

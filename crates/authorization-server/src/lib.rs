@@ -15,6 +15,7 @@ pub mod brute_force;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod keys;
 pub mod pages;
 pub mod passwords;
 pub mod routes;
@@ -44,16 +45,34 @@ pub fn router(state: AppState) -> Router {
     let endpoints = Router::new()
         .route(
             "/authorize",
-            get(authorize::get).post(authorize::post).fallback(misc::method_not_allowed_page),
+            get(authorize::get)
+                .post(authorize::post)
+                .fallback(misc::method_not_allowed_page),
         )
-        .route("/login", get(login::page).post(login::submit).fallback(misc::method_not_allowed_page))
+        .route(
+            "/login",
+            get(login::page)
+                .post(login::submit)
+                .fallback(misc::method_not_allowed_page),
+        )
         .route(
             "/consent",
-            get(consent::page).post(consent::submit).fallback(misc::method_not_allowed_page),
+            get(consent::page)
+                .post(consent::submit)
+                .fallback(misc::method_not_allowed_page),
         )
-        .route("/token", post(token::token).fallback(token::method_not_allowed))
-        .route("/revoke", post(revoke::revoke).fallback(token::method_not_allowed))
-        .route("/introspect", post(introspect::introspect).fallback(token::method_not_allowed))
+        .route(
+            "/token",
+            post(token::token).fallback(token::method_not_allowed),
+        )
+        .route(
+            "/revoke",
+            post(revoke::revoke).fallback(token::method_not_allowed),
+        )
+        .route(
+            "/introspect",
+            post(introspect::introspect).fallback(token::method_not_allowed),
+        )
         .route("/jwks.json", get(jwks::jwks))
         .route("/healthz", get(misc::health))
         .route("/static/tessera.css", get(misc::stylesheet));
@@ -76,12 +95,17 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves until `shutdown` completes, then lets in-flight requests finish.
+/// Signing-key maintenance (reloading keys rotated by other processes,
+/// scheduled rotation) runs alongside for as long as the server does.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
+    let maintenance = tokio::spawn(state.keys.clone().run());
+    let served = axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    maintenance.abort();
+    served
 }

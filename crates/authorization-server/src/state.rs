@@ -1,15 +1,16 @@
 //! Everything a request handler needs, built once at start.
 
 use std::ops::Deref;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
-use tessera_core::jwt::{KeyError, SigningAlgorithm, SigningKey};
+use tessera_core::jwt::{KeyError, SigningKey};
 use tessera_core::secrets::{self, ClientSecretHasher, Randomness, RandomnessUnavailable};
-use tessera_store::{Store, StoreError, StoredSigningKey};
+use tessera_store::{Store, StoreError};
 
 use crate::brute_force::BruteForceGuard;
 use crate::clock::Clock;
 use crate::config::ServerConfig;
+use crate::keys::{KeyRing, KeysError};
 use crate::passwords::{self, PasswordError};
 
 /// The name under which the HMAC key for client secrets is stored.
@@ -25,6 +26,8 @@ pub enum InitError {
     Random(#[from] RandomnessUnavailable),
     #[error(transparent)]
     Password(#[from] PasswordError),
+    #[error(transparent)]
+    Keys(#[from] KeysError),
 }
 
 /// Shared, cheaply cloned application state.
@@ -37,10 +40,8 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     pub rng: Arc<dyn Randomness>,
     pub client_secrets: ClientSecretHasher,
-    /// The key new tokens are signed with.
-    signing_key: RwLock<Arc<SigningKey>>,
-    /// Every key whose public half is published in the JWKS.
-    published_keys: RwLock<Vec<Arc<SigningKey>>>,
+    /// The signing keys: which one signs now, which ones are published.
+    pub keys: KeyRing,
     pub brute_force: BruteForceGuard,
     /// An Argon2id hash of a random password: unknown usernames are checked
     /// against it so a failed login costs the same whether or not the user
@@ -86,33 +87,7 @@ impl AppState {
         tessera_core::jwt::install_crypto_provider();
         let client_secrets = client_secret_hasher(store.as_ref(), rng.as_ref()).await?;
 
-        let mut stored = store.signing_keys().await?;
-        if stored.is_empty() {
-            let kid = secrets::new_id(rng.as_ref())?;
-            let (_, der) = SigningKey::generate(kid.clone(), SigningAlgorithm::Es256)?;
-            let key = StoredSigningKey {
-                kid,
-                algorithm: SigningAlgorithm::Es256.as_str().to_owned(),
-                private_pkcs8: der,
-                created_at: clock.now(),
-            };
-            store.insert_signing_key(&key).await?;
-            tracing::info!(kid = %key.kid, "generated a new ES256 signing key");
-            stored.push(key);
-        }
-        let keys = stored
-            .iter()
-            .map(|k| {
-                SigningKey::from_pkcs8(
-                    k.kid.clone(),
-                    SigningAlgorithm::parse(&k.algorithm)?,
-                    &k.private_pkcs8,
-                )
-                .map(Arc::new)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        // Keys come back oldest first; the newest signs.
-        let active = keys.last().cloned().ok_or(KeyError::Generate)?;
+        let keys = KeyRing::open(store.clone(), clock.clone(), rng.clone(), &config).await?;
 
         let dummy = secrets::new_opaque_token(rng.as_ref())?;
         let dummy_password_hash = passwords::hash(dummy.expose().to_owned()).await?;
@@ -124,8 +99,7 @@ impl AppState {
             clock,
             rng,
             client_secrets,
-            signing_key: RwLock::new(active),
-            published_keys: RwLock::new(keys),
+            keys,
             dummy_password_hash,
         })))
     }
@@ -134,19 +108,13 @@ impl AppState {
         self.clock.now()
     }
 
+    /// The key to sign with now.
     pub fn signing_key(&self) -> Arc<SigningKey> {
-        match self.signing_key.read() {
-            Ok(k) => k.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.keys.signing_key()
     }
 
-    /// The public JWKs of every published key.
+    /// The public JWKs of every published key (pending ones included).
     pub fn public_jwks(&self) -> Vec<serde_json::Value> {
-        let keys = match self.published_keys.read() {
-            Ok(k) => k,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        keys.iter().map(|k| k.public_jwk().clone()).collect()
+        self.keys.public_jwks()
     }
 }

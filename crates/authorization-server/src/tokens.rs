@@ -43,7 +43,10 @@ pub fn mint_access_token(
 ) -> Result<(String, AccessTokenRecord), MintError> {
     let jti = secrets::new_id(state.rng.as_ref())?;
     let expires_at = now + state.config.lifetimes.access_token;
-    let format = request.client.access_token_format.unwrap_or(state.config.access_token_format);
+    let format = request
+        .client
+        .access_token_format
+        .unwrap_or(state.config.access_token_format);
     let (token, token_hash) = match format {
         AccessTokenFormat::Jwt => {
             let claims = AccessTokenClaims {
@@ -90,7 +93,10 @@ pub fn verify_own_jwt(state: &AppState, token: &str) -> Option<AccessTokenClaims
         return None;
     }
     let kid = header.kid?;
-    let jwk_value = state.public_jwks().into_iter().find(|k| k["kid"] == kid.as_str())?;
+    let jwk_value = state
+        .public_jwks()
+        .into_iter()
+        .find(|k| k["kid"] == kid.as_str())?;
     let jwk: Jwk = serde_json::from_value(jwk_value).ok()?;
     let algorithm = jwk.common.key_algorithm?.to_string().parse().ok()?;
     if header.alg != algorithm {
@@ -103,14 +109,19 @@ pub fn verify_own_jwt(state: &AppState, token: &str) -> Option<AccessTokenClaims
     // Expiry is judged by the server's clock, not the library's.
     validation.validate_exp = false;
     validation.set_required_spec_claims(&["iss", "exp", "sub", "aud"]);
-    jsonwebtoken::decode::<AccessTokenClaims>(token, &key, &validation).ok().map(|d| d.claims)
+    jsonwebtoken::decode::<AccessTokenClaims>(token, &key, &validation)
+        .ok()
+        .map(|d| d.claims)
 }
 
 /// Any token this server issued.
 #[derive(Debug, Clone)]
 pub enum FoundToken {
     Access(AccessTokenStatus),
-    Refresh { hash: TokenHash, record: RefreshTokenRecord },
+    Refresh {
+        hash: TokenHash,
+        record: RefreshTokenRecord,
+    },
 }
 
 /// Which kind of token to look for first (RFC 7009 `token_type_hint`); the
@@ -133,7 +144,11 @@ impl Hint {
 
 /// Finds a token by value: a JWT by its `jti` (after checking its
 /// signature), an opaque access token or a refresh token by hash.
-pub async fn find(state: &AppState, token: &str, hint: Hint) -> Result<Option<FoundToken>, StoreError> {
+pub async fn find(
+    state: &AppState,
+    token: &str,
+    hint: Hint,
+) -> Result<Option<FoundToken>, StoreError> {
     let hash = TokenHash::of(token);
     let access = async {
         if let Some(claims) = verify_own_jwt(state, token) {
@@ -145,10 +160,16 @@ pub async fn find(state: &AppState, token: &str, hint: Hint) -> Result<Option<Fo
     Ok(match hint {
         Hint::AccessToken => match access.await? {
             Some(a) => Some(FoundToken::Access(a)),
-            None => refresh.await?.map(|record| FoundToken::Refresh { hash: hash.clone(), record }),
+            None => refresh.await?.map(|record| FoundToken::Refresh {
+                hash: hash.clone(),
+                record,
+            }),
         },
         Hint::RefreshToken => match refresh.await? {
-            Some(record) => Some(FoundToken::Refresh { hash: hash.clone(), record }),
+            Some(record) => Some(FoundToken::Refresh {
+                hash: hash.clone(),
+                record,
+            }),
             None => access.await?.map(FoundToken::Access),
         },
     })

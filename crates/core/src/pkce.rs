@@ -36,9 +36,9 @@ impl CodeChallenge {
             (Some(_), None) => Err(OAuthError::invalid_request(
                 "code_challenge_method is required and must be S256",
             )),
-            (Some(_), Some(m)) if !SUPPORTED_METHODS.contains(&m) => Err(OAuthError::invalid_request(
-                "code_challenge_method must be S256",
-            )),
+            (Some(_), Some(m)) if !SUPPORTED_METHODS.contains(&m) => Err(
+                OAuthError::invalid_request("code_challenge_method must be S256"),
+            ),
             (Some(c), Some(_)) => {
                 // RFC 7636 §4.2 ABNF: 43-128 unreserved characters. An S256
                 // challenge is the 43-character base64url of a SHA-256.

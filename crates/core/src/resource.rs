@@ -20,7 +20,9 @@ pub struct Resource {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResourceRegistrationError {
-    #[error("a resource identifier must be an absolute https URI without a fragment (http only for localhost in development)")]
+    #[error(
+        "a resource identifier must be an absolute https URI without a fragment (http only for localhost in development)"
+    )]
     Identifier,
 }
 
@@ -50,10 +52,15 @@ pub fn audience_for(
 ) -> Result<String, OAuthError> {
     match (requested, registered) {
         (None, _) => Ok(default_audience.to_owned()),
-        (Some(_), None) => Err(OAuthError::new(ErrorCode::InvalidTarget, "the requested resource is not known here")),
+        (Some(_), None) => Err(OAuthError::new(
+            ErrorCode::InvalidTarget,
+            "the requested resource is not known here",
+        )),
         (Some(id), Some(r)) => {
             if !scope.is_subset(&r.scopes) {
-                return Err(OAuthError::invalid_scope("the requested scope is not offered by that resource"));
+                return Err(OAuthError::invalid_scope(
+                    "the requested scope is not offered by that resource",
+                ));
             }
             Ok(id.to_owned())
         }
@@ -110,8 +117,18 @@ mod tests {
         assert!(validate_identifier("https://photos.example", Mode::Production).is_ok());
         assert!(validate_identifier("https://photos.example/api", Mode::Production).is_ok());
         assert!(validate_identifier("http://localhost:9002", Mode::Development).is_ok());
-        for bad in ["photos", "https://photos.example#x", "http://photos.example", "urn:x:y", "http://localhost:9002"] {
-            let mode = if bad.starts_with("http://localhost") { Mode::Production } else { Mode::Development };
+        for bad in [
+            "photos",
+            "https://photos.example#x",
+            "http://photos.example",
+            "urn:x:y",
+            "http://localhost:9002",
+        ] {
+            let mode = if bad.starts_with("http://localhost") {
+                Mode::Production
+            } else {
+                Mode::Development
+            };
             assert!(validate_identifier(bad, mode).is_err(), "{bad}");
         }
     }
@@ -119,11 +136,27 @@ mod tests {
     #[test]
     fn unknown_resources_are_invalid_target() {
         let scope = Scope::parse("a").unwrap_or_default();
-        assert_eq!(audience_for(None, None, &scope, "https://d"), Ok("https://d".into()));
-        assert_eq!(audience_for(Some("https://x"), None, &scope, "https://d").map_err(|e| e.code), Err(ErrorCode::InvalidTarget));
-        let r = Resource { identifier: "https://x".into(), name: "X".into(), scopes: Scope::parse("a b").unwrap_or_default() };
-        assert_eq!(audience_for(Some("https://x"), Some(&r), &scope, "https://d"), Ok("https://x".into()));
+        assert_eq!(
+            audience_for(None, None, &scope, "https://d"),
+            Ok("https://d".into())
+        );
+        assert_eq!(
+            audience_for(Some("https://x"), None, &scope, "https://d").map_err(|e| e.code),
+            Err(ErrorCode::InvalidTarget)
+        );
+        let r = Resource {
+            identifier: "https://x".into(),
+            name: "X".into(),
+            scopes: Scope::parse("a b").unwrap_or_default(),
+        };
+        assert_eq!(
+            audience_for(Some("https://x"), Some(&r), &scope, "https://d"),
+            Ok("https://x".into())
+        );
         let c = Scope::parse("c").unwrap_or_default();
-        assert_eq!(audience_for(Some("https://x"), Some(&r), &c, "https://d").map_err(|e| e.code), Err(ErrorCode::InvalidScope));
+        assert_eq!(
+            audience_for(Some("https://x"), Some(&r), &c, "https://d").map_err(|e| e.code),
+            Err(ErrorCode::InvalidScope)
+        );
     }
 }

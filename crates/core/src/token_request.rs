@@ -176,7 +176,10 @@ pub fn grant_request(body: &Params) -> Result<GrantRequest, OAuthError> {
     // Only the grant types of `GrantType::ALL` are served (the password and
     // implicit grants are deliberately absent: RFC 9700 §2.4, OAuth 2.1).
     let grant_type: GrantType = grant_type.parse().map_err(|_| {
-        OAuthError::new(ErrorCode::UnsupportedGrantType, "this grant_type is not supported")
+        OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            "this grant_type is not supported",
+        )
     })?;
     match grant_type {
         GrantType::AuthorizationCode => Ok(GrantRequest::AuthorizationCode {

@@ -85,7 +85,9 @@ pub trait Store: Send + Sync + 'static {
         now: UnixTime,
     ) -> StoreResult<bool>;
 
-    // --- signing keys -----------------------------------------------------
+    // --- signing keys (see also the lifecycle methods at the end) ---------
+    /// Every signing key, retired ones included, in insertion order (which
+    /// decides between keys made in the same second).
     async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>>;
     async fn insert_signing_key(&self, key: &StoredSigningKey) -> StoreResult<()>;
 
@@ -162,7 +164,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// An access token by `jti` (JWTs) or by hash (opaque tokens).
     async fn access_token_by_jti(&self, jti: &str) -> StoreResult<Option<AccessTokenStatus>>;
-    async fn access_token_by_hash(&self, hash: &TokenHash) -> StoreResult<Option<AccessTokenStatus>>;
+    async fn access_token_by_hash(
+        &self,
+        hash: &TokenHash,
+    ) -> StoreResult<Option<AccessTokenStatus>>;
     /// Puts one access token on the deny list (RFC 7009).
     async fn revoke_access_token(&self, jti: &str, now: UnixTime) -> StoreResult<()>;
     /// Revokes a grant and with it its refresh-token family and access tokens.
@@ -172,4 +177,19 @@ pub trait Store: Send + Sync + 'static {
     // --- security events --------------------------------------------------
     async fn record_security_event(&self, event: &SecurityEvent) -> StoreResult<()>;
     async fn security_events(&self, limit: u32) -> StoreResult<Vec<SecurityEvent>>;
+
+    // --- signing keys: lifecycle ------------------------------------------
+    /// Marks the key retired at `now`, once: `false` if there is no such key
+    /// or it was already retired. The caller has checked that no live token
+    /// depends on it.
+    async fn retire_signing_key(&self, kid: &str, now: UnixTime) -> StoreResult<bool>;
+    /// Replaces a private key kept in clear (`encryption = 'none'`, written
+    /// before keys were encrypted) by its sealed form. `false` if it was
+    /// sealed meanwhile (by another process), which is fine.
+    async fn seal_signing_key(
+        &self,
+        kid: &str,
+        encryption: &str,
+        private_key: &[u8],
+    ) -> StoreResult<bool>;
 }

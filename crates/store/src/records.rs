@@ -23,13 +23,25 @@ impl std::fmt::Debug for User {
     }
 }
 
-/// A signing key as stored: its private half in PKCS#8 DER.
+/// A signing key as stored. The store never sees a private key in clear: the
+/// server seals the PKCS#8 DER before handing it over.
 #[derive(Clone, PartialEq, Eq)]
 pub struct StoredSigningKey {
     pub kid: String,
+    /// The JWS `alg` (`ES256`, `EdDSA`, `RS256`).
     pub algorithm: String,
-    pub private_pkcs8: Vec<u8>,
+    /// How `private_key` is protected: `A256GCM` (sealed under the
+    /// key-encryption key, the kid as associated data), or `none` for keys
+    /// written in clear before migration 0003, which the server seals at
+    /// start.
+    pub encryption: String,
+    pub private_key: Vec<u8>,
+    /// Published in the JWKS from here on.
     pub created_at: UnixTime,
+    /// Used for signing from here on (until a later key activates).
+    pub activates_at: UnixTime,
+    /// Neither published nor used from here on.
+    pub retired_at: Option<UnixTime>,
 }
 
 impl std::fmt::Debug for StoredSigningKey {

@@ -336,23 +336,30 @@ impl Store for SqliteStore {
     }
 
     async fn access_token_by_jti(&self, jti: &str) -> StoreResult<Option<AccessTokenStatus>> {
-        sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT_ACCESS_TOKEN} WHERE a.jti = ?")))
-            .bind(jti)
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(access_token_from_row)
-            .transpose()
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT_ACCESS_TOKEN} WHERE a.jti = ?"
+        )))
+        .bind(jti)
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(access_token_from_row)
+        .transpose()
     }
 
-    async fn access_token_by_hash(&self, hash: &TokenHash) -> StoreResult<Option<AccessTokenStatus>> {
-        sqlx::query(sqlx::AssertSqlSafe(format!("{SELECT_ACCESS_TOKEN} WHERE a.token_hash = ?")))
-            .bind(hash.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(access_token_from_row)
-            .transpose()
+    async fn access_token_by_hash(
+        &self,
+        hash: &TokenHash,
+    ) -> StoreResult<Option<AccessTokenStatus>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{SELECT_ACCESS_TOKEN} WHERE a.token_hash = ?"
+        )))
+        .bind(hash.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(access_token_from_row)
+        .transpose()
     }
 
     async fn revoke_access_token(&self, jti: &str, now: UnixTime) -> StoreResult<()> {
@@ -464,7 +471,7 @@ impl Store for SqliteStore {
     }
 
     async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>> {
-        let rows = sqlx::query("SELECT * FROM signing_keys ORDER BY created_at, kid")
+        let rows = sqlx::query("SELECT * FROM signing_keys ORDER BY rowid")
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
@@ -472,21 +479,30 @@ impl Store for SqliteStore {
                 Ok(StoredSigningKey {
                     kid: r.try_get("kid")?,
                     algorithm: r.try_get("algorithm")?,
-                    private_pkcs8: r.try_get("private_pkcs8")?,
+                    encryption: r.try_get("encryption")?,
+                    private_key: r.try_get("private_key")?,
                     created_at: r.try_get("created_at")?,
+                    activates_at: r.try_get("activates_at")?,
+                    retired_at: r.try_get("retired_at")?,
                 })
             })
             .collect()
     }
 
     async fn insert_signing_key(&self, k: &StoredSigningKey) -> StoreResult<()> {
-        sqlx::query("INSERT INTO signing_keys (kid, algorithm, private_pkcs8, created_at) VALUES (?, ?, ?, ?)")
-            .bind(&k.kid)
-            .bind(&k.algorithm)
-            .bind(&k.private_pkcs8)
-            .bind(k.created_at)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, algorithm, encryption, private_key, created_at, activates_at, retired_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&k.kid)
+        .bind(&k.algorithm)
+        .bind(&k.encryption)
+        .bind(&k.private_key)
+        .bind(k.created_at)
+        .bind(k.activates_at)
+        .bind(k.retired_at)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -822,6 +838,34 @@ impl Store for SqliteStore {
             .iter()
             .map(security_event_from_row)
             .collect()
+    }
+
+    async fn retire_signing_key(&self, kid: &str, now: UnixTime) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE signing_keys SET retired_at = ? WHERE kid = ? AND retired_at IS NULL",
+        )
+        .bind(now)
+        .bind(kid)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn seal_signing_key(
+        &self,
+        kid: &str,
+        encryption: &str,
+        private_key: &[u8],
+    ) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE signing_keys SET encryption = ?, private_key = ? WHERE kid = ? AND encryption = 'none'",
+        )
+        .bind(encryption)
+        .bind(private_key)
+        .bind(kid)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
     }
 }
 

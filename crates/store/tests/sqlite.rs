@@ -298,3 +298,106 @@ async fn settings_are_initialised_once() {
         b"first"
     );
 }
+
+#[tokio::test]
+async fn signing_keys_written_before_migration_0003_are_kept_and_flagged_clear() {
+    use sqlx::migrate::Migrator;
+    use sqlx::sqlite::SqliteConnectOptions;
+    use std::str::FromStr as _;
+
+    // A database as the first release left it: only migration 0001 applied,
+    // one key in clear.
+    let dir = tempfile::tempdir().unwrap();
+    let first_only = dir.path().join("migrations");
+    std::fs::create_dir(&first_only).unwrap();
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/migrations/sqlite/0001_initial.sql"
+        ),
+        first_only.join("0001_initial.sql"),
+    )
+    .unwrap();
+    let url = format!("sqlite://{}", dir.path().join("old.db").display());
+    let options = SqliteConnectOptions::from_str(&url)
+        .unwrap()
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    Migrator::new(first_only.as_path())
+        .await
+        .unwrap()
+        .run(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO signing_keys (kid, algorithm, private_pkcs8, created_at) VALUES ('old', 'ES256', x'308187', 1000)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let store = SqliteStore::connect(&url).await.unwrap();
+    let legacy = StoredSigningKey {
+        kid: "old".into(),
+        algorithm: "ES256".into(),
+        encryption: "none".into(),
+        private_key: vec![0x30, 0x81, 0x87],
+        created_at: 1000,
+        activates_at: 1000,
+        retired_at: None,
+    };
+    assert_eq!(
+        store.signing_keys().await.unwrap(),
+        std::slice::from_ref(&legacy)
+    );
+
+    // Sealing replaces a key in clear, once.
+    assert!(
+        store
+            .seal_signing_key("old", "A256GCM", b"sealed")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .seal_signing_key("old", "A256GCM", b"again")
+            .await
+            .unwrap()
+    );
+    let sealed = StoredSigningKey {
+        encryption: "A256GCM".into(),
+        private_key: b"sealed".to_vec(),
+        ..legacy
+    };
+    assert_eq!(
+        store.signing_keys().await.unwrap(),
+        std::slice::from_ref(&sealed)
+    );
+
+    // Listed in insertion order, whatever the times say.
+    let newer = StoredSigningKey {
+        kid: "new".into(),
+        created_at: 500,
+        activates_at: 500,
+        ..sealed.clone()
+    };
+    store.insert_signing_key(&newer).await.unwrap();
+    let kids: Vec<String> = store
+        .signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|k| k.kid)
+        .collect();
+    assert_eq!(kids, ["old", "new"]);
+
+    // Retiring happens once.
+    assert!(store.retire_signing_key("old", 2000).await.unwrap());
+    assert!(!store.retire_signing_key("old", 3000).await.unwrap());
+    assert!(!store.retire_signing_key("nope", 3000).await.unwrap());
+    assert_eq!(
+        store.signing_keys().await.unwrap()[0].retired_at,
+        Some(2000)
+    );
+}

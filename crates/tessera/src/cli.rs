@@ -8,7 +8,9 @@ use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use tessera_authorization_server::admin::{Admin, ClientSpec};
 use tessera_authorization_server::clock::{Clock as _, SystemClock};
+use tessera_authorization_server::keys::{KeyManager, format_utc};
 use tessera_authorization_server::{AppState, serve};
+use tessera_core::jwt::SigningAlgorithm;
 use tessera_core::secrets::{SecretString, SystemRandomness};
 use tessera_store::{SqliteStore, Store};
 
@@ -32,12 +34,15 @@ enum Command {
     /// Manage registered clients.
     #[command(subcommand)]
     Client(ClientCommand),
-    /// Manage protected resources (RFC 8707 audiences).
+    /// Manage registered protected resources (RFC 8707 audiences).
     #[command(subcommand)]
-    Resource(ResourceCommand),
+    Resources(ResourceCommand),
     /// Manage users (resource owners).
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage the keys that sign access tokens.
+    #[command(subcommand)]
+    Keys(KeysCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -102,8 +107,16 @@ enum ResourceCommand {
 async fn resource_command(config: &FileConfig, command: ResourceCommand) -> anyhow::Result<()> {
     let admin = admin(config).await?;
     match command {
-        ResourceCommand::Add { identifier, name, scopes } => {
-            let spec = tessera_authorization_server::admin::ResourceSpec { identifier: identifier.clone(), name, scopes };
+        ResourceCommand::Add {
+            identifier,
+            name,
+            scopes,
+        } => {
+            let spec = tessera_authorization_server::admin::ResourceSpec {
+                identifier: identifier.clone(),
+                name,
+                scopes,
+            };
             admin.register_resource(&spec, SystemClock.now()).await?;
             println!("resource `{identifier}` registered");
         }
@@ -149,7 +162,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve_command(config).await,
         Command::Client(c) => client_command(&config, c).await,
         Command::User(c) => user_command(&config, c).await,
-        Command::Resource(c) => resource_command(&config, c).await,
+        Command::Resources(c) => resource_command(&config, c).await,
+        Command::Keys(c) => keys_command(&config, c).await,
     }
 }
 
@@ -348,6 +362,108 @@ async fn user_command(config: &FileConfig, command: UserCommand) -> anyhow::Resu
                 bail!("no user `{username}`");
             }
             println!("password of `{username}` changed; their sessions and grants have ended");
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// List signing keys: kid, algorithm, state and dates (UTC).
+    List,
+    /// Create a new signing key: published in the JWKS at once, signing once
+    /// the pre-publication window (key_prepublication_secs) has passed.
+    Rotate {
+        /// The new key's algorithm; default: the configured signing_algorithm.
+        #[arg(long, value_enum, ignore_case = true)]
+        algorithm: Option<AlgorithmArg>,
+        /// Sign with the new key at once, skipping pre-publication (resources
+        /// that cached the JWKS only know it once they fetch it again).
+        #[arg(long)]
+        now: bool,
+    },
+    /// Stop publishing a key. Refused while a token it signed may still be
+    /// valid, and for the active key.
+    Retire { kid: String },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum AlgorithmArg {
+    #[value(name = "ES256")]
+    Es256,
+    #[value(name = "EdDSA")]
+    EdDsa,
+    #[value(name = "RS256")]
+    Rs256,
+}
+
+impl From<AlgorithmArg> for SigningAlgorithm {
+    fn from(a: AlgorithmArg) -> Self {
+        match a {
+            AlgorithmArg::Es256 => Self::Es256,
+            AlgorithmArg::EdDsa => Self::EdDsa,
+            AlgorithmArg::Rs256 => Self::Rs256,
+        }
+    }
+}
+
+async fn keys_command(config: &FileConfig, command: KeysCommand) -> anyhow::Result<()> {
+    let server_config = config.server_config()?;
+    let keys = KeyManager::new(
+        open_store(config).await?,
+        Arc::new(SystemRandomness),
+        &server_config,
+    );
+    let now = SystemClock.now();
+    match command {
+        KeysCommand::List => {
+            for k in keys.list(now).await? {
+                let mut line = format!(
+                    "{}\t{}\t{}\tcreated {}\tactivates {}",
+                    k.kid,
+                    k.algorithm,
+                    k.state.as_str(),
+                    format_utc(k.created_at),
+                    format_utc(k.activates_at)
+                );
+                if let Some(t) = k.superseded_at {
+                    line.push_str(&format!("\tsuperseded {}", format_utc(t)));
+                }
+                if let Some(t) = k.retirable_at {
+                    line.push_str(&format!("\tretirable from {}", format_utc(t)));
+                }
+                if let Some(t) = k.retired_at {
+                    line.push_str(&format!("\tretired {}", format_utc(t)));
+                }
+                println!("{line}");
+            }
+        }
+        KeysCommand::Rotate {
+            algorithm,
+            now: at_once,
+        } => {
+            let k = keys.rotate(algorithm.map(Into::into), at_once, now).await?;
+            if k.activates_at <= now {
+                println!(
+                    "signing key `{}` ({}) created: published and signing now",
+                    k.kid, k.algorithm
+                );
+            } else {
+                println!(
+                    "signing key `{}` ({}) created: published now, signing from {}",
+                    k.kid,
+                    k.algorithm,
+                    format_utc(k.activates_at)
+                );
+            }
+            println!(
+                "running servers pick it up within {} s",
+                keys.policy().reload_interval_secs
+            );
+        }
+        KeysCommand::Retire { kid } => {
+            keys.retire(&kid, now).await?;
+            println!("signing key `{kid}` retired: no longer published");
         }
     }
     Ok(())

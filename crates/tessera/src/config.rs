@@ -9,6 +9,8 @@ use figment::providers::{Env, Format as _, Toml};
 use serde::Deserialize;
 use tessera_authorization_server::ServerConfig;
 use tessera_authorization_server::admin::{ClientSpec, ResourceSpec, UserSpec};
+use tessera_authorization_server::keys::KeyEncryptionKey;
+use tessera_core::secrets::SecretString;
 
 /// Top-level keys that may come from the environment.
 const ENV_KEYS: &[&str] = &[
@@ -23,6 +25,11 @@ const ENV_KEYS: &[&str] = &[
     "session_ttl_secs",
     "log",
     "access_token_format",
+    "key_encryption_key",
+    "signing_algorithm",
+    "key_prepublication_secs",
+    "key_rotation_interval_secs",
+    "key_reload_interval_secs",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -45,6 +52,18 @@ pub struct FileConfig {
     /// `"jwt"` (default) or `"opaque"`: the access-token format for clients
     /// that do not choose their own.
     pub access_token_format: Option<String>,
+    /// Base64 of 32 random bytes: the key that seals signing keys at rest.
+    /// Required with an https issuer; best set from the environment.
+    pub key_encryption_key: Option<SecretString>,
+    /// `ES256` (default), `EdDSA` or `RS256`: the algorithm of the first
+    /// signing key and of scheduled rotations.
+    pub signing_algorithm: Option<String>,
+    /// How long a new signing key is published before it signs.
+    pub key_prepublication_secs: Option<i64>,
+    /// Rotate the signing key when the newest is this old; off when absent.
+    pub key_rotation_interval_secs: Option<i64>,
+    /// How often a running server reloads the signing keys from the store.
+    pub key_reload_interval_secs: Option<i64>,
     /// A tracing filter, such as `info` or `tessera=debug`.
     #[serde(default = "defaults::log")]
     pub log: String,
@@ -115,6 +134,35 @@ impl FileConfig {
         }
         if let Some(f) = &self.access_token_format {
             config.access_token_format = f.parse()?;
+        }
+        let keys = &mut config.keys;
+        if let Some(k) = &self.key_encryption_key {
+            keys.encryption_key = Some(KeyEncryptionKey::from_base64(k.expose())?);
+        }
+        if let Some(a) = &self.signing_algorithm {
+            keys.algorithm = a
+                .parse()
+                .context("signing_algorithm must be ES256, EdDSA or RS256")?;
+        }
+        if let Some(v) = self.key_prepublication_secs {
+            anyhow::ensure!(
+                v >= 0,
+                "key_prepublication_secs must be zero or a positive number of seconds"
+            );
+            keys.prepublication_secs = v;
+        }
+        if let Some(v) = self.key_reload_interval_secs {
+            keys.reload_interval_secs = positive("key_reload_interval_secs", v)?;
+        }
+        if let Some(v) = self.key_rotation_interval_secs {
+            let v = positive("key_rotation_interval_secs", v)?;
+            // Otherwise keys would pile up, each rotated before the last one
+            // has started signing.
+            anyhow::ensure!(
+                v > keys.prepublication_secs,
+                "key_rotation_interval_secs must be longer than key_prepublication_secs"
+            );
+            keys.rotation_interval_secs = Some(v);
         }
         Ok(config)
     }

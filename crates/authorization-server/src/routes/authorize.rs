@@ -87,7 +87,10 @@ async fn handle(
     ) {
         Ok(audience) => request.audience = audience,
         Err(error) => {
-            let e = authorize::RedirectError { redirect: request.redirect.clone(), error };
+            let e = authorize::RedirectError {
+                redirect: request.redirect.clone(),
+                error,
+            };
             return Ok(flow::redirect(&e.location(issuer), via));
         }
     }

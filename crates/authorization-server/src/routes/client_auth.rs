@@ -16,7 +16,10 @@ use crate::state::AppState;
 /// count, RFC 6749 §2.3.1).
 pub fn form(headers: &HeaderMap, body: &[u8]) -> Result<Params, WebError> {
     if !super::is_form(headers) {
-        return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded").into());
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        )
+        .into());
     }
     let params = Params::parse(body);
     params.reject_repeats()?;
@@ -24,19 +27,28 @@ pub fn form(headers: &HeaderMap, body: &[u8]) -> Result<Params, WebError> {
 }
 
 /// Authenticates the client that sent `headers` and `params`.
-pub async fn authenticate_request(state: &AppState, headers: &HeaderMap, params: &Params) -> Result<Client, WebError> {
+pub async fn authenticate_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Client, WebError> {
     let mut authorization = headers.get_all(header::AUTHORIZATION).iter();
     let authorization = match (authorization.next(), authorization.next()) {
         (None, _) => None,
-        (Some(v), None) => Some(
-            v.to_str()
-                .map_err(|_| auth_error(AuthenticationError::invalid_client("malformed Authorization header", true)))?,
-        ),
+        (Some(v), None) => Some(v.to_str().map_err(|_| {
+            auth_error(AuthenticationError::invalid_client(
+                "malformed Authorization header",
+                true,
+            ))
+        })?),
         (Some(_), Some(_)) => {
-            return Err(OAuthError::invalid_request("the Authorization header was repeated").into());
+            return Err(
+                OAuthError::invalid_request("the Authorization header was repeated").into(),
+            );
         }
     };
-    let credentials = token_request::client_authentication(authorization, params).map_err(auth_error)?;
+    let credentials =
+        token_request::client_authentication(authorization, params).map_err(auth_error)?;
     authenticate(state, &credentials).await
 }
 
@@ -44,7 +56,12 @@ pub async fn authenticate_request(state: &AppState, headers: &HeaderMap, params:
 /// Basic` when the client tried Basic (RFC 6749 §5.2).
 pub fn auth_error(e: AuthenticationError) -> WebError {
     match WebError::json(e.error) {
-        WebError::Json { status, error, retry_after, .. } => WebError::Json {
+        WebError::Json {
+            status,
+            error,
+            retry_after,
+            ..
+        } => WebError::Json {
             status,
             basic_challenge: e.basic_attempted && status == StatusCode::UNAUTHORIZED,
             error,
@@ -56,20 +73,28 @@ pub fn auth_error(e: AuthenticationError) -> WebError {
 
 /// Checks the credentials, with brute-force protection: after too many
 /// failures the client id is locked out for a while (429).
-async fn authenticate(state: &AppState, credentials: &ClientAuthentication) -> Result<Client, WebError> {
+async fn authenticate(
+    state: &AppState,
+    credentials: &ClientAuthentication,
+) -> Result<Client, WebError> {
     let now = state.now();
     let client_id = credentials.client_id();
     if let Err(retry_after) = state.brute_force.check(client_id, now) {
         return Err(WebError::Json {
             status: StatusCode::TOO_MANY_REQUESTS,
-            error: OAuthError::invalid_client("too many failed authentication attempts; try again later"),
+            error: OAuthError::invalid_client(
+                "too many failed authentication attempts; try again later",
+            ),
             basic_challenge: false,
             retry_after: Some(retry_after),
         });
     }
     let client = state.store.client(client_id).await.or_json()?;
     let authenticated = match (&client, credentials) {
-        (Some(c), ClientAuthentication::Basic { secret, .. } | ClientAuthentication::Post { secret, .. }) => c
+        (
+            Some(c),
+            ClientAuthentication::Basic { secret, .. } | ClientAuthentication::Post { secret, .. },
+        ) => c
             .secret_hash
             .as_deref()
             .is_some_and(|stored| state.client_secrets.verify(secret.expose(), stored)),
@@ -83,7 +108,10 @@ async fn authenticate(state: &AppState, credentials: &ClientAuthentication) -> R
         }
         _ => {
             if state.brute_force.record_failure(client_id, now) {
-                tracing::warn!(client_id, "client locked out after repeated authentication failures");
+                tracing::warn!(
+                    client_id,
+                    "client locked out after repeated authentication failures"
+                );
                 record_event(
                     state,
                     "client_authentication_lockout",

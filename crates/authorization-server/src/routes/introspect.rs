@@ -29,7 +29,9 @@ pub async fn introspect(
         Ok(b) => b,
         Err(rejection) => return super::token::unreadable_body(rejection).into_response(),
     };
-    handle(&state, &headers, &body).await.unwrap_or_else(IntoResponse::into_response)
+    handle(&state, &headers, &body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 /// Whether `caller` may learn about a token of `client_id` for `audience`.
@@ -43,7 +45,9 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
     if caller.is_public() || !caller.introspect {
         return Err(WebError::Json {
             status: StatusCode::FORBIDDEN,
-            error: OAuthError::unauthorized_client("this client is not allowed to introspect tokens"),
+            error: OAuthError::unauthorized_client(
+                "this client is not allowed to introspect tokens",
+            ),
             basic_challenge: false,
             retry_after: None,
         });
@@ -101,8 +105,10 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
         _ => inactive(),
     };
     let mut r = (StatusCode::OK, axum::Json(answer)).into_response();
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     Ok(r)
 }
 

@@ -23,7 +23,9 @@ use crate::state::AppState;
 const INTROSPECTION_AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post"];
 
 pub async fn metadata(State(state): State<AppState>) -> Response {
-    document(&state).await.unwrap_or_else(IntoResponse::into_response)
+    document(&state)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn document(state: &AppState) -> Result<Response, WebError> {
@@ -54,6 +56,9 @@ async fn document(state: &AppState) -> Result<Response, WebError> {
         "authorization_response_iss_parameter_supported": true,
     });
     let mut r = axum::Json(doc).into_response();
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    r.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
     Ok(r)
 }

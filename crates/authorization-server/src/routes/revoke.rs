@@ -28,7 +28,9 @@ pub async fn revoke(
         Ok(b) => b,
         Err(rejection) => return super::token::unreadable_body(rejection).into_response(),
     };
-    handle(&state, &headers, &body).await.unwrap_or_else(IntoResponse::into_response)
+    handle(&state, &headers, &body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, WebError> {
@@ -44,7 +46,11 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
         None => {}
         Some(FoundToken::Refresh { record, .. }) => {
             if record.client_id == client.client_id {
-                state.store.revoke_grant(&record.grant_id, now, "refresh token revoked by the client").await.or_json()?;
+                state
+                    .store
+                    .revoke_grant(&record.grant_id, now, "refresh token revoked by the client")
+                    .await
+                    .or_json()?;
                 tracing::info!(client_id = %client.client_id, "refresh token revoked; its grant is revoked");
             } else {
                 tracing::warn!(client_id = %client.client_id, "a client tried to revoke another client's refresh token");
@@ -52,7 +58,11 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
         }
         Some(FoundToken::Access(status)) => {
             if status.record.client_id == client.client_id {
-                state.store.revoke_access_token(&status.record.jti, now).await.or_json()?;
+                state
+                    .store
+                    .revoke_access_token(&status.record.jti, now)
+                    .await
+                    .or_json()?;
                 tracing::info!(client_id = %client.client_id, "access token revoked");
             } else {
                 tracing::warn!(client_id = %client.client_id, "a client tried to revoke another client's access token");
@@ -60,6 +70,7 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
         }
     }
     let mut r = StatusCode::OK.into_response();
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(r)
 }

@@ -8,6 +8,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use tessera_core::UnixTime;
 use tessera_core::client::{Client, GrantType};
 use tessera_core::error::{ErrorCode, OAuthError};
 use tessera_core::grant::{self, RefreshRejection};
@@ -15,7 +16,6 @@ use tessera_core::resource;
 use tessera_core::scope::Scope;
 use tessera_core::secrets::{self, SecretString, TokenHash};
 use tessera_core::token_request::{self, GrantRequest};
-use tessera_core::UnixTime;
 use tessera_store::{CodeConsumption, NewRefreshToken};
 
 use super::client_auth;
@@ -59,7 +59,8 @@ pub async fn method_not_allowed() -> Response {
         retry_after: None,
     }
     .into_response();
-    r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+    r.headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
     r
 }
 
@@ -78,11 +79,26 @@ async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
     let client = client_auth::authenticate_request(state, headers, &params).await?;
     let resource = params.single("resource").map_err(OAuthError::from)?;
     match token_request::grant_request(&params)? {
-        GrantRequest::AuthorizationCode { code, redirect_uri, code_verifier } => {
+        GrantRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => {
             require_grant(&client, GrantType::AuthorizationCode)?;
-            exchange_code(state, &client, &code, redirect_uri.as_deref(), code_verifier.as_deref(), resource).await
+            exchange_code(
+                state,
+                &client,
+                &code,
+                redirect_uri.as_deref(),
+                code_verifier.as_deref(),
+                resource,
+            )
+            .await
         }
-        GrantRequest::RefreshToken { refresh_token, scope } => {
+        GrantRequest::RefreshToken {
+            refresh_token,
+            scope,
+        } => {
             require_grant(&client, GrantType::RefreshToken)?;
             refresh(state, &client, &refresh_token, scope.as_ref(), resource).await
         }
@@ -97,7 +113,10 @@ fn require_grant(client: &Client, grant: GrantType) -> Result<(), WebError> {
     if client.allows(grant) {
         Ok(())
     } else {
-        Err(OAuthError::unauthorized_client(format!("this client is not allowed the {grant} grant")).into())
+        Err(OAuthError::unauthorized_client(format!(
+            "this client is not allowed the {grant} grant"
+        ))
+        .into())
     }
 }
 
@@ -125,12 +144,21 @@ async fn exchange_code(
     resource: Option<&str>,
 ) -> Result<Response, WebError> {
     let now = state.now();
-    let code_grant = match state.store.consume_code(&TokenHash::of(code.expose()), now).await.or_json()? {
+    let code_grant = match state
+        .store
+        .consume_code(&TokenHash::of(code.expose()), now)
+        .await
+        .or_json()?
+    {
         CodeConsumption::Unknown => return Err(OAuthError::invalid_grant(CODE_INVALID).into()),
         CodeConsumption::AlreadyUsed { grant_id } => {
             // RFC 6749 §4.1.2: a code used twice was stolen or replayed; the
             // tokens issued from it are revoked.
-            state.store.revoke_grant(&grant_id, now, "authorization code replayed").await.or_json()?;
+            state
+                .store
+                .revoke_grant(&grant_id, now, "authorization code replayed")
+                .await
+                .or_json()?;
             tracing::warn!(client_id = %client.client_id, "authorization code replayed; its grant is revoked");
             record_event(
                 state,
@@ -145,7 +173,13 @@ async fn exchange_code(
         }
         CodeConsumption::Consumed(c) => c,
     };
-    grant::check_code_redemption(&code_grant, &client.client_id, redirect_uri, code_verifier, now)?;
+    grant::check_code_redemption(
+        &code_grant,
+        &client.client_id,
+        redirect_uri,
+        code_verifier,
+        now,
+    )?;
     check_resource(resource, &code_grant.audience)?;
     let live = state
         .store
@@ -171,7 +205,14 @@ async fn exchange_code(
     )?;
     let refresh = if client.allows(GrantType::RefreshToken) {
         let (idle, absolute) = grant::refresh_expiry(&state.config.lifetimes, now, now);
-        Some(new_refresh(state, &code_grant.grant_id, client, now, idle, absolute)?)
+        Some(new_refresh(
+            state,
+            &code_grant.grant_id,
+            client,
+            now,
+            idle,
+            absolute,
+        )?)
     } else {
         None
     };
@@ -182,7 +223,12 @@ async fn exchange_code(
         .issue_tokens(&access, refresh.as_ref().map(|(_, h, r)| (h, r)))
         .await
         .or_json()?;
-    Ok(success(state, access_token, refresh.map(|(t, _, _)| t), &code_grant.scope))
+    Ok(success(
+        state,
+        access_token,
+        refresh.map(|(t, _, _)| t),
+        &code_grant.scope,
+    ))
 }
 
 async fn refresh(
@@ -223,7 +269,14 @@ async fn refresh(
     let idle = now
         .saturating_add(state.config.lifetimes.refresh_token_idle)
         .min(record.absolute_expires_at);
-    let (new_token, new_hash, new) = new_refresh(state, &record.grant_id, client, now, idle, record.absolute_expires_at)?;
+    let (new_token, new_hash, new) = new_refresh(
+        state,
+        &record.grant_id,
+        client,
+        now,
+        idle,
+        record.absolute_expires_at,
+    )?;
     let rotated = state
         .store
         .rotate_refresh_token(&hash, now, &access, &new_hash, &new)
@@ -253,7 +306,10 @@ async fn client_credentials(
     let scope = match requested {
         Some(s) if !s.is_empty() => {
             if !s.is_subset(&client.scopes) {
-                return Err(OAuthError::invalid_scope("the requested scope is not allowed for this client").into());
+                return Err(OAuthError::invalid_scope(
+                    "the requested scope is not allowed for this client",
+                )
+                .into());
             }
             s
         }
@@ -264,7 +320,18 @@ async fn client_credentials(
             None => client.scopes.clone(),
         },
     };
-    let audience = resource::audience_for(resource, registered.as_ref(), &scope, &state.config.default_audience)?;
+    if scope.is_empty() {
+        return Err(OAuthError::invalid_scope(
+            "this client has no scope it may use at that resource",
+        )
+        .into());
+    }
+    let audience = resource::audience_for(
+        resource,
+        registered.as_ref(),
+        &scope,
+        &state.config.default_audience,
+    )?;
     let (access_token, access) = mint(
         state,
         &AccessTokenRequest {
@@ -283,11 +350,23 @@ async fn client_credentials(
 
 /// RFC 9700 §4.14.2: a rotated refresh token presented again means two
 /// parties hold it; the whole family is revoked.
-async fn reuse_detected(state: &AppState, client: &Client, grant_id: &str, user_id: &str) -> WebError {
+async fn reuse_detected(
+    state: &AppState,
+    client: &Client,
+    grant_id: &str,
+    user_id: &str,
+) -> WebError {
     let now = state.now();
-    if let Err(e) = state.store.revoke_grant(grant_id, now, "refresh token reused").await {
+    if let Err(e) = state
+        .store
+        .revoke_grant(grant_id, now, "refresh token reused")
+        .await
+    {
         tracing::error!(error = %e, "could not revoke a grant after refresh-token reuse");
-        return WebError::json(OAuthError::new(ErrorCode::TemporarilyUnavailable, "try again later"));
+        return WebError::json(OAuthError::new(
+            ErrorCode::TemporarilyUnavailable,
+            "try again later",
+        ));
     }
     tracing::warn!(client_id = %client.client_id, "refresh token reused; its family is revoked");
     record_event(
@@ -330,7 +409,12 @@ fn new_refresh(
     Ok((token, hash, record))
 }
 
-fn success(state: &AppState, access_token: String, refresh_token: Option<SecretString>, scope: &Scope) -> Response {
+fn success(
+    state: &AppState,
+    access_token: String,
+    refresh_token: Option<SecretString>,
+    scope: &Scope,
+) -> Response {
     let body = TokenResponse {
         access_token,
         token_type: "Bearer",
@@ -339,8 +423,9 @@ fn success(state: &AppState, access_token: String, refresh_token: Option<SecretS
         scope: scope.to_string(),
     };
     let mut r = (StatusCode::OK, axum::Json(body)).into_response();
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r.headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     r
 }
-

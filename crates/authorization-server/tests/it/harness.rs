@@ -34,6 +34,9 @@ pub const BOB: &str = "bob";
 pub const BOB_PASSWORD: &str = "bob-password-12";
 /// A fixed start time, so snapshots and expiry arithmetic are stable.
 pub const T0: i64 = 1_800_000_000;
+/// The key-encryption key of production-mode test servers.
+pub const TEST_KEY_ENCRYPTION_KEY: tessera_authorization_server::keys::KeyEncryptionKey =
+    tessera_authorization_server::keys::KeyEncryptionKey::from_bytes([0x5e; 32]);
 
 pub struct TestApp {
     pub base: String,
@@ -76,6 +79,10 @@ impl TestApp {
         let mut config =
             ServerConfig::new(issuer.unwrap_or(&base), "https://photos.example").expect("config");
         configure(&mut config);
+        // Production mode refuses to start without a key-encryption key.
+        if config.mode() == Mode::Production && config.keys.encryption_key.is_none() {
+            config.keys.encryption_key = Some(TEST_KEY_ENCRYPTION_KEY);
+        }
         let clock = ManualClock::new(T0);
         let rng = Arc::new(SystemRandomness);
         let admin = Admin::new(store.clone(), rng.clone(), Mode::Development)
@@ -113,7 +120,10 @@ impl TestApp {
                 name: None,
                 scopes: scopes.into_iter().map(str::to_owned).collect(),
             };
-            self.admin.register_resource(&spec, T0).await.expect("resource");
+            self.admin
+                .register_resource(&spec, T0)
+                .await
+                .expect("resource");
         }
         // Resource servers that may introspect tokens for their resource.
         for (id, secret, resource) in [("rs1", RS1_SECRET, PHOTOS), ("rs2", RS2_SECRET, OTHER)] {
@@ -158,6 +168,11 @@ impl TestApp {
             .register_client(&spec, false, T0)
             .await
             .expect("register client");
+    }
+
+    /// The directory holding the SQLite database (`tessera.db` and its WAL).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
     }
 
     pub fn url(&self, path: &str) -> String {

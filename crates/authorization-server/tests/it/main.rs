@@ -8,6 +8,7 @@ mod harness;
 
 mod authorize_endpoint;
 mod happy_path;
+mod keys;
 mod logging;
 mod request_edges;
 mod token_endpoint;
