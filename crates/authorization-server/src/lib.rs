@@ -85,6 +85,12 @@ pub fn router(state: AppState) -> Router {
     };
     app.route(&metadata_path, get(metadata::metadata))
         .fallback(misc::not_found)
+        // Error pages link the stylesheet under the issuer's path too.
+        .layer(axum::middleware::from_fn(
+            move |req: Request<axum::body::Body>, next: axum::middleware::Next| {
+                pages::BASE_PATH.scope(base.clone(), next.run(req))
+            },
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Spans name the method and path only: query strings carry state,
         // codes and challenges, which stay out of the logs.

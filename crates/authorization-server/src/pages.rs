@@ -56,8 +56,20 @@ pub fn render(status: StatusCode, template: &str, context: minijinja::Value) -> 
     }
 }
 
+tokio::task_local! {
+    /// The issuer's path for the request being answered, so that error
+    /// pages, which are built without the state at hand, link the stylesheet
+    /// under it (set for every request by [`crate::router`]).
+    pub static BASE_PATH: String;
+}
+
 pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
-    render(status, "error.html", minijinja::context! { title, message })
+    let base = BASE_PATH.try_with(Clone::clone).unwrap_or_default();
+    render(
+        status,
+        "error.html",
+        minijinja::context! { title, message, base },
+    )
 }
 
 /// Adds the headers every HTML page needs.

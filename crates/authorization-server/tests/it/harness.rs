@@ -620,3 +620,700 @@ impl Browser {
         loc
     }
 }
+
+// ---------------------------------------------------------------------------
+// Fault injection, issuers with a path, and back-channel helpers
+// (revocation, introspection, metadata, client credentials, resources).
+// ---------------------------------------------------------------------------
+
+/// The store methods a storage failure at revocation or introspection goes
+/// through: the token lookups and the two revocation writes.
+pub const TOKEN_STORE_METHODS: &[&str] = &[
+    "refresh_token",
+    "access_token_by_jti",
+    "access_token_by_hash",
+    "revoke_grant",
+    "revoke_access_token",
+];
+
+/// A [`Store`] that delegates every method to a real [`SqliteStore`], except
+/// that while failures are switched on the chosen methods fail as a broken
+/// database would (`StoreError::Corrupt("injected failure")`).
+pub struct FaultyStore {
+    inner: Arc<SqliteStore>,
+    failing: std::sync::atomic::AtomicBool,
+    methods: std::sync::Mutex<Vec<&'static str>>,
+}
+
+impl FaultyStore {
+    pub fn new(inner: Arc<SqliteStore>) -> Self {
+        Self {
+            inner,
+            failing: std::sync::atomic::AtomicBool::new(false),
+            methods: std::sync::Mutex::new(TOKEN_STORE_METHODS.to_vec()),
+        }
+    }
+
+    /// From now on, `methods` fail (and only they).
+    pub fn fail(&self, methods: &[&'static str]) {
+        *self.methods.lock().unwrap_or_else(|p| p.into_inner()) = methods.to_vec();
+        self.failing
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Every method works again.
+    pub fn heal(&self) {
+        self.failing
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn check(&self, method: &str) -> tessera_store::StoreResult<()> {
+        let failing = self.failing.load(std::sync::atomic::Ordering::SeqCst)
+            && self
+                .methods
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(&method);
+        if failing {
+            Err(tessera_store::StoreError::Corrupt(
+                "injected failure".into(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+mod faulty_store_impl {
+    use super::FaultyStore;
+    use tessera_core::UnixTime;
+    use tessera_core::authorize::AuthorizationRequest;
+    use tessera_core::client::Client;
+    use tessera_core::grant::{CodeGrant, RefreshTokenRecord};
+    use tessera_core::resource::Resource;
+    use tessera_store::*;
+
+    #[async_trait::async_trait]
+    impl Store for FaultyStore {
+        async fn setting_or_init(&self, name: &str, initial: &[u8]) -> StoreResult<Vec<u8>> {
+            self.check("setting_or_init")?;
+            self.inner.setting_or_init(name, initial).await
+        }
+        async fn upsert_client(&self, client: &Client, now: UnixTime) -> StoreResult<()> {
+            self.check("upsert_client")?;
+            self.inner.upsert_client(client, now).await
+        }
+        async fn client(&self, client_id: &str) -> StoreResult<Option<Client>> {
+            self.check("client")?;
+            self.inner.client(client_id).await
+        }
+        async fn clients(&self) -> StoreResult<Vec<Client>> {
+            self.check("clients")?;
+            self.inner.clients().await
+        }
+        async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
+            self.check("delete_client")?;
+            self.inner.delete_client(client_id).await
+        }
+        async fn upsert_resource(&self, resource: &Resource, now: UnixTime) -> StoreResult<()> {
+            self.check("upsert_resource")?;
+            self.inner.upsert_resource(resource, now).await
+        }
+        async fn resource(&self, identifier: &str) -> StoreResult<Option<Resource>> {
+            self.check("resource")?;
+            self.inner.resource(identifier).await
+        }
+        async fn resources(&self) -> StoreResult<Vec<Resource>> {
+            self.check("resources")?;
+            self.inner.resources().await
+        }
+        async fn delete_resource(&self, identifier: &str) -> StoreResult<bool> {
+            self.check("delete_resource")?;
+            self.inner.delete_resource(identifier).await
+        }
+        async fn create_user(&self, user: &User) -> StoreResult<()> {
+            self.check("create_user")?;
+            self.inner.create_user(user).await
+        }
+        async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+            self.check("user_by_username")?;
+            self.inner.user_by_username(username).await
+        }
+        async fn user(&self, user_id: &str) -> StoreResult<Option<User>> {
+            self.check("user")?;
+            self.inner.user(user_id).await
+        }
+        async fn users(&self) -> StoreResult<Vec<User>> {
+            self.check("users")?;
+            self.inner.users().await
+        }
+        async fn delete_user(&self, username: &str) -> StoreResult<bool> {
+            self.check("delete_user")?;
+            self.inner.delete_user(username).await
+        }
+        async fn set_password(
+            &self,
+            username: &str,
+            password_hash: &str,
+            now: UnixTime,
+        ) -> StoreResult<bool> {
+            self.check("set_password")?;
+            self.inner.set_password(username, password_hash, now).await
+        }
+        async fn signing_keys(&self) -> StoreResult<Vec<StoredSigningKey>> {
+            self.check("signing_keys")?;
+            self.inner.signing_keys().await
+        }
+        async fn insert_signing_key(&self, key: &StoredSigningKey) -> StoreResult<()> {
+            self.check("insert_signing_key")?;
+            self.inner.insert_signing_key(key).await
+        }
+        async fn create_session(&self, session: &Session) -> StoreResult<()> {
+            self.check("create_session")?;
+            self.inner.create_session(session).await
+        }
+        async fn session(
+            &self,
+            id_hash: &TokenHash,
+            now: UnixTime,
+        ) -> StoreResult<Option<Session>> {
+            self.check("session")?;
+            self.inner.session(id_hash, now).await
+        }
+        async fn replace_session(&self, old: Option<&TokenHash>, new: &Session) -> StoreResult<()> {
+            self.check("replace_session")?;
+            self.inner.replace_session(old, new).await
+        }
+        async fn delete_session(&self, id_hash: &TokenHash) -> StoreResult<()> {
+            self.check("delete_session")?;
+            self.inner.delete_session(id_hash).await
+        }
+        async fn save_authorization_request(
+            &self,
+            id: &str,
+            session: &TokenHash,
+            request: &AuthorizationRequest,
+            expires_at: UnixTime,
+        ) -> StoreResult<()> {
+            self.check("save_authorization_request")?;
+            self.inner
+                .save_authorization_request(id, session, request, expires_at)
+                .await
+        }
+        async fn authorization_request(
+            &self,
+            id: &str,
+            session: &TokenHash,
+            now: UnixTime,
+        ) -> StoreResult<Option<AuthorizationRequest>> {
+            self.check("authorization_request")?;
+            self.inner.authorization_request(id, session, now).await
+        }
+        async fn take_authorization_request(
+            &self,
+            id: &str,
+            session: &TokenHash,
+        ) -> StoreResult<bool> {
+            self.check("take_authorization_request")?;
+            self.inner.take_authorization_request(id, session).await
+        }
+        async fn consent(&self, user_id: &str, client_id: &str) -> StoreResult<Option<Consent>> {
+            self.check("consent")?;
+            self.inner.consent(user_id, client_id).await
+        }
+        async fn save_consent(&self, consent: &Consent) -> StoreResult<()> {
+            self.check("save_consent")?;
+            self.inner.save_consent(consent).await
+        }
+        async fn issue_code(
+            &self,
+            grant: &Grant,
+            code_hash: &TokenHash,
+            code: &CodeGrant,
+        ) -> StoreResult<()> {
+            self.check("issue_code")?;
+            self.inner.issue_code(grant, code_hash, code).await
+        }
+        async fn code_challenge_seen(
+            &self,
+            client_id: &str,
+            challenge: &str,
+            since: UnixTime,
+        ) -> StoreResult<bool> {
+            self.check("code_challenge_seen")?;
+            self.inner
+                .code_challenge_seen(client_id, challenge, since)
+                .await
+        }
+        async fn consume_code(
+            &self,
+            code_hash: &TokenHash,
+            now: UnixTime,
+        ) -> StoreResult<CodeConsumption> {
+            self.check("consume_code")?;
+            self.inner.consume_code(code_hash, now).await
+        }
+        async fn issue_tokens(
+            &self,
+            access: &AccessTokenRecord,
+            refresh: Option<(&TokenHash, &NewRefreshToken)>,
+        ) -> StoreResult<()> {
+            self.check("issue_tokens")?;
+            self.inner.issue_tokens(access, refresh).await
+        }
+        async fn refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<RefreshTokenRecord>> {
+            self.check("refresh_token")?;
+            self.inner.refresh_token(hash).await
+        }
+        async fn rotate_refresh_token(
+            &self,
+            old: &TokenHash,
+            now: UnixTime,
+            access: &AccessTokenRecord,
+            new_hash: &TokenHash,
+            new: &NewRefreshToken,
+        ) -> StoreResult<bool> {
+            self.check("rotate_refresh_token")?;
+            self.inner
+                .rotate_refresh_token(old, now, access, new_hash, new)
+                .await
+        }
+        async fn access_token_by_jti(&self, jti: &str) -> StoreResult<Option<AccessTokenStatus>> {
+            self.check("access_token_by_jti")?;
+            self.inner.access_token_by_jti(jti).await
+        }
+        async fn access_token_by_hash(
+            &self,
+            hash: &TokenHash,
+        ) -> StoreResult<Option<AccessTokenStatus>> {
+            self.check("access_token_by_hash")?;
+            self.inner.access_token_by_hash(hash).await
+        }
+        async fn revoke_access_token(&self, jti: &str, now: UnixTime) -> StoreResult<()> {
+            self.check("revoke_access_token")?;
+            self.inner.revoke_access_token(jti, now).await
+        }
+        async fn revoke_grant(
+            &self,
+            grant_id: &str,
+            now: UnixTime,
+            reason: &str,
+        ) -> StoreResult<()> {
+            self.check("revoke_grant")?;
+            self.inner.revoke_grant(grant_id, now, reason).await
+        }
+        async fn grant(&self, grant_id: &str) -> StoreResult<Option<Grant>> {
+            self.check("grant")?;
+            self.inner.grant(grant_id).await
+        }
+        async fn record_security_event(&self, event: &SecurityEvent) -> StoreResult<()> {
+            self.check("record_security_event")?;
+            self.inner.record_security_event(event).await
+        }
+        async fn security_events(&self, limit: u32) -> StoreResult<Vec<SecurityEvent>> {
+            self.check("security_events")?;
+            self.inner.security_events(limit).await
+        }
+        async fn retire_signing_key(&self, kid: &str, now: UnixTime) -> StoreResult<bool> {
+            self.check("retire_signing_key")?;
+            self.inner.retire_signing_key(kid, now).await
+        }
+        async fn seal_signing_key(
+            &self,
+            kid: &str,
+            encryption: &str,
+            private_key: &[u8],
+        ) -> StoreResult<bool> {
+            self.check("seal_signing_key")?;
+            self.inner
+                .seal_signing_key(kid, encryption, private_key)
+                .await
+        }
+    }
+}
+
+impl TestApp {
+    /// A server whose store is a [`FaultyStore`] around the real one (which
+    /// stays reachable, healthy, as `app.store`).
+    pub async fn spawn_faulty(
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> (Self, Arc<FaultyStore>) {
+        let mut faulty = None;
+        let app = Self::spawn_custom(
+            "",
+            |real| {
+                let f = Arc::new(FaultyStore::new(real));
+                faulty = Some(f.clone());
+                f
+            },
+            configure,
+        )
+        .await;
+        (app, faulty.expect("the store was built"))
+    }
+
+    /// A server whose issuer is `{base}{path}` (e.g. `path = "/tenant"`):
+    /// every endpoint lives under `path`, the metadata at
+    /// `/.well-known/oauth-authorization-server{path}` (RFC 8414 §3.1).
+    pub async fn spawn_at_path(path: &str, configure: impl FnOnce(&mut ServerConfig)) -> Self {
+        Self::spawn_custom(path, |real| real, configure).await
+    }
+
+    /// [`TestApp::spawn_with_issuer`] with the issuer `{base}{path}` and the
+    /// store the server uses chosen by `wrap` (given the real one).
+    async fn spawn_custom(
+        path: &str,
+        wrap: impl FnOnce(Arc<SqliteStore>) -> Arc<dyn Store>,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> Self {
+        init_log_capture();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("tessera.db").display());
+        let store = Arc::new(SqliteStore::connect(&url).await.expect("store"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let base = format!("http://127.0.0.1:{}", addr.port());
+        let mut config = ServerConfig::new(&format!("{base}{path}"), PHOTOS).expect("config");
+        configure(&mut config);
+        // Production mode refuses to start without a key-encryption key.
+        if config.mode() == Mode::Production && config.keys.encryption_key.is_none() {
+            config.keys.encryption_key = Some(TEST_KEY_ENCRYPTION_KEY);
+        }
+        let clock = ManualClock::new(T0);
+        let rng = Arc::new(SystemRandomness);
+        let served = wrap(store.clone());
+        let admin = Admin::new(served.clone(), rng.clone(), Mode::Development)
+            .await
+            .expect("admin");
+        let state = AppState::new(served, config, Arc::new(clock.clone()), rng)
+            .await
+            .expect("state");
+        let (tx, rx) = oneshot::channel::<()>();
+        let server_state = state.clone();
+        tokio::spawn(async move {
+            let _ = tessera_authorization_server::serve(listener, server_state, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        let app = Self {
+            base,
+            addr,
+            state,
+            clock,
+            store,
+            admin,
+            _dir: dir,
+            _shutdown: tx,
+        };
+        app.seed().await;
+        app
+    }
+
+    /// The issuer's path ("" at the root, "/tenant" for `spawn_at_path("/tenant")`).
+    pub fn base_path(&self) -> &str {
+        self.state.config.base_path()
+    }
+
+    /// `POST {issuer path}{path}` with a form body and `auth`.
+    pub async fn post_form(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        auth: ClientAuth<'_>,
+    ) -> reqwest::Response {
+        self.post_form_to(
+            &self.url(&format!("{}{path}", self.base_path())),
+            form,
+            auth,
+        )
+        .await
+    }
+
+    /// `POST url` (absolute) with a form body and `auth`.
+    pub async fn post_form_to(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+        auth: ClientAuth<'_>,
+    ) -> reqwest::Response {
+        let mut form = form.to_vec();
+        let mut req = self.http().post(url);
+        match auth {
+            ClientAuth::Basic(id, secret) => {
+                req = req.header("authorization", basic_header(id, secret));
+            }
+            ClientAuth::Post(id, secret) => {
+                form.push(("client_id", id));
+                form.push(("client_secret", secret));
+            }
+            ClientAuth::Public(id) => form.push(("client_id", id)),
+            ClientAuth::Nothing => {}
+        }
+        req.form(&form).send().await.expect("back-channel request")
+    }
+
+    /// `POST /revoke` for `token`, with `token_type_hint` if given.
+    pub async fn revoke(
+        &self,
+        token: &str,
+        hint: Option<&str>,
+        auth: ClientAuth<'_>,
+    ) -> reqwest::Response {
+        let mut form = vec![("token", token)];
+        if let Some(h) = hint {
+            form.push(("token_type_hint", h));
+        }
+        self.post_form("/revoke", &form, auth).await
+    }
+
+    /// `POST /revoke` that must succeed: 200, `Cache-Control: no-store`, an
+    /// empty body or `{}` (RFC 7009 §2.2).
+    pub async fn revoke_ok(&self, token: &str, hint: Option<&str>, auth: ClientAuth<'_>) {
+        let r = Reply::read(self.revoke(token, hint, auth).await).await;
+        assert_eq!(r.status, 200, "revoke: {}", r.text);
+        assert_no_store(&r);
+        assert!(
+            r.text.is_empty() || r.text.trim() == "{}",
+            "revoke body: {}",
+            r.text
+        );
+    }
+
+    /// `POST /introspect` for `token`.
+    pub async fn introspect(&self, token: &str, auth: ClientAuth<'_>) -> reqwest::Response {
+        self.post_form("/introspect", &[("token", token)], auth)
+            .await
+    }
+
+    /// What `caller` (Basic, with its fixture secret) learns about `token`:
+    /// 200, JSON, `Cache-Control: no-store`.
+    pub async fn introspection(&self, caller: &str, token: &str) -> serde_json::Value {
+        let r = Reply::read(self.introspect(token, auth_of(caller)).await).await;
+        assert_eq!(r.status, 200, "introspection by {caller}: {}", r.text);
+        assert_json(&r);
+        assert_no_store(&r);
+        r.json()
+    }
+
+    /// `token` is active for `caller`; returns the introspection answer.
+    pub async fn assert_active(&self, caller: &str, token: &str, what: &str) -> serde_json::Value {
+        let v = self.introspection(caller, token).await;
+        assert_eq!(v["active"], true, "{what}: active for {caller}: {v}");
+        v
+    }
+
+    /// `token` is inactive for `caller`: exactly `{"active": false}`, no
+    /// other member (RFC 7662 §2.2).
+    pub async fn assert_inactive(&self, caller: &str, token: &str, what: &str) {
+        let v = self.introspection(caller, token).await;
+        assert_eq!(
+            v,
+            serde_json::json!({ "active": false }),
+            "{what}: inactive for {caller}"
+        );
+    }
+
+    /// `POST /token` with `auth`.
+    pub async fn token_with(
+        &self,
+        form: &[(&str, &str)],
+        auth: ClientAuth<'_>,
+    ) -> reqwest::Response {
+        self.post_form("/token", form, auth).await
+    }
+
+    /// The refresh grant for `client_id` (its fixture authentication).
+    pub async fn refresh(&self, client_id: &str, refresh_token: &str) -> reqwest::Response {
+        self.token_with(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+            ],
+            auth_of(client_id),
+        )
+        .await
+    }
+
+    /// The client credentials grant for `client_id` with `extra` parameters.
+    pub async fn client_credentials(
+        &self,
+        client_id: &str,
+        extra: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut form = vec![("grant_type", "client_credentials")];
+        form.extend_from_slice(extra);
+        self.token_with(&form, auth_of(client_id)).await
+    }
+
+    /// alice's user id (the `sub` of her tokens).
+    pub async fn alice_id(&self) -> String {
+        self.store
+            .user_by_username(ALICE)
+            .await
+            .expect("store")
+            .expect("alice")
+            .user_id
+    }
+}
+
+/// How a back-channel request authenticates the client.
+#[derive(Debug, Clone, Copy)]
+pub enum ClientAuth<'a> {
+    /// `client_secret_basic`, form-encoded as RFC 6749 §2.3.1 says.
+    Basic(&'a str, &'a str),
+    /// `client_secret_post`.
+    Post(&'a str, &'a str),
+    /// `client_id` only (`none`, public clients).
+    Public(&'a str),
+    /// No authentication at all.
+    Nothing,
+}
+
+/// The fixture's authentication of `client_id`: Basic with its secret for a
+/// confidential client, `client_id` only for the others.
+pub fn auth_of(client_id: &str) -> ClientAuth<'_> {
+    match secret_of(client_id) {
+        Some(secret) => ClientAuth::Basic(client_id, secret),
+        None => ClientAuth::Public(client_id),
+    }
+}
+
+/// A response, read once.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    pub async fn read(r: reqwest::Response) -> Self {
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().await.expect("body");
+        Self {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().expect("ascii header"))
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("not JSON ({e}), status {}: {}", self.status, self.text))
+    }
+}
+
+pub fn assert_json(r: &Reply) {
+    let ct = r.header("content-type").unwrap_or_default();
+    assert!(
+        ct.starts_with("application/json"),
+        "content-type {ct:?}: {}",
+        r.text
+    );
+}
+
+/// `Cache-Control` has `no-store` among its values.
+pub fn assert_no_store(r: &Reply) {
+    let cc = r.header("cache-control").unwrap_or_default();
+    assert!(
+        cc.split(',')
+            .any(|v| v.trim().eq_ignore_ascii_case("no-store")),
+        "cache-control {cc:?}"
+    );
+}
+
+/// An OAuth JSON error (RFC 6749 §5.2): `status`, `error`, JSON, no-store,
+/// only `error`/`error_description`/`error_uri`, each in the RFC character
+/// set; `never` must not come back anywhere in the answer.
+pub async fn expect_oauth_error(
+    r: reqwest::Response,
+    status: u16,
+    error: &str,
+    never: &[&str],
+) -> Reply {
+    let a = Reply::read(r).await;
+    assert_eq!(a.status, status, "status; body {}", a.text);
+    assert_json(&a);
+    assert_no_store(&a);
+    let body = a.json();
+    let obj = body
+        .as_object()
+        .unwrap_or_else(|| panic!("error body is not an object: {body}"));
+    for (key, value) in obj {
+        assert!(
+            ["error", "error_description", "error_uri"].contains(&key.as_str()),
+            "unexpected member {key} in {body}"
+        );
+        let value = value
+            .as_str()
+            .unwrap_or_else(|| panic!("{key} is not a string: {body}"));
+        assert!(
+            value
+                .bytes()
+                .all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E)),
+            "{key} {value:?} is outside the RFC 6749 character set"
+        );
+    }
+    assert_eq!(body["error"], error, "{body}");
+    for s in never.iter().filter(|s| !s.is_empty()) {
+        assert!(!a.text.contains(s), "the body leaks {s:?}: {}", a.text);
+    }
+    a
+}
+
+/// A successful token response (RFC 6749 §5.1): 200, JSON, no-store,
+/// `Bearer`; returns the body.
+pub async fn expect_token_response(r: reqwest::Response) -> serde_json::Value {
+    let a = Reply::read(r).await;
+    assert_eq!(a.status, 200, "token response: {}", a.text);
+    assert_json(&a);
+    assert_no_store(&a);
+    let body = a.json();
+    assert_eq!(body["token_type"], "Bearer", "{body}");
+    assert!(body["access_token"].is_string(), "{body}");
+    body
+}
+
+/// The `access_token` of a token response.
+pub fn access_token(body: &serde_json::Value) -> String {
+    body["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no access_token in {body}"))
+        .to_owned()
+}
+
+/// The `refresh_token` of a token response.
+pub fn refresh_token(body: &serde_json::Value) -> String {
+    body["refresh_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no refresh_token in {body}"))
+        .to_owned()
+}
+
+/// The claims of a JWT, read without verification (the tests that need a
+/// verified token verify it against the JWKS themselves).
+pub fn jwt_claims(token: &str) -> serde_json::Value {
+    jwt_part(token, 1)
+}
+
+/// Segment `i` (0: header, 1: claims) of a JWT, decoded.
+pub fn jwt_part(token: &str, i: usize) -> serde_json::Value {
+    let seg = token
+        .split('.')
+        .nth(i)
+        .unwrap_or_else(|| panic!("not a JWT: {token}"));
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(seg)
+        .unwrap_or_else(|e| panic!("JWT segment {i} is not base64url ({e}): {token}"));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("JWT segment {i} is not JSON ({e})"))
+}

@@ -7,8 +7,13 @@
 mod harness;
 
 mod authorize_endpoint;
+mod client_credentials;
 mod happy_path;
+mod introspection;
 mod keys;
 mod logging;
+mod metadata;
 mod request_edges;
+mod resource_indicators;
+mod revocation;
 mod token_endpoint;
