@@ -31,6 +31,9 @@ pub struct Cli {
 enum Command {
     /// Run the authorization server.
     Serve,
+    /// Run the demo protected resource: the photo-storage API. `--config`
+    /// then names the resource server's configuration.
+    Resource,
     /// Manage registered clients.
     #[command(subcommand)]
     Client(ClientCommand),
@@ -157,13 +160,19 @@ enum UserCommand {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let config = FileConfig::load(cli.config.as_deref())?;
+    let config = cli.config.as_deref();
+    let server_config = || FileConfig::load(config);
     match cli.command {
-        Command::Serve => serve_command(config).await,
-        Command::Client(c) => client_command(&config, c).await,
-        Command::User(c) => user_command(&config, c).await,
-        Command::Resources(c) => resource_command(&config, c).await,
-        Command::Keys(c) => keys_command(&config, c).await,
+        Command::Serve => serve_command(server_config()?).await,
+        Command::Client(c) => client_command(&server_config()?, c).await,
+        Command::User(c) => user_command(&server_config()?, c).await,
+        Command::Resources(c) => resource_command(&server_config()?, c).await,
+        Command::Keys(c) => keys_command(&server_config()?, c).await,
+        Command::Resource => {
+            let config = crate::resource::ResourceConfig::load(config)?;
+            init_logging(&config.log);
+            crate::resource::serve(config, shutdown_signal()).await
+        }
     }
 }
 

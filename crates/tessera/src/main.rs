@@ -3,6 +3,7 @@
 
 mod cli;
 mod config;
+mod resource;
 
 use clap::Parser as _;
 

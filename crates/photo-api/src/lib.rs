@@ -1,0 +1,84 @@
+//! The photo-storage API: the protected resource of the OAuth dance (the
+//! service the photo printer wants to read from).
+//!
+//! ```text
+//! GET    /photos        photos:read   the token subject's photos (JSON)
+//! GET    /photos/{id}   photos:read   one image
+//! POST   /photos        photos:write  upload an image (PNG, JPEG, GIF, WebP; 2 MiB)
+//! DELETE /photos/{id}   photos:write  delete one
+//! ```
+//!
+//! The guard (`tessera-protected-resource`) sits in front of every photo
+//! route; the router takes the read and write guards as tower layers so the
+//! binary decides how tokens are checked (local JWT or introspection).
+
+pub mod images;
+pub mod routes;
+pub mod store;
+
+use std::convert::Infallible;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::response::IntoResponse;
+use axum::routing::{Route, get};
+use tower::{Layer, Service};
+
+pub use store::{PhotoStore, PhotoStoreError};
+
+/// The API's shared state.
+#[derive(Debug, Clone)]
+pub struct PhotoApi {
+    pub store: PhotoStore,
+}
+
+/// The API's routes. `read` and `write` are the guard layers requiring
+/// `photos:read` and `photos:write`.
+pub fn router<R, W>(api: PhotoApi, read: R, write: W) -> Router
+where
+    R: Layer<Route> + Clone + Send + Sync + 'static,
+    R::Service: Service<Request, Error = Infallible> + Clone + Send + Sync + 'static,
+    <R::Service as Service<Request>>::Response: IntoResponse + 'static,
+    <R::Service as Service<Request>>::Future: Send + 'static,
+    W: Layer<Route> + Clone + Send + Sync + 'static,
+    W::Service: Service<Request, Error = Infallible> + Clone + Send + Sync + 'static,
+    <W::Service as Service<Request>>::Response: IntoResponse + 'static,
+    <W::Service as Service<Request>>::Future: Send + 'static,
+{
+    let photos = Router::new()
+        .route("/photos", get(routes::list).route_layer(read.clone()))
+        .route(
+            "/photos",
+            axum::routing::post(routes::upload).route_layer(write.clone()),
+        )
+        .route("/photos/{id}", get(routes::get).route_layer(read))
+        .route(
+            "/photos/{id}",
+            axum::routing::delete(routes::delete).route_layer(write),
+        )
+        .with_state(api);
+    Router::new()
+        .merge(photos)
+        .route("/healthz", get(|| async { "ok" }))
+        // Room for the largest upload plus a little; the handler checks the
+        // exact limit and answers with a clear 413.
+        .layer(DefaultBodyLimit::max(images::MAX_UPLOAD_BYTES + 64 * 1024))
+}
+
+/// Serves the API until `shutdown` completes, then lets in-flight requests
+/// finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    api: PhotoApi,
+    guard: &tessera_protected_resource::Guard,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(
+        api,
+        guard.require("photos:read"),
+        guard.require("photos:write"),
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

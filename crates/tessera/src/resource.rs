@@ -1,0 +1,136 @@
+//! `tessera resource`: the demo protected resource (the photo-storage API)
+//! behind the bearer-token guard.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use figment::Figment;
+use figment::providers::{Env, Format as _, Toml};
+use serde::Deserialize;
+use tessera_core::secrets::SecretString;
+use tessera_photo_api::{PhotoApi, PhotoStore};
+use tessera_protected_resource::{Guard, GuardConfig};
+
+const ENV_KEYS: &[&str] = &[
+    "listen",
+    "identifier",
+    "issuer",
+    "database",
+    "validation",
+    "jwks_uri",
+    "client_id",
+    "client_secret",
+    "log",
+];
+
+/// The resource server's configuration (TOML; every key also settable as
+/// `TESSERA_RESOURCE_<KEY>`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceConfig {
+    #[serde(default = "defaults::listen")]
+    pub listen: String,
+    /// This resource's identifier: the `aud` its tokens must carry.
+    #[serde(default = "defaults::identifier")]
+    pub identifier: String,
+    /// The authorization server whose tokens are accepted.
+    #[serde(default = "defaults::issuer")]
+    pub issuer: String,
+    /// The photo database (SQLite), separate from the AS's.
+    #[serde(default = "defaults::database")]
+    pub database: String,
+    /// `jwt` (verify locally against the AS's keys) or `introspection`
+    /// (ask the AS about every token; needs `client_id`/`client_secret`).
+    #[serde(default = "defaults::validation")]
+    pub validation: String,
+    /// The JWKS location; discovered from the AS metadata when omitted.
+    pub jwks_uri: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
+    #[serde(default = "defaults::log")]
+    pub log: String,
+}
+
+mod defaults {
+    pub fn listen() -> String {
+        "127.0.0.1:9002".into()
+    }
+    pub fn identifier() -> String {
+        "http://localhost:9002".into()
+    }
+    pub fn issuer() -> String {
+        "http://localhost:9001".into()
+    }
+    pub fn database() -> String {
+        "sqlite://photos.db".into()
+    }
+    pub fn validation() -> String {
+        "jwt".into()
+    }
+    pub fn log() -> String {
+        "info".into()
+    }
+}
+
+impl ResourceConfig {
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::new();
+        if let Some(path) = path {
+            anyhow::ensure!(
+                path.exists(),
+                "config file {} does not exist",
+                path.display()
+            );
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(Env::prefixed("TESSERA_RESOURCE_").only(ENV_KEYS));
+        figment.extract().context("invalid resource configuration")
+    }
+
+    pub fn guard(&self) -> anyhow::Result<Guard> {
+        let config = match self.validation.as_str() {
+            "jwt" => {
+                let c = GuardConfig::jwt(&self.issuer, &self.identifier);
+                match &self.jwks_uri {
+                    Some(uri) => c.jwks_uri(uri),
+                    None => c,
+                }
+            }
+            "introspection" => {
+                let (Some(id), Some(secret)) = (&self.client_id, &self.client_secret) else {
+                    anyhow::bail!(
+                        "validation = \"introspection\" needs client_id and client_secret"
+                    );
+                };
+                GuardConfig::introspection(&self.issuer, &self.identifier, id, secret.expose())
+            }
+            other => {
+                anyhow::bail!("validation must be \"jwt\" or \"introspection\", not `{other}`")
+            }
+        };
+        Ok(Guard::new(config)?)
+    }
+}
+
+pub async fn serve(
+    config: ResourceConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let guard = config.guard()?;
+    let store = PhotoStore::connect(&config.database)
+        .await
+        .with_context(|| format!("cannot open the photo database {}", config.database))?;
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    // The AS may start after us: a failed warm-up is a warning, and every
+    // request fails closed (503) until the AS answers.
+    if let Err(e) = guard.warm_up().await {
+        tracing::warn!(error = %e, issuer = %config.issuer, "the authorization server is not reachable yet");
+    }
+    tracing::info!(%addr, resource = %config.identifier, mode = %config.validation,
+        "photo-storage API listening on http://{addr}");
+    tessera_photo_api::serve(listener, PhotoApi { store }, &guard, shutdown).await?;
+    Ok(())
+}
