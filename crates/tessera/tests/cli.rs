@@ -137,12 +137,14 @@ fn refuses_a_plain_http_production_issuer() {
 
 fn start(dir: &Path, config: &Path) -> (Child, u16) {
     let mut serve = tessera(dir);
-    serve
-        .args(["serve", "--config"])
-        .arg(config)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let mut child = serve.spawn().unwrap();
+    serve.args(["serve", "--config"]).arg(config);
+    start_command(serve)
+}
+
+/// Spawns a server command and waits for the port it logs.
+fn start_command(mut command: Command) -> (Child, u16) {
+    command.stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let mut child = command.spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let deadline = Instant::now() + Duration::from_secs(60);
     let port = loop {
@@ -228,4 +230,96 @@ password = "alice-password"
         );
         stop(child);
     }
+}
+
+/// The repository's own `tessera.toml` and `photos.toml` serve the dance
+/// together: what a newcomer runs first must work.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_committed_configs_work_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // The AS's issuer must name its own port, so pick one first.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let with_as_env = |mut c: Command| {
+        c.env("TESSERA_LISTEN", format!("127.0.0.1:{port}"))
+            .env("TESSERA_ISSUER", &issuer);
+        c
+    };
+
+    let mut add = with_as_env(tessera(dir.path()));
+    add.args(["--config"]).arg(root.join("tessera.toml"));
+    add.args([
+        "client",
+        "add",
+        "smoke",
+        "--grant-type",
+        "client_credentials",
+        "--scope",
+        "photos:read",
+    ]);
+    let out = run(add, None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secret = stdout(&out)
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret: "))
+        .unwrap()
+        .to_owned();
+
+    let mut serve = with_as_env(tessera(dir.path()));
+    serve
+        .args(["serve", "--config"])
+        .arg(root.join("tessera.toml"));
+    let (authorization_server, _) = start_command(serve);
+
+    let http = reqwest::Client::new();
+    let token: serde_json::Value = http
+        .post(format!("{issuer}/token"))
+        .basic_auth("smoke", Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_owned();
+
+    for validation in ["jwt", "introspection"] {
+        let mut resource = tessera(dir.path());
+        resource
+            .args(["resource", "--config"])
+            .arg(root.join("photos.toml"))
+            .env("TESSERA_RESOURCE_LISTEN", "127.0.0.1:0")
+            .env("TESSERA_RESOURCE_ISSUER", &issuer)
+            .env(
+                "TESSERA_RESOURCE_DATABASE",
+                format!("sqlite://{}", dir.path().join("photos.db").display()),
+            )
+            .env("TESSERA_RESOURCE_VALIDATION", validation);
+        let (photos, photos_port) = start_command(resource);
+        let r = http
+            .get(format!("http://127.0.0.1:{photos_port}/photos"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{validation} mode");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(
+            body["photos"].as_array().unwrap().len(),
+            3,
+            "{validation} mode"
+        );
+        stop(photos);
+    }
+    stop(authorization_server);
 }
