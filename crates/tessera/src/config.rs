@@ -32,6 +32,25 @@ const ENV_KEYS: &[&str] = &[
     "key_reload_interval_secs",
 ];
 
+/// Reads `path` if given (it must then exist), then the environment
+/// variables `prefix` + one of `keys` (upper case), which win.
+pub fn load<T: serde::de::DeserializeOwned>(
+    path: Option<&Path>,
+    prefix: &str,
+    keys: &[&str],
+) -> anyhow::Result<T> {
+    let mut figment = Figment::new();
+    if let Some(path) = path {
+        anyhow::ensure!(
+            path.exists(),
+            "config file {} does not exist",
+            path.display()
+        );
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    Ok(figment.merge(Env::prefixed(prefix).only(keys)).extract()?)
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
@@ -97,17 +116,7 @@ mod defaults {
 impl FileConfig {
     /// Reads `path` if given (it must then exist), then the environment.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
-        let mut figment = Figment::new();
-        if let Some(path) = path {
-            anyhow::ensure!(
-                path.exists(),
-                "config file {} does not exist",
-                path.display()
-            );
-            figment = figment.merge(Toml::file_exact(path));
-        }
-        figment = figment.merge(Env::prefixed("TESSERA_").only(ENV_KEYS));
-        figment.extract().context("invalid configuration")
+        load(path, "TESSERA_", ENV_KEYS).context("invalid configuration")
     }
 
     pub fn server_config(&self) -> anyhow::Result<ServerConfig> {

@@ -4,8 +4,6 @@
 use std::path::Path;
 
 use anyhow::Context as _;
-use figment::Figment;
-use figment::providers::{Env, Format as _, Toml};
 use serde::Deserialize;
 use tessera_core::secrets::SecretString;
 use tessera_photo_api::{PhotoApi, PhotoStore};
@@ -74,17 +72,8 @@ mod defaults {
 
 impl ResourceConfig {
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
-        let mut figment = Figment::new();
-        if let Some(path) = path {
-            anyhow::ensure!(
-                path.exists(),
-                "config file {} does not exist",
-                path.display()
-            );
-            figment = figment.merge(Toml::file_exact(path));
-        }
-        figment = figment.merge(Env::prefixed("TESSERA_RESOURCE_").only(ENV_KEYS));
-        figment.extract().context("invalid resource configuration")
+        crate::config::load(path, "TESSERA_RESOURCE_", ENV_KEYS)
+            .context("invalid resource configuration")
     }
 
     pub fn guard(&self) -> anyhow::Result<Guard> {

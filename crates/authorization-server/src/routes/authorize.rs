@@ -1,7 +1,5 @@
 //! `GET|POST /authorize`: the front-channel start of the dance.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
@@ -11,6 +9,7 @@ use tessera_core::params::Params;
 use tessera_core::resource;
 use tessera_core::secrets;
 
+use super::FormBody;
 use super::flow::{self, Via};
 use crate::error::{OrInternal, WebError};
 use crate::session;
@@ -31,19 +30,14 @@ pub async fn get(
 pub async fn post(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let Ok(body) = body else {
-        return super::unreadable_body_page().into_response();
-    };
+    FormBody(body): FormBody,
+) -> Result<Response, WebError> {
     if !super::is_form(&headers) {
-        return WebError::bad_request_page("An authorization request sent by POST must be a form.")
-            .into_response();
+        return Err(WebError::bad_request_page(
+            "An authorization request sent by POST must be a form.",
+        ));
     }
-    let params = Params::parse(&body);
-    handle(&state, &headers, &params, Via::Post)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    handle(&state, &headers, &Params::parse(&body), Via::Post).await
 }
 
 fn untrusted(e: UntrustedRequest) -> WebError {

@@ -1,8 +1,6 @@
 //! `GET|POST /consent`: the resource owner decides what the client may do,
 //! and may grant only some of the requested scopes.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -12,6 +10,7 @@ use tessera_core::params::Params;
 use tessera_core::scope::Scope;
 use tessera_store::Consent;
 
+use super::FormBody;
 use super::flow::{self, Via};
 use super::login::{pending, pending_in};
 use crate::error::{OrInternal, WebError};
@@ -70,14 +69,9 @@ pub async fn page(
 pub async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let Ok(body) = body else {
-        return super::unreadable_body_page().into_response();
-    };
-    submit_inner(&state, &headers, &body)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    FormBody(body): FormBody,
+) -> Result<Response, WebError> {
+    submit_inner(&state, &headers, &body).await
 }
 
 async fn submit_inner(

@@ -6,15 +6,14 @@
 //! serves; anything else, like anything expired, revoked, unknown or
 //! malformed, is exactly `{"active": false}` (§2.2).
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tessera_core::client::Client;
 use tessera_core::error::OAuthError;
 
+use super::BackChannelBody;
 use super::client_auth;
 use crate::error::{OrInternal, WebError};
 use crate::state::AppState;
@@ -23,15 +22,9 @@ use crate::tokens::{self, FoundToken, Hint};
 pub async fn introspect(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        Err(rejection) => return super::token::unreadable_body(rejection).into_response(),
-    };
-    handle(&state, &headers, &body)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    BackChannelBody(body): BackChannelBody,
+) -> Result<Response, WebError> {
+    handle(&state, &headers, &body).await
 }
 
 /// Whether `caller` may learn about a token of `client_id` for `audience`.

@@ -1,8 +1,6 @@
 //! `GET|POST /login`: the resource owner authenticates, directly with the
 //! authorization server; the client never sees the password.
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -11,6 +9,7 @@ use tessera_core::client::Client;
 use tessera_core::params::Params;
 use tessera_store::Session;
 
+use super::FormBody;
 use super::flow::{self, Via};
 use crate::error::{OrInternal, WebError};
 use crate::state::AppState;
@@ -42,14 +41,9 @@ pub async fn page(
 pub async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let Ok(body) = body else {
-        return super::unreadable_body_page().into_response();
-    };
-    submit_inner(&state, &headers, &body)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    FormBody(body): FormBody,
+) -> Result<Response, WebError> {
+    submit_inner(&state, &headers, &body).await
 }
 
 async fn submit_inner(

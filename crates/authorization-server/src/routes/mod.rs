@@ -13,7 +13,12 @@ pub mod misc;
 pub mod revoke;
 pub mod token;
 
-use axum::http::{HeaderMap, header};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderMap, StatusCode, header};
+use tessera_core::error::OAuthError;
+
+use crate::error::WebError;
 
 /// Whether the request body is `application/x-www-form-urlencoded` (any
 /// parameters, such as a charset, are allowed).
@@ -29,11 +34,47 @@ pub fn is_form(headers: &HeaderMap) -> bool {
         })
 }
 
-/// The page for a form body that is too large or cannot be read.
-pub fn unreadable_body_page() -> crate::error::WebError {
-    crate::error::WebError::page(
-        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-        "This request cannot be completed",
-        "The form sent was too large or could not be read.",
-    )
+/// A back-channel request body. One that is too large or cannot be read is
+/// still answered with OAuth-shaped JSON, never axum's plain-text rejection.
+#[derive(Debug)]
+pub struct BackChannelBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for BackChannelBody {
+    type Rejection = WebError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(req, state)
+            .await
+            .map(Self)
+            .map_err(|rejection| WebError::Json {
+                status: rejection.status(),
+                error: OAuthError::invalid_request(
+                    "the request body is too large or could not be read",
+                ),
+                basic_challenge: false,
+                retry_after: None,
+            })
+    }
+}
+
+/// A browser form body. One that is too large or cannot be read is answered
+/// with a readable page.
+#[derive(Debug)]
+pub struct FormBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for FormBody {
+    type Rejection = WebError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(req, state)
+            .await
+            .map(Self)
+            .map_err(|_| {
+                WebError::page(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "This request cannot be completed",
+                    "The form sent was too large or could not be read.",
+                )
+            })
+    }
 }

@@ -7,13 +7,12 @@
 //! decision on item 61); unknown tokens are answered 200 (§2.2). A storage
 //! failure is a 503, never a 200 (fosite CVE-2020-15223).
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tessera_core::error::OAuthError;
 
+use super::BackChannelBody;
 use super::client_auth;
 use crate::error::{OrInternal, WebError};
 use crate::state::AppState;
@@ -22,15 +21,9 @@ use crate::tokens::{self, FoundToken, Hint};
 pub async fn revoke(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let body = match body {
-        Ok(b) => b,
-        Err(rejection) => return super::token::unreadable_body(rejection).into_response(),
-    };
-    handle(&state, &headers, &body)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    BackChannelBody(body): BackChannelBody,
+) -> Result<Response, WebError> {
+    handle(&state, &headers, &body).await
 }
 
 async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, WebError> {

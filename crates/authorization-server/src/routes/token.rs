@@ -2,9 +2,7 @@
 //! code, a refresh token or its own credentials for tokens (RFC 6749 §3.2,
 //! §4.1.3, §4.4, §5, §6; RFC 8707 §2.2).
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -18,6 +16,7 @@ use tessera_core::secrets::{self, SecretString, TokenHash};
 use tessera_core::token_request::{self, GrantRequest};
 use tessera_store::{CodeConsumption, NewRefreshToken};
 
+use super::BackChannelBody;
 use super::client_auth;
 use super::flow::record_event;
 use crate::error::{OrInternal, WebError};
@@ -27,26 +26,9 @@ use crate::tokens::{AccessTokenRequest, mint_access_token};
 pub async fn token(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    // Even a body that cannot be read gets an OAuth-shaped answer.
-    let body = match body {
-        Ok(b) => b,
-        Err(rejection) => return unreadable_body(rejection).into_response(),
-    };
-    handle(&state, &headers, &body)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
-}
-
-/// The answer to a body that is too large or cannot be read.
-pub fn unreadable_body(rejection: BytesRejection) -> WebError {
-    WebError::Json {
-        status: rejection.status(),
-        error: OAuthError::invalid_request("the request body is too large or could not be read"),
-        basic_challenge: false,
-        retry_after: None,
-    }
+    BackChannelBody(body): BackChannelBody,
+) -> Result<Response, WebError> {
+    handle(&state, &headers, &body).await
 }
 
 /// Anything but POST at a back-channel endpoint (RFC 6749 §3.2): 405, with

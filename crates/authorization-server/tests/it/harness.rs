@@ -67,50 +67,13 @@ impl TestApp {
         issuer: Option<&str>,
         configure: impl FnOnce(&mut ServerConfig),
     ) -> Self {
-        init_log_capture();
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("tessera.db").display());
-        let store = Arc::new(SqliteStore::connect(&url).await.expect("store"));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let base = format!("http://127.0.0.1:{}", addr.port());
-        let mut config =
-            ServerConfig::new(issuer.unwrap_or(&base), "https://photos.example").expect("config");
-        configure(&mut config);
-        // Production mode refuses to start without a key-encryption key.
-        if config.mode() == Mode::Production && config.keys.encryption_key.is_none() {
-            config.keys.encryption_key = Some(TEST_KEY_ENCRYPTION_KEY);
-        }
-        let clock = ManualClock::new(T0);
-        let rng = Arc::new(SystemRandomness);
-        let admin = Admin::new(store.clone(), rng.clone(), Mode::Development)
-            .await
-            .expect("admin");
-        let state = AppState::new(store.clone(), config, Arc::new(clock.clone()), rng)
-            .await
-            .expect("state");
-        let (tx, rx) = oneshot::channel::<()>();
-        let server_state = state.clone();
-        tokio::spawn(async move {
-            let _ = tessera_authorization_server::serve(listener, server_state, async {
-                let _ = rx.await;
-            })
-            .await;
-        });
-        let app = Self {
-            base,
-            addr,
-            state,
-            clock,
-            store,
-            admin,
-            _dir: dir,
-            _shutdown: tx,
-        };
-        app.seed().await;
-        app
+        let issuer = issuer.map(str::to_owned);
+        Self::spawn_custom(
+            move |base| issuer.unwrap_or_else(|| base.to_owned()),
+            |real| real,
+            configure,
+        )
+        .await
     }
 
     async fn seed(&self) {
@@ -940,7 +903,7 @@ impl TestApp {
     ) -> (Self, Arc<FaultyStore>) {
         let mut faulty = None;
         let app = Self::spawn_custom(
-            "",
+            |base| base.to_owned(),
             |real| {
                 let f = Arc::new(FaultyStore::new(real));
                 faulty = Some(f.clone());
@@ -956,13 +919,15 @@ impl TestApp {
     /// every endpoint lives under `path`, the metadata at
     /// `/.well-known/oauth-authorization-server{path}` (RFC 8414 §3.1).
     pub async fn spawn_at_path(path: &str, configure: impl FnOnce(&mut ServerConfig)) -> Self {
-        Self::spawn_custom(path, |real| real, configure).await
+        Self::spawn_custom(|base| format!("{base}{path}"), |real| real, configure).await
     }
 
     /// [`TestApp::spawn_with_issuer`] with the issuer `{base}{path}` and the
     /// store the server uses chosen by `wrap` (given the real one).
+    /// The one way a test server starts: `issuer` maps the loopback base
+    /// URL to the issuer, `wrap` may put something around the real store.
     async fn spawn_custom(
-        path: &str,
+        issuer: impl FnOnce(&str) -> String,
         wrap: impl FnOnce(Arc<SqliteStore>) -> Arc<dyn Store>,
         configure: impl FnOnce(&mut ServerConfig),
     ) -> Self {
@@ -975,7 +940,7 @@ impl TestApp {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let base = format!("http://127.0.0.1:{}", addr.port());
-        let mut config = ServerConfig::new(&format!("{base}{path}"), PHOTOS).expect("config");
+        let mut config = ServerConfig::new(&issuer(&base), PHOTOS).expect("config");
         configure(&mut config);
         // Production mode refuses to start without a key-encryption key.
         if config.mode() == Mode::Production && config.keys.encryption_key.is_none() {
