@@ -58,8 +58,16 @@ impl BruteForceGuard {
         if entries.len() >= MAX_TRACKED && !entries.contains_key(client_id) {
             let horizon = now - self.policy.window_secs;
             entries.retain(|_, e| e.window_start > horizon || e.locked_until > now);
-            if entries.len() >= MAX_TRACKED {
-                return false;
+            // Still full of live entries: forget the oldest window rather
+            // than stop counting (a flood of made-up ids must not switch the
+            // protection off for real clients).
+            if entries.len() >= MAX_TRACKED
+                && let Some(oldest) = entries
+                    .iter()
+                    .min_by_key(|(_, e)| e.window_start)
+                    .map(|(k, _)| k.clone())
+            {
+                entries.remove(&oldest);
             }
         }
         let e = entries.entry(client_id.to_owned()).or_insert(Entry {
@@ -104,6 +112,43 @@ mod tests {
         assert_eq!(g.check("c1", 2), Err(30));
         assert_eq!(g.check("c2", 2), Ok(()));
         assert_eq!(g.check("c1", 32), Ok(()));
+    }
+
+    #[test]
+    fn a_full_table_still_counts_new_keys() {
+        let g = BruteForceGuard::new(BruteForcePolicy {
+            max_failures: 2,
+            window_secs: 300,
+            lockout_secs: 30,
+        });
+        for i in 0..MAX_TRACKED {
+            g.record_failure(&format!("junk-{i}"), 10);
+        }
+        assert!(!g.record_failure("real", 11));
+        assert!(
+            g.record_failure("real", 12),
+            "the real client is still protected"
+        );
+        assert!(g.entries().len() <= MAX_TRACKED);
+    }
+
+    #[test]
+    fn keys_from_different_sources_are_independent() {
+        use crate::routes::PeerIp;
+        let g = BruteForceGuard::new(BruteForcePolicy {
+            max_failures: 1,
+            window_secs: 60,
+            lockout_secs: 30,
+        });
+        let attacker = PeerIp(Some([10, 0, 0, 9].into())).key_for("c1");
+        let owner = PeerIp(Some([10, 0, 0, 1].into())).key_for("c1");
+        assert!(g.record_failure(&attacker, 0));
+        assert!(g.check(&attacker, 1).is_err());
+        assert_eq!(
+            g.check(&owner, 1),
+            Ok(()),
+            "the client's own address is not locked out"
+        );
     }
 
     #[test]

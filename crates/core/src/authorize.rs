@@ -146,6 +146,25 @@ pub struct AuthorizationRequest {
     pub prompt: Prompt,
     pub nonce: Option<String>,
     pub max_age: Option<i64>,
+    /// The earliest login that satisfies this request (`prompt=login`,
+    /// `max_age`), fixed when the request arrives and checked at every later
+    /// step, so no step can be skipped to reuse an older login.
+    #[serde(default)]
+    pub min_auth_time: Option<crate::UnixTime>,
+}
+
+impl AuthorizationRequest {
+    /// Sets [`AuthorizationRequest::min_auth_time`] for a request received at `now`.
+    pub fn require_login_since(&mut self, now: crate::UnixTime) {
+        let by_prompt = self.prompt.login.then_some(now);
+        let by_age = self.max_age.map(|max| now - max);
+        self.min_auth_time = by_prompt.max(by_age);
+    }
+
+    /// Whether a login at `auth_time` is recent enough for this request.
+    pub fn accepts_login_at(&self, auth_time: crate::UnixTime) -> bool {
+        self.min_auth_time.is_none_or(|min| auth_time >= min)
+    }
 }
 
 /// Step 2: everything after the client and redirect URI are trusted.
@@ -165,6 +184,7 @@ pub fn validate(
             prompt: v.prompt,
             nonce: v.nonce,
             max_age: v.max_age,
+            min_auth_time: None,
         }),
         Err(error) => Err(RedirectError { redirect, error }),
     }

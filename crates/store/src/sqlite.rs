@@ -286,6 +286,11 @@ impl Store for SqliteStore {
             .bind(client_id)
             .execute(&mut *tx)
             .await?;
+        // Client-credentials tokens belong to no grant: revoke them directly.
+        sqlx::query("UPDATE access_tokens SET revoked_at = unixepoch() WHERE client_id = ? AND revoked_at IS NULL")
+            .bind(client_id)
+            .execute(&mut *tx)
+            .await?;
         let done = sqlx::query("DELETE FROM clients WHERE client_id = ?")
             .bind(client_id)
             .execute(&mut *tx)

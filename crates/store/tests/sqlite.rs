@@ -234,6 +234,7 @@ async fn replacing_a_session_moves_its_pending_requests_and_kills_the_old_id() {
         prompt: Prompt::default(),
         nonce: None,
         max_age: None,
+        min_auth_time: None,
     };
     store
         .save_authorization_request("r1", &old.id_hash, &request, 100)

@@ -90,6 +90,7 @@ async fn handle(
     }
 
     let now = state.now();
+    request.require_login_since(now);
     let session = session::load(state, headers).await.or_page()?;
     let signed_in = session
         .as_ref()

@@ -7,6 +7,7 @@ use tessera_core::error::OAuthError;
 use tessera_core::params::Params;
 use tessera_core::token_request::{self, AuthenticationError, ClientAuthentication};
 
+use super::PeerIp;
 use super::flow::record_event;
 use crate::error::{OrInternal, WebError};
 use crate::state::AppState;
@@ -31,6 +32,7 @@ pub async fn authenticate_request(
     state: &AppState,
     headers: &HeaderMap,
     params: &Params,
+    peer: PeerIp,
 ) -> Result<Client, WebError> {
     let mut authorization = headers.get_all(header::AUTHORIZATION).iter();
     let authorization = match (authorization.next(), authorization.next()) {
@@ -49,7 +51,7 @@ pub async fn authenticate_request(
     };
     let credentials =
         token_request::client_authentication(authorization, params).map_err(auth_error)?;
-    authenticate(state, &credentials).await
+    authenticate(state, &credentials, peer).await
 }
 
 /// An authentication failure as a response: 401 with `WWW-Authenticate:
@@ -76,10 +78,14 @@ pub fn auth_error(e: AuthenticationError) -> WebError {
 async fn authenticate(
     state: &AppState,
     credentials: &ClientAuthentication,
+    peer: PeerIp,
 ) -> Result<Client, WebError> {
     let now = state.now();
     let client_id = credentials.client_id();
-    if let Err(retry_after) = state.brute_force.check(client_id, now) {
+    // Failures count per client *and* source address: counting per client
+    // alone would let anyone lock a client out with its public id.
+    let attempt_key = peer.key_for(client_id);
+    if let Err(retry_after) = state.brute_force.check(&attempt_key, now) {
         return Err(WebError::Json {
             status: StatusCode::TOO_MANY_REQUESTS,
             error: OAuthError::invalid_client(
@@ -103,11 +109,11 @@ async fn authenticate(
     };
     match client {
         Some(c) if authenticated => {
-            state.brute_force.record_success(client_id);
+            state.brute_force.record_success(&attempt_key);
             Ok(c)
         }
         _ => {
-            if state.brute_force.record_failure(client_id, now) {
+            if state.brute_force.record_failure(&attempt_key, now) {
                 tracing::warn!(
                     client_id,
                     "client locked out after repeated authentication failures"

@@ -32,6 +32,14 @@ pub async fn page(
         let params = Params::parse(query.unwrap_or_default().as_bytes());
         let (session, request_id, request, client) = pending(&state, &headers, &params).await?;
         let user_id = session.user_id.as_deref().ok_or_else(not_signed_in)?;
+        // Consent cannot be reached with a login older than the request
+        // allows (prompt=login, max_age): that login page is not skippable.
+        if !session
+            .auth_time
+            .is_some_and(|t| request.accepts_login_at(t))
+        {
+            return Ok(flow::login_again(&state, &request_id, Via::Get));
+        }
         let user = state
             .store
             .user(user_id)
@@ -109,6 +117,9 @@ async fn submit_inner(
     let (Some(user_id), Some(auth_time)) = (session.user_id.clone(), session.auth_time) else {
         return Err(not_signed_in());
     };
+    if !request.accepts_login_at(auth_time) {
+        return Ok(flow::login_again(state, &request_id, Via::Post));
+    }
     let approve = match decision {
         Some("approve") => true,
         Some("deny") => false,

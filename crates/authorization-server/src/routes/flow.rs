@@ -80,6 +80,9 @@ pub async fn continue_authorization(
     let (Some(user_id), Some(auth_time)) = (session.user_id.as_deref(), session.auth_time) else {
         return Err(WebError::forbidden_page("You are not signed in."));
     };
+    if !request.accepts_login_at(auth_time) {
+        return Ok(login_again(state, request_id, via));
+    }
     if consent_covers(state, user_id, client, request).await? {
         if !state
             .store
@@ -96,6 +99,15 @@ pub async fn continue_authorization(
         &format!("{}/consent?request={request_id}", state.config.base_path()),
         via,
     ))
+}
+
+/// Back to the login page: this request needs a newer login than the
+/// session has (`prompt=login`, `max_age`), whichever page was asked for.
+pub fn login_again(state: &AppState, request_id: &str, via: Via) -> Response {
+    redirect(
+        &format!("{}/login?request={request_id}", state.config.base_path()),
+        via,
+    )
 }
 
 pub fn already_answered() -> WebError {

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 use tessera_core::client::Client;
 use tessera_core::error::OAuthError;
 
-use super::BackChannelBody;
 use super::client_auth;
+use super::{BackChannelBody, PeerIp};
 use crate::error::{OrInternal, WebError};
 use crate::state::AppState;
 use crate::tokens::{self, FoundToken, Hint};
@@ -22,9 +22,10 @@ use crate::tokens::{self, FoundToken, Hint};
 pub async fn introspect(
     State(state): State<AppState>,
     headers: HeaderMap,
+    peer: PeerIp,
     BackChannelBody(body): BackChannelBody,
 ) -> Result<Response, WebError> {
-    handle(&state, &headers, &body).await
+    handle(&state, &headers, peer, &body).await
 }
 
 /// Whether `caller` may learn about a token of `client_id` for `audience`.
@@ -32,9 +33,14 @@ fn visible(caller: &Client, client_id: &str, audience: &str) -> bool {
     caller.client_id == client_id || caller.resource.as_deref() == Some(audience)
 }
 
-async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, WebError> {
+async fn handle(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: PeerIp,
+    body: &[u8],
+) -> Result<Response, WebError> {
     let params = client_auth::form(headers, body)?;
-    let caller = client_auth::authenticate_request(state, headers, &params).await?;
+    let caller = client_auth::authenticate_request(state, headers, &params, peer).await?;
     if caller.is_public() || !caller.introspect {
         return Err(WebError::Json {
             status: StatusCode::FORBIDDEN,

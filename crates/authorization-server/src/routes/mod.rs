@@ -78,3 +78,34 @@ impl<S: Send + Sync> FromRequest<S> for FormBody {
             })
     }
 }
+
+/// The address of the peer that sent the request, when the server was
+/// started with connection info (as `serve` does).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerIp(pub Option<std::net::IpAddr>);
+
+impl PeerIp {
+    /// The brute-force key for `client_id` from this peer.
+    pub fn key_for(&self, client_id: &str) -> String {
+        match self.0 {
+            Some(ip) => format!("{client_id} from {ip}"),
+            None => client_id.to_owned(),
+        }
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
+    }
+}

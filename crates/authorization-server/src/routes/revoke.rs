@@ -12,8 +12,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tessera_core::error::OAuthError;
 
-use super::BackChannelBody;
 use super::client_auth;
+use super::{BackChannelBody, PeerIp};
 use crate::error::{OrInternal, WebError};
 use crate::state::AppState;
 use crate::tokens::{self, FoundToken, Hint};
@@ -21,14 +21,20 @@ use crate::tokens::{self, FoundToken, Hint};
 pub async fn revoke(
     State(state): State<AppState>,
     headers: HeaderMap,
+    peer: PeerIp,
     BackChannelBody(body): BackChannelBody,
 ) -> Result<Response, WebError> {
-    handle(&state, &headers, &body).await
+    handle(&state, &headers, peer, &body).await
 }
 
-async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, WebError> {
+async fn handle(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: PeerIp,
+    body: &[u8],
+) -> Result<Response, WebError> {
     let params = client_auth::form(headers, body)?;
-    let client = client_auth::authenticate_request(state, headers, &params).await?;
+    let client = client_auth::authenticate_request(state, headers, &params, peer).await?;
     let token = params
         .single("token")
         .map_err(OAuthError::from)?

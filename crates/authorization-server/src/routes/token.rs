@@ -16,9 +16,9 @@ use tessera_core::secrets::{self, SecretString, TokenHash};
 use tessera_core::token_request::{self, GrantRequest};
 use tessera_store::{CodeConsumption, NewRefreshToken};
 
-use super::BackChannelBody;
 use super::client_auth;
 use super::flow::record_event;
+use super::{BackChannelBody, PeerIp};
 use crate::error::{OrInternal, WebError};
 use crate::state::AppState;
 use crate::tokens::{AccessTokenRequest, mint_access_token};
@@ -26,9 +26,10 @@ use crate::tokens::{AccessTokenRequest, mint_access_token};
 pub async fn token(
     State(state): State<AppState>,
     headers: HeaderMap,
+    peer: PeerIp,
     BackChannelBody(body): BackChannelBody,
 ) -> Result<Response, WebError> {
-    handle(&state, &headers, &body).await
+    handle(&state, &headers, peer, &body).await
 }
 
 /// Anything but POST at a back-channel endpoint (RFC 6749 §3.2): 405, with
@@ -56,9 +57,14 @@ struct TokenResponse {
     scope: String,
 }
 
-async fn handle(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, WebError> {
+async fn handle(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: PeerIp,
+    body: &[u8],
+) -> Result<Response, WebError> {
     let params = client_auth::form(headers, body)?;
-    let client = client_auth::authenticate_request(state, headers, &params).await?;
+    let client = client_auth::authenticate_request(state, headers, &params, peer).await?;
     let resource = params.single("resource").map_err(OAuthError::from)?;
     match token_request::grant_request(&params)? {
         GrantRequest::AuthorizationCode {

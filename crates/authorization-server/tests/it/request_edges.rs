@@ -135,3 +135,101 @@ async fn development_mode_cookies_are_not_marked_secure() {
         "a plain-http browser would drop it: {cookie}"
     );
 }
+
+/// Review finding M1: the login that `prompt=login` or `max_age` demands
+/// cannot be skipped by going straight to the consent page or posting it.
+#[tokio::test]
+async fn a_fresh_login_demanded_by_the_request_cannot_be_skipped() {
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+    let first = browser
+        .authorize_through_consent(&app, &AuthRequest::new("c1"), ALICE, ALICE_PASSWORD, None)
+        .await;
+    assert!(first.starts_with(C1_REDIRECT));
+
+    for (name, value) in [("prompt", "login consent"), ("max_age", "300")] {
+        // Signed in hours ago (the session lasts 8 h).
+        app.clock.advance(3 * 3600);
+        let r = browser
+            .authorize(&AuthRequest::new("c1").set(name, value))
+            .await;
+        let login = location(&r);
+        assert!(login.starts_with("/login?request="), "{name}: {login}");
+        let consent_url = login.replacen("/login", "/consent", 1);
+
+        // Straight to the consent page: back to login.
+        let r = browser.get(&consent_url).await;
+        assert_eq!(r.status(), 302, "{name}");
+        assert_eq!(location(&r), login, "{name}");
+
+        // Posting the consent form (with this session's valid CSRF token,
+        // read from the login form) does not issue a code either.
+        let mut form = browser.form_at(&login).await;
+        form.remove("username").remove("password");
+        form.action = "/consent".into();
+        form.fields.push(("scope".into(), "a".into()));
+        let r = browser.submit(&form, Some(("decision", "approve"))).await;
+        assert_eq!(r.status(), 303, "{name}");
+        assert_eq!(
+            location(&r),
+            login,
+            "{name}: no code without the fresh login"
+        );
+
+        // Logging in again completes the request.
+        let r = browser.login(&login, ALICE, ALICE_PASSWORD).await;
+        let next = location(&r);
+        assert!(
+            next.starts_with("/consent?") || next.starts_with(C1_REDIRECT),
+            "{name}: {next}"
+        );
+    }
+}
+
+/// Review finding M2: failed authentications count per client *and* source
+/// address, so nobody can lock a client out by knowing its public id.
+#[tokio::test]
+async fn a_lockout_from_one_address_does_not_lock_the_client_out_elsewhere() {
+    let app = TestApp::spawn().await;
+    let attacker = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let attempt = |client: &reqwest::Client, secret: &str| {
+        client
+            .post(app.url("/token"))
+            .header("authorization", basic_header("c1", secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+    };
+    for _ in 0..10 {
+        assert_eq!(attempt(&attacker, "wrong").await.unwrap().status(), 401);
+    }
+    assert_eq!(
+        attempt(&attacker, C1_SECRET).await.unwrap().status(),
+        429,
+        "locked out from 127.0.0.2"
+    );
+    // From the client's own address the right secret still authenticates
+    // (c1 is not registered for client credentials: 400 unauthorized_client,
+    // which comes only after authentication succeeded).
+    let r = attempt(&app.http(), C1_SECRET).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "unauthorized_client");
+}
+
+/// Review finding L2: removing a client ends its client-credentials tokens,
+/// which belong to no grant.
+#[tokio::test]
+async fn removing_a_client_ends_its_client_credentials_tokens() {
+    let app = TestApp::spawn().await;
+    let r = app.client_credentials("svc", &[]).await;
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    let token = access_token(&body);
+    app.assert_active("rs1", &token, "before removal").await;
+    assert!(app.admin.remove_client("svc").await.unwrap());
+    let v = app.introspection("rs1", &token).await;
+    assert_eq!(v, serde_json::json!({ "active": false }));
+}
