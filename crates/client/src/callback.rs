@@ -1,0 +1,138 @@
+//! The front channel: the authorization URL and the callback checks.
+//!
+//! oauth2 builds the URL and PKCE pair but does not check callbacks at all;
+//! the `state` and RFC 9207 `iss` checks are written here, and all of them
+//! run before the code is sent anywhere.
+
+use std::time::SystemTime;
+
+use oauth2::{AuthorizationCode, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, Scope};
+use subtle::ConstantTimeEq as _;
+
+use crate::client::OAuthClient;
+use crate::error::{CallbackError, from_token_error};
+use crate::tokens::{Secret, Tokens};
+
+/// One authorization request in flight. The caller keeps it in the browser
+/// session that started it (never in a global cache keyed by `state`:
+/// Authlib CVE-2026-41425), and **removes it from the session before calling
+/// [`OAuthClient::complete`]**, which consumes it: that is what makes `state`
+/// single-use and bound to the browser. Its serialized form holds the
+/// `state` and the PKCE verifier in clear: keep it server-side, or in an
+/// encrypted, HttpOnly cookie. Its `Debug` output redacts both.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PendingAuthorization {
+    state: Secret,
+    verifier: Secret,
+    issuer: String,
+    scopes: Vec<String>,
+    created_at: SystemTime,
+}
+
+impl PendingAuthorization {
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+    pub fn created_at(&self) -> SystemTime {
+        self.created_at
+    }
+}
+
+impl OAuthClient {
+    /// The URL to send the browser to, and the record to keep for its
+    /// return. `state` has 256 bits and the PKCE verifier 256 bits, both
+    /// fresh for every request; the challenge is always S256.
+    pub fn begin(&self, scopes: &[&str]) -> (url::Url, PendingAuthorization) {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let state = CsrfToken::new_random_len(32);
+        let state_for_url = state.clone();
+        let (url, _) = self
+            .oauth
+            .authorize_url(move || state_for_url)
+            .add_scopes(scopes.iter().map(|s| Scope::new((*s).to_owned())))
+            .set_pkce_challenge(challenge)
+            .url();
+        let pending = PendingAuthorization {
+            state: Secret::new(state.secret().clone()),
+            verifier: Secret::new(verifier.secret().clone()),
+            issuer: self.metadata.issuer.clone(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            created_at: (self.clock)(),
+        };
+        (url, pending)
+    }
+
+    /// Checks the callback's query against `pending` and, only if every
+    /// check passes, trades the code (HTTP Basic + PKCE verifier).
+    pub async fn complete(
+        &self,
+        pending: PendingAuthorization,
+        callback_query: &str,
+    ) -> Result<Tokens, CallbackError> {
+        let code = check_callback(
+            &pending,
+            self.metadata.authorization_response_iss_parameter_supported,
+            callback_query,
+        )?;
+        let response = self
+            .oauth
+            .exchange_code(AuthorizationCode::new(code))
+            .set_pkce_verifier(PkceCodeVerifier::new(pending.verifier.expose().to_owned()))
+            .request_async(&self.http)
+            .await
+            .map_err(from_token_error)?;
+        Ok(Tokens::from_response(
+            &response,
+            (self.clock)(),
+            &pending.scopes,
+            None,
+        )?)
+    }
+}
+
+/// Every rule a callback must pass before its code may be sent; returns the
+/// code. Order matters: `state` first (is this our request at all?), then
+/// `iss` (is it from the server we sent it to? RFC 9207 §2.4 applies this
+/// to error responses too), then `error`, then `code`.
+pub fn check_callback(
+    pending: &PendingAuthorization,
+    iss_required: bool,
+    query: &str,
+) -> Result<String, CallbackError> {
+    let one = |name: &str| -> Result<Option<String>, CallbackError> {
+        let mut values = form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned());
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(CallbackError::RepeatedParameter(name.to_owned()));
+        }
+        Ok(first.filter(|v| !v.is_empty()))
+    };
+    let state = one("state")?.ok_or(CallbackError::MissingState)?;
+    let expected = pending.state.expose().as_bytes();
+    if !bool::from(state.as_bytes().ct_eq(expected)) {
+        return Err(CallbackError::StateMismatch);
+    }
+    match one("iss")? {
+        // A simple string comparison after form-decoding (RFC 9207 §2.4).
+        Some(iss) if iss != pending.issuer => return Err(CallbackError::IssuerMismatch),
+        Some(_) => {}
+        None if iss_required => return Err(CallbackError::MissingIssuer),
+        None => {}
+    }
+    if let Some(error) = one("error")? {
+        return Err(if error == "access_denied" {
+            CallbackError::AccessDenied
+        } else {
+            CallbackError::Authorization {
+                code: error,
+                description: one("error_description")?,
+            }
+        });
+    }
+    one("code")?.ok_or(CallbackError::MissingCode)
+}

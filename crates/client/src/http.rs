@@ -1,0 +1,67 @@
+//! The bridge from oauth2's `AsyncHttpClient` to the workspace's reqwest.
+//!
+//! oauth2 5's own `reqwest` feature is built against another reqwest major
+//! version; this adapter lets the protocol requests go through the same
+//! reqwest (TLS settings, connection pool) as the rest of the workspace.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use oauth2::http;
+use oauth2::{AsyncHttpClient, HttpRequest, HttpResponse};
+
+/// A reqwest client that never follows redirects: a token endpoint that
+/// redirects must not be able to send our credentials somewhere else.
+#[derive(Clone)]
+pub(crate) struct Http(pub(crate) reqwest::Client);
+
+impl Http {
+    pub(crate) fn new() -> Result<Self, reqwest::Error> {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map(Self)
+    }
+}
+
+/// Transport failures only; never carries a request or response body, so a
+/// token cannot leak through an error message.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("HTTP request failed: {0}")]
+    Request(#[from] reqwest::Error),
+    #[error("could not build the HTTP response")]
+    Response,
+}
+
+impl<'c> AsyncHttpClient<'c> for Http {
+    type Error = TransportError;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, TransportError>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let (parts, body) = request.into_parts();
+            let response = self
+                .0
+                .request(parts.method, parts.uri.to_string())
+                .headers(parts.headers)
+                .body(body)
+                .send()
+                .await
+                // The error may carry the URL; the URL of a token endpoint
+                // holds no secret (oauth2 sends them in the body or header).
+                .map_err(|e| TransportError::Request(e.without_url()))?;
+            let mut builder = http::Response::builder().status(response.status());
+            if let Some(headers) = builder.headers_mut() {
+                *headers = response.headers().clone();
+            }
+            let bytes = response
+                .bytes()
+                .await
+                .map_err(|e| TransportError::Request(e.without_url()))?;
+            builder
+                .body(bytes.to_vec())
+                .map_err(|_| TransportError::Response)
+        })
+    }
+}
