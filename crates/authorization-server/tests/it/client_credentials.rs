@@ -17,15 +17,7 @@ const ACCESS_TOKEN_TTL: i64 = 600;
 /// Verifies a JWT access token against the published keys and returns its
 /// claims.
 async fn verified_claims(app: &TestApp, token: &str) -> Value {
-    let jwks: JwkSet = app
-        .http()
-        .get(app.url("/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: JwkSet = app.jwks().await;
     let header = jsonwebtoken::decode_header(token).expect("a JWT");
     assert_eq!(header.typ.as_deref(), Some("at+jwt"));
     let jwk = jwks

@@ -6,15 +6,7 @@ use tessera_core::jwt::AccessTokenClaims;
 use crate::harness::*;
 
 async fn verify_access_token(app: &TestApp, token: &str) -> AccessTokenClaims {
-    let jwks: JwkSet = app
-        .http()
-        .get(app.url("/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: JwkSet = app.jwks().await;
     let header = jsonwebtoken::decode_header(token).unwrap();
     assert_eq!(header.typ.as_deref(), Some("at+jwt"));
     assert_eq!(header.alg, Algorithm::ES256);
@@ -184,15 +176,7 @@ async fn health_and_jwks_are_served() {
     let app = TestApp::spawn().await;
     let r = app.http().get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    let jwks: serde_json::Value = app
-        .http()
-        .get(app.url("/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: serde_json::Value = app.jwks().await;
     let key = &jwks["keys"][0];
     assert_eq!(key["kty"], "EC");
     assert_eq!(key["alg"], "ES256");

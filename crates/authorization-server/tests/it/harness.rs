@@ -138,6 +138,18 @@ impl TestApp {
         self._dir.path()
     }
 
+    /// The published JWK set, as `JwkSet` or raw JSON.
+    pub async fn jwks<T: serde::de::DeserializeOwned>(&self) -> T {
+        self.http()
+            .get(self.url("/jwks.json"))
+            .send()
+            .await
+            .expect("jwks request")
+            .json()
+            .await
+            .expect("jwks json")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

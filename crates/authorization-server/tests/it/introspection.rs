@@ -442,15 +442,7 @@ async fn conformance_1h_66_forged_jwts_are_inactive() {
     );
     // HS256 under our kid, keyed with our public key's bytes (algorithm
     // confusion).
-    let jwks: Value = app
-        .http()
-        .get(app.url("/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = app.jwks().await;
     let mut hs_header = Header::new(Algorithm::HS256);
     hs_header.typ = Some("at+jwt".into());
     hs_header.kid = Some(kid.clone());

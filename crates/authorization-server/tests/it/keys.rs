@@ -234,15 +234,7 @@ async fn eddsa_and_rs256_rotations_sign_verifiable_tokens() {
         assert_eq!(header(&token).alg, jws, "{algorithm}");
         assert_eq!(kid_of(&token), info.kid);
         verify(&app, &token).await.unwrap();
-        let set: serde_json::Value = app
-            .http()
-            .get(app.url("/jwks.json"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let set: serde_json::Value = app.jwks().await;
         let jwk = set["keys"]
             .as_array()
             .unwrap()

@@ -345,15 +345,7 @@ async fn verify_access_token(
     app: &TestApp,
     token: &str,
 ) -> Result<Value, jsonwebtoken::errors::Error> {
-    let jwks: JwkSet = app
-        .http()
-        .get(app.url("/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: JwkSet = app.jwks().await;
     let header = jsonwebtoken::decode_header(token)?;
     let Some(jwk) = header.kid.as_deref().and_then(|kid| jwks.find(kid)) else {
         return Err(jsonwebtoken::errors::ErrorKind::InvalidToken.into());
