@@ -32,11 +32,6 @@ pub async fn post(
     headers: HeaderMap,
     FormBody(body): FormBody,
 ) -> Result<Response, WebError> {
-    if !super::is_form(&headers) {
-        return Err(WebError::bad_request_page(
-            "An authorization request sent by POST must be a form.",
-        ));
-    }
     handle(&state, &headers, &Params::parse(&body), Via::Post).await
 }
 
@@ -155,10 +150,7 @@ async fn handle(
     let mut response = if signed_in.is_some() {
         flow::continue_authorization(state, &session, &request_id, &request, &client, via).await?
     } else {
-        flow::redirect(
-            &format!("{}/login?request={request_id}", state.config.base_path()),
-            via,
-        )
+        flow::login_again(state, &request_id, via)
     };
     if let Some(cookie) = new_cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);

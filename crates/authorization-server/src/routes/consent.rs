@@ -87,11 +87,6 @@ async fn submit_inner(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, WebError> {
-    if !super::is_form(headers) {
-        return Err(WebError::bad_request_page(
-            "The consent form was not sent as a form.",
-        ));
-    }
     let params = Params::parse(body);
     let field = |name: &str| {
         params.single(name).map_err(|_| {

@@ -101,8 +101,9 @@ pub async fn continue_authorization(
     ))
 }
 
-/// Back to the login page: this request needs a newer login than the
-/// session has (`prompt=login`, `max_age`), whichever page was asked for.
+/// The login page for the pending request `request_id`: the first login,
+/// or a newer one when the session's login is too old for the request
+/// (`prompt=login`, `max_age`), whichever page was asked for.
 pub fn login_again(state: &AppState, request_id: &str, via: Via) -> Response {
     redirect(
         &format!("{}/login?request={request_id}", state.config.base_path()),

@@ -51,11 +51,6 @@ async fn submit_inner(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, WebError> {
-    if !super::is_form(headers) {
-        return Err(WebError::bad_request_page(
-            "The sign-in form was not sent as a form.",
-        ));
-    }
     let params = Params::parse(body);
     if params.first_repeated().is_some() {
         return Err(WebError::bad_request_page(

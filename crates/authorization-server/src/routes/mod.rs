@@ -57,8 +57,9 @@ impl<S: Send + Sync> FromRequest<S> for BackChannelBody {
     }
 }
 
-/// A browser form body. One that is too large or cannot be read is answered
-/// with a readable page.
+/// A browser form body: `application/x-www-form-urlencoded`. One that is too
+/// large or cannot be read, or is not a form, is answered with a readable
+/// page.
 #[derive(Debug)]
 pub struct FormBody(pub Bytes);
 
@@ -66,16 +67,20 @@ impl<S: Send + Sync> FromRequest<S> for FormBody {
     type Rejection = WebError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        Bytes::from_request(req, state)
-            .await
-            .map(Self)
-            .map_err(|_| {
-                WebError::page(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "This request cannot be completed",
-                    "The form sent was too large or could not be read.",
-                )
-            })
+        let form = is_form(req.headers());
+        let body = Bytes::from_request(req, state).await.map_err(|_| {
+            WebError::page(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "This request cannot be completed",
+                "The form sent was too large or could not be read.",
+            )
+        })?;
+        if !form {
+            return Err(WebError::bad_request_page(
+                "The request was not sent as a form.",
+            ));
+        }
+        Ok(Self(body))
     }
 }
 
