@@ -175,7 +175,23 @@ impl OAuthClient {
                 |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
             request = request.basic_auth(encode(client_id), Some(encode(secret.expose())));
         }
-        let response = request.send().await?;
+        let response = request.send().await;
+        crate::observe::report(|| crate::observe::Exchange {
+            method: "POST".into(),
+            url: crate::observe::bare_url(endpoint),
+            authorization: self
+                .client_secret
+                .as_ref()
+                .map(|_| crate::observe::redact_authorization("Basic x")),
+            request: form
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), crate::observe::redact_field(k, v)))
+                .collect(),
+            status: response.as_ref().ok().map(|r| r.status().as_u16()),
+            response: Vec::new(),
+            challenge: None,
+        });
+        let response = response?;
         if response.status().is_success() {
             return Ok(());
         }

@@ -41,6 +41,19 @@ impl<'c> AsyncHttpClient<'c> for Http {
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(async move {
             let (parts, body) = request.into_parts();
+            let mut seen = crate::observe::Exchange {
+                method: parts.method.to_string(),
+                url: crate::observe::bare_url(&parts.uri.to_string()),
+                authorization: parts
+                    .headers
+                    .get(http::header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .map(crate::observe::redact_authorization),
+                request: crate::observe::form_fields(&body),
+                status: None,
+                response: Vec::new(),
+                challenge: None,
+            };
             let response = self
                 .0
                 .request(parts.method, parts.uri.to_string())
@@ -50,8 +63,18 @@ impl<'c> AsyncHttpClient<'c> for Http {
                 .await
                 // The error may carry the URL; the URL of a token endpoint
                 // holds no secret (oauth2 sends them in the body or header).
-                .map_err(|e| TransportError::Request(e.without_url()))?;
-            let mut builder = http::Response::builder().status(response.status());
+                .map_err(|e| {
+                    let failed = seen.clone();
+                    crate::observe::report(|| failed);
+                    TransportError::Request(e.without_url())
+                })?;
+            let response_status = response.status();
+            let challenge = response
+                .headers()
+                .get(http::header::WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let mut builder = http::Response::builder().status(response_status);
             if let Some(headers) = builder.headers_mut() {
                 *headers = response.headers().clone();
             }
@@ -59,6 +82,10 @@ impl<'c> AsyncHttpClient<'c> for Http {
                 .bytes()
                 .await
                 .map_err(|e| TransportError::Request(e.without_url()))?;
+            seen.status = Some(response_status.as_u16());
+            seen.response = crate::observe::json_fields(&bytes);
+            seen.challenge = challenge;
+            crate::observe::report(|| seen);
             builder
                 .body(bytes.to_vec())
                 .map_err(|_| TransportError::Response)

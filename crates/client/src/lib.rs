@@ -13,6 +13,7 @@ mod client;
 mod discovery;
 mod error;
 mod http;
+pub mod observe;
 mod resource;
 mod tokens;
 

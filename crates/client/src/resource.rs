@@ -4,6 +4,7 @@ use reqwest::header::{AUTHORIZATION, HeaderValue, WWW_AUTHENTICATE};
 
 use crate::client::OAuthClient;
 use crate::error::Error;
+use crate::observe;
 use crate::tokens::Tokens;
 
 impl OAuthClient {
@@ -31,13 +32,45 @@ impl OAuthClient {
         let retry = request
             .try_clone()
             .ok_or(Error::Request("the request body cannot be sent twice"))?;
-        let response = http.execute(with_bearer(request, tokens)?).await?;
+        let response = execute(&http, with_bearer(request, tokens)?).await?;
         if !is_invalid_token(&response) {
             return Ok(response);
         }
         *tokens = self.refresh(tokens).await?;
-        Ok(http.execute(with_bearer(retry, tokens)?).await?)
+        execute(&http, with_bearer(retry, tokens)?).await
     }
+}
+
+/// Sends the request, reporting it to the observer (if any) without its
+/// body: the resource's answer is the caller's to read.
+async fn execute(
+    http: &reqwest::Client,
+    request: reqwest::Request,
+) -> Result<reqwest::Response, Error> {
+    let mut seen = observe::Exchange {
+        method: request.method().to_string(),
+        url: observe::bare_url(request.url().as_str()),
+        authorization: request
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(observe::redact_authorization),
+        request: Vec::new(),
+        status: None,
+        response: Vec::new(),
+        challenge: None,
+    };
+    let result = http.execute(request).await;
+    if let Ok(response) = &result {
+        seen.status = Some(response.status().as_u16());
+        seen.challenge = response
+            .headers()
+            .get(WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+    }
+    observe::report(|| seen);
+    Ok(result?)
 }
 
 fn with_bearer(mut request: reqwest::Request, tokens: &Tokens) -> Result<reqwest::Request, Error> {

@@ -46,6 +46,12 @@ enum Command {
     /// Manage the keys that sign access tokens.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Run the demo client: the photo-printer web app. `--config` then names
+    /// the printer's configuration.
+    ClientApp,
+    /// Run the whole dance in one process: the authorization server, the
+    /// photo API and the photo printer, with a demo user and clients.
+    Demo(crate::demo::DemoArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -168,6 +174,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(c) => user_command(&server_config()?, c).await,
         Command::Resources(c) => resource_command(&server_config()?, c).await,
         Command::Keys(c) => keys_command(&server_config()?, c).await,
+        Command::ClientApp => {
+            let config = crate::client_app::load(config)?;
+            init_logging(&config.log);
+            crate::client_app::serve(config, shutdown_signal()).await
+        }
+        Command::Demo(args) => crate::demo::run(args).await,
         Command::Resource => {
             let config = crate::resource::ResourceConfig::load(config)?;
             init_logging(&config.log);
@@ -189,7 +201,7 @@ async fn open_store(config: &FileConfig) -> anyhow::Result<Arc<dyn Store>> {
     Ok(Arc::new(store))
 }
 
-fn init_logging(filter: &str) {
+pub fn init_logging(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
     let _ = tracing_subscriber::fmt()
@@ -200,6 +212,19 @@ fn init_logging(filter: &str) {
 
 async fn serve_command(config: FileConfig) -> anyhow::Result<()> {
     init_logging(&config.log);
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    serve_authorization_server(config, listener, shutdown_signal()).await
+}
+
+/// Seeds what the configuration declares, then serves the authorization
+/// server on `listener` until `shutdown`.
+pub async fn serve_authorization_server(
+    config: FileConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let server_config = config.server_config()?;
     let store = open_store(&config).await?;
     let rng = Arc::new(SystemRandomness);
@@ -218,18 +243,15 @@ async fn serve_command(config: FileConfig) -> anyhow::Result<()> {
     }
 
     let state = AppState::new(store, server_config, clock, rng).await?;
-    let listener = tokio::net::TcpListener::bind(&config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, issuer = %state.config.issuer(), "Tessera authorization server listening on http://{addr}");
-    serve(listener, state, shutdown_signal()).await?;
-    tracing::info!("stopped");
+    serve(listener, state, shutdown).await?;
+    tracing::info!("authorization server stopped");
     Ok(())
 }
 
 /// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -2,7 +2,9 @@
 //! users.
 
 mod cli;
+mod client_app;
 mod config;
+mod demo;
 mod resource;
 
 use clap::Parser as _;

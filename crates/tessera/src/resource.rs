@@ -105,13 +105,22 @@ pub async fn serve(
     config: ResourceConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    serve_on(listener, config, shutdown).await
+}
+
+/// Serves the photo API on `listener` until `shutdown`.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    config: ResourceConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let guard = config.guard()?;
     let store = PhotoStore::connect(&config.database)
         .await
         .with_context(|| format!("cannot open the photo database {}", config.database))?;
-    let listener = tokio::net::TcpListener::bind(&config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     // The AS may start after us: a failed warm-up is a warning, and every
     // request fails closed (503) until the AS answers.

@@ -1,0 +1,94 @@
+//! The printer's HTML pages, rendered from templates compiled into the
+//! binary (auto-escaped), with the headers every page carries.
+
+use std::sync::LazyLock;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use minijinja::{Environment, context};
+use serde::Serialize;
+
+static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
+    let mut env = Environment::new();
+    let templates = [
+        ("base.html", include_str!("templates/base.html")),
+        (
+            "token_panel.html",
+            include_str!("templates/token_panel.html"),
+        ),
+        ("home.html", include_str!("templates/home.html")),
+        ("photos.html", include_str!("templates/photos.html")),
+        ("print.html", include_str!("templates/print.html")),
+        ("message.html", include_str!("templates/message.html")),
+        ("dance.html", include_str!("templates/dance.html")),
+        (
+            "dance_steps.html",
+            include_str!("templates/dance_steps.html"),
+        ),
+    ];
+    for (name, source) in templates {
+        if let Err(e) = env.add_template(name, source) {
+            tracing::error!(template = name, error = %e, "a built-in template does not compile");
+        }
+    }
+    env
+});
+
+pub const STYLESHEET: &str = include_str!("static/printer.css");
+pub const DANCE_SCRIPT: &str = include_str!("static/dance.js");
+pub const PRINT_SCRIPT: &str = include_str!("static/print.js");
+
+/// Scripts and styles only from this origin, images from this origin (the
+/// photo proxy), no framing. No `form-action`: browsers apply it to the
+/// redirect that follows a form post, which would block `/start`'s redirect
+/// to the authorization server.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+pub fn render(status: StatusCode, template: &str, context: minijinja::Value) -> Response {
+    let rendered = TEMPLATES
+        .get_template(template)
+        .and_then(|t| t.render(context));
+    match rendered {
+        Ok(html) => with_page_headers((status, Html(html)).into_response()),
+        Err(e) => {
+            tracing::error!(template, error = %e, "page rendering failed");
+            with_page_headers(
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Html("<!doctype html><title>Error</title><p>Internal error.</p>"),
+                )
+                    .into_response(),
+            )
+        }
+    }
+}
+
+/// A page with a heading and a message; `action` adds a button that starts
+/// the authorization flow again.
+pub fn message(status: StatusCode, heading: &str, message: &str, action: Option<&str>) -> Response {
+    let kind = if status.is_success() { "info" } else { "error" };
+    render(
+        status,
+        "message.html",
+        context! { title => heading, heading, message, action, kind },
+    )
+}
+
+fn with_page_headers(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// What the token panel shows: facts about the tokens, never the tokens.
+#[derive(Debug, Serialize)]
+pub struct TokenPanel {
+    pub granted: Vec<String>,
+    pub refused: Vec<String>,
+    pub access: String,
+    pub refresh: String,
+}

@@ -1,0 +1,116 @@
+//! The printer's handlers, one file per part of the app.
+
+mod assets;
+mod dance_view;
+mod flow;
+mod home;
+mod photos;
+mod tokens;
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use tessera_client::Tokens;
+
+use crate::Printer;
+use crate::dance::{DanceLog, SessionObserver};
+use crate::error::PrinterError;
+use crate::pages::TokenPanel;
+use crate::sessions::SessionHandle;
+
+pub fn router(printer: Printer) -> Router {
+    Router::new()
+        .route("/", get(home::home))
+        .route("/start", post(flow::start))
+        .route("/callback", get(flow::callback))
+        .route("/photos", get(photos::photos))
+        .route("/photos/{id}/image", get(photos::image))
+        .route("/print", get(photos::print))
+        .route("/tokens/refresh", post(tokens::refresh))
+        .route("/tokens/forget", post(tokens::forget))
+        .route("/tokens/revoke", post(tokens::revoke))
+        .route("/signout", post(tokens::sign_out))
+        .route("/dance", get(dance_view::page))
+        .route("/dance/steps", get(dance_view::steps))
+        .route("/dance/events", get(dance_view::events))
+        .route("/dance/clear", post(dance_view::clear))
+        .route("/static/printer.css", get(assets::stylesheet))
+        .route("/static/dance.js", get(assets::dance_script))
+        .route("/static/print.js", get(assets::print_script))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(printer)
+}
+
+/// The observer that draws a session's back-channel exchanges.
+fn observer(printer: &Printer, dance: &Arc<DanceLog>) -> Arc<SessionObserver> {
+    Arc::new(SessionObserver {
+        log: dance.clone(),
+        resource_base: printer.config().photo_api.trim_end_matches('/').to_owned(),
+    })
+}
+
+/// A 303 (the browser must GET the next page), with the session cookie when
+/// one was just created.
+fn see_other(to: &str, cookie: Option<HeaderValue>) -> Response {
+    with_cookie(Redirect::to(to).into_response(), cookie)
+}
+
+fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response {
+    if let Some(c) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, c);
+    }
+    response
+}
+
+/// Checks the CSRF field of a state-changing form against the session's.
+fn check_csrf(session: &SessionHandle, form: &[(String, String)]) -> Result<(), PrinterError> {
+    use subtle::ConstantTimeEq as _;
+    let sent = form
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.as_bytes())
+        .ok_or(PrinterError::Csrf)?;
+    if bool::from(sent.ct_eq(session.csrf.as_bytes())) {
+        Ok(())
+    } else {
+        Err(PrinterError::Csrf)
+    }
+}
+
+/// The token panel for the tokens a session holds.
+fn token_panel(printer: &Printer, tokens: &Tokens, access_forgotten: bool) -> TokenPanel {
+    let requested = &printer.config().scopes;
+    let access = if access_forgotten {
+        "forgotten by the printer (the next call refreshes first)".to_owned()
+    } else {
+        match tokens.expires_at {
+            Some(at) => match at.duration_since(SystemTime::now()) {
+                Ok(left) => format!(
+                    "held; expires in {} min {} s",
+                    left.as_secs() / 60,
+                    left.as_secs() % 60
+                ),
+                Err(_) => "held; expired (the next call refreshes)".to_owned(),
+            },
+            None => "held; no expiry given".to_owned(),
+        }
+    };
+    TokenPanel {
+        granted: tokens.scopes.clone(),
+        refused: requested
+            .iter()
+            .filter(|s| !tokens.scopes.contains(s))
+            .cloned()
+            .collect(),
+        access,
+        refresh: if tokens.refresh_token.is_some() {
+            "held".into()
+        } else {
+            "none".into()
+        },
+    }
+}

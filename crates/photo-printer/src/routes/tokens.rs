@@ -1,0 +1,169 @@
+//! The token panel's buttons, and what happens when the refresh token stops
+//! working.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use tessera_client::observe::observed;
+use tessera_client::{Error as ClientError, TokenKind};
+
+use crate::Printer;
+use crate::dance::{Channel, DanceLog, Lane, NewStep};
+use crate::error::PrinterError;
+use crate::pages::message;
+use crate::sessions::BrowserSession;
+
+fn form(body: &Bytes) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// The refresh token no longer works: the tokens are dropped and the page
+/// says why, with the button that starts the authorization again.
+pub(super) fn reauthorization_required(state: &mut BrowserSession, dance: &DanceLog) -> Response {
+    state.tokens = None;
+    state.access_token_forgotten = false;
+    dance.record(
+        NewStep::new(Lane::Client, Lane::Client, Channel::Local, "authorization has ended")
+            .note("the authorization server refused the refresh token (invalid_grant): the tokens are dropped and the user must authorize again")
+            .failed(true),
+    );
+    message(
+        StatusCode::OK,
+        "Please authorize the printer again",
+        "The authorization server no longer accepts the printer's refresh token: it was revoked, it expired, or your grant ended. To keep printing, the printer has to ask for your permission again.",
+        Some("Authorize again"),
+    )
+}
+
+/// `POST /tokens/refresh`: refresh now.
+pub async fn refresh(
+    State(printer): State<Printer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PrinterError> {
+    let Some(session) = printer.sessions().find(&headers) else {
+        return Ok(super::see_other("/", None));
+    };
+    super::check_csrf(&session, &form(&body))?;
+    let dance = session.dance.clone();
+    let mut state = session.state.lock().await;
+    let Some(tokens) = state.tokens.clone() else {
+        return Ok(super::see_other("/", None));
+    };
+    dance.record(
+        NewStep::new(
+            Lane::Browser,
+            Lane::Client,
+            Channel::Front,
+            "POST /tokens/refresh",
+        )
+        .note("the user presses “Refresh now”"),
+    );
+    let client = printer.client().await?;
+    match observed(super::observer(&printer, &dance), client.refresh(&tokens)).await {
+        Ok(fresh) => {
+            state.tokens = Some(fresh);
+            state.access_token_forgotten = false;
+            state.notice = Some("New tokens: the old refresh token is spent.".into());
+            Ok(super::see_other("/photos", None))
+        }
+        Err(ClientError::ReauthorizationRequired) => {
+            Ok(reauthorization_required(&mut state, &dance))
+        }
+        Err(e) => Err(PrinterError::Resource(e.to_string())),
+    }
+}
+
+/// `POST /tokens/forget`: drop the access token so the next call shows the
+/// refresh path.
+pub async fn forget(
+    State(printer): State<Printer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PrinterError> {
+    let Some(session) = printer.sessions().find(&headers) else {
+        return Ok(super::see_other("/", None));
+    };
+    super::check_csrf(&session, &form(&body))?;
+    let mut state = session.state.lock().await;
+    if state.tokens.is_some() {
+        state.access_token_forgotten = true;
+        state.notice = Some("The access token is forgotten; the next call refreshes first.".into());
+        session.dance.record(
+            NewStep::new(
+                Lane::Client,
+                Lane::Client,
+                Channel::Local,
+                "access token forgotten",
+            )
+            .note("the refresh token is kept"),
+        );
+    }
+    Ok(super::see_other("/", None))
+}
+
+/// `POST /tokens/revoke`: RFC 7009 revocation of the refresh token (which
+/// ends the grant at the AS). The printer keeps the now-useless refresh
+/// token and forgets the access token, so the next call shows the refused
+/// refresh and the new authorization.
+pub async fn revoke(
+    State(printer): State<Printer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PrinterError> {
+    let Some(session) = printer.sessions().find(&headers) else {
+        return Ok(super::see_other("/", None));
+    };
+    super::check_csrf(&session, &form(&body))?;
+    let dance = session.dance.clone();
+    let mut state = session.state.lock().await;
+    let Some(tokens) = state.tokens.clone() else {
+        return Ok(super::see_other("/", None));
+    };
+    dance.record(
+        NewStep::new(
+            Lane::Browser,
+            Lane::Client,
+            Channel::Front,
+            "POST /tokens/revoke",
+        )
+        .note("the user presses “Revoke”"),
+    );
+    let client = printer.client().await?;
+    let (token, kind) = match &tokens.refresh_token {
+        Some(r) => (r.clone(), TokenKind::Refresh),
+        None => (tokens.access_token.clone(), TokenKind::Access),
+    };
+    observed(
+        super::observer(&printer, &dance),
+        client.revoke(&token, kind),
+    )
+    .await
+    .map_err(|e| PrinterError::Resource(e.to_string()))?;
+    state.access_token_forgotten = true;
+    state.notice = Some(
+        "Revoked at the authorization server. The next call needs a refresh, which the server will refuse."
+            .into(),
+    );
+    Ok(super::see_other("/", None))
+}
+
+/// `POST /signout`: forget every token of this browser session.
+pub async fn sign_out(
+    State(printer): State<Printer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PrinterError> {
+    let Some(session) = printer.sessions().find(&headers) else {
+        return Ok(super::see_other("/", None));
+    };
+    super::check_csrf(&session, &form(&body))?;
+    let mut state = session.state.lock().await;
+    state.tokens = None;
+    state.pending = None;
+    state.access_token_forgotten = false;
+    Ok(super::see_other("/", None))
+}

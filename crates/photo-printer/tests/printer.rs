@@ -1,0 +1,529 @@
+//! The photo printer over real HTTP, against the real AS and photo API on
+//! loopback: the whole dance, each refused callback (with no token request
+//! reaching the AS, counted on the AS side), the token buttons, and the
+//! dance view. Tests are named after CONFORMANCE.md §1L where they mirror it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use scraper::{Html, Selector};
+use tessera_client::Secret;
+use tessera_photo_printer::{Printer, PrinterConfig};
+use tessera_test_support::{
+    Browser, CLIENT_ID, CLIENT_SECRET, Servers, location, start_with_redirect_uri, with_param,
+};
+
+struct App {
+    servers: Servers,
+    base: String,
+}
+
+async fn app() -> App {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+    let redirect_uri = format!("{base}/callback");
+    let servers = start_with_redirect_uri(&redirect_uri).await;
+    let config = PrinterConfig {
+        listen: String::new(),
+        issuer: servers.issuer.clone(),
+        client_id: CLIENT_ID.into(),
+        client_secret: Secret::new(CLIENT_SECRET),
+        redirect_uri,
+        photo_api: servers.photos.clone(),
+        scopes: vec!["photos:read".into(), "photos:write".into()],
+        log: "info".into(),
+    };
+    let printer = Printer::new(config).unwrap();
+    tokio::spawn(tessera_photo_printer::serve(
+        listener,
+        printer,
+        std::future::pending(),
+    ));
+    App { servers, base }
+}
+
+impl App {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// `POST /start`: the authorization URL the printer sends the browser to.
+    async fn start(&self, browser: &Browser) -> url::Url {
+        let r = browser.http.post(self.url("/start")).send().await.unwrap();
+        assert_eq!(r.status(), 303, "start redirects to the AS");
+        url::Url::parse(&location(&r)).unwrap()
+    }
+
+    /// Start, log in and consent (keeping `granted`), and come back: the
+    /// callback query.
+    async fn authorize(&self, browser: &Browser, granted: Option<&[&str]>) -> String {
+        let url = self.start(browser).await;
+        browser.authorize_granting(&url, "approve", granted).await
+    }
+
+    async fn callback(&self, browser: &Browser, query: &str) -> reqwest::Response {
+        browser
+            .http
+            .get(self.url(&format!("/callback?{query}")))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The whole dance up to the photo page.
+    async fn signed_in(&self, browser: &Browser, granted: Option<&[&str]>) -> String {
+        let query = self.authorize(browser, granted).await;
+        let r = self.callback(browser, &query).await;
+        assert_eq!(r.status(), 303);
+        assert_eq!(location(&r), "/photos");
+        self.page(browser, "/photos").await
+    }
+
+    async fn page(&self, browser: &Browser, path: &str) -> String {
+        let r = browser.http.get(self.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        r.text().await.unwrap()
+    }
+
+    async fn post_button(
+        &self,
+        browser: &Browser,
+        path: &str,
+        csrf: Option<&str>,
+    ) -> reqwest::Response {
+        let mut form = vec![];
+        if let Some(c) = csrf {
+            form.push(("csrf", c));
+        }
+        browser
+            .http
+            .post(self.url(path))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The dance as (from, to, channel, label) rows.
+    async fn steps(&self, browser: &Browser) -> Vec<(String, String, String, String)> {
+        let html = self.page(browser, "/dance/steps").await;
+        let doc = Html::parse_fragment(&html);
+        let li = Selector::parse("li.step").unwrap();
+        let strong = Selector::parse(".label strong").unwrap();
+        doc.select(&li)
+            .map(|e| {
+                let v = e.value();
+                (
+                    v.attr("data-from").unwrap().to_owned(),
+                    v.attr("data-to").unwrap().to_owned(),
+                    v.attr("data-channel").unwrap().to_owned(),
+                    e.select(&strong).next().unwrap().text().collect(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn text_of(html: &str, selector: &str) -> String {
+    let doc = Html::parse_document(html);
+    doc.select(&Selector::parse(selector).unwrap())
+        .next()
+        .map(|e| e.text().collect::<String>())
+        .unwrap_or_default()
+}
+
+fn csrf_of(html: &str) -> String {
+    let doc = Html::parse_document(html);
+    doc.select(&Selector::parse("input[name=csrf]").unwrap())
+        .next()
+        .expect("a csrf field")
+        .value()
+        .attr("value")
+        .unwrap()
+        .to_owned()
+}
+
+/// No JWT of ours in a page beyond its 6-character prefix (JWTs start with
+/// `eyJ`), and not the code.
+fn assert_no_token(html: &str, code: &str) {
+    for (i, _) in html.match_indices("eyJ") {
+        let run = html[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            .count();
+        assert!(
+            run <= 6,
+            "a JWT in the page: {}",
+            &html[i..(i + 40).min(html.len())]
+        );
+    }
+    assert!(!html.contains(code), "the authorization code in the page");
+}
+
+#[tokio::test]
+async fn the_whole_dance_shows_the_photos_and_every_step() {
+    let app = app().await;
+    let browser = Browser::new(&app.servers);
+    let query = app.authorize(&browser, None).await;
+    let code = url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let before = app.servers.token_requests();
+    let r = app.callback(&browser, &query).await;
+    // §1L: after processing, the callback redirects away so the code leaves
+    // the address bar, with no Referer leak.
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "/photos");
+    assert_eq!(r.headers()["referrer-policy"], "no-referrer");
+    assert_eq!(app.servers.token_requests(), before + 1);
+    assert_eq!(
+        app.servers.basic_token_requests(),
+        before + 1,
+        "HTTP Basic at /token"
+    );
+
+    let photos = app.page(&browser, "/photos").await;
+    let doc = Html::parse_document(&photos);
+    let images: Vec<String> = doc
+        .select(&Selector::parse("#photo-grid img").unwrap())
+        .map(|e| e.value().attr("src").unwrap().to_owned())
+        .collect();
+    assert!(!images.is_empty(), "the seeded photos are listed");
+    let image = browser.http.get(app.url(&images[0])).send().await.unwrap();
+    assert_eq!(image.status(), 200);
+    assert!(
+        image.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("image/")
+    );
+    assert!(text_of(&photos, "#granted-scopes").contains("photos:read"));
+    assert_no_token(&photos, &code);
+
+    let steps = app.steps(&browser).await;
+    let issuer = &app.servers.issuer;
+    let redirect = &app.servers.redirect_uri;
+    let expected: Vec<(&str, &str, &str, String)> = vec![
+        ("browser", "client", "front", "POST /start".into()),
+        (
+            "client",
+            "browser",
+            "front",
+            format!("303 See Other → {issuer}/authorize"),
+        ),
+        (
+            "browser",
+            "authorization_server",
+            "front",
+            "GET /authorize".into(),
+        ),
+        (
+            "browser",
+            "authorization_server",
+            "browser_and_as_only",
+            "log in and consent".into(),
+        ),
+        (
+            "authorization_server",
+            "browser",
+            "front",
+            format!("302 Found → {redirect}"),
+        ),
+        ("browser", "client", "front", "GET /callback".into()),
+        ("client", "client", "local", "state and iss checked".into()),
+        (
+            "client",
+            "authorization_server",
+            "back",
+            "POST /token".into(),
+        ),
+        ("authorization_server", "client", "back", "200 OK".into()),
+        (
+            "client",
+            "browser",
+            "front",
+            "303 See Other → /photos".into(),
+        ),
+        ("browser", "client", "front", "GET /photos".into()),
+        ("client", "resource", "back", "GET /photos".into()),
+        ("resource", "client", "back", "200 OK".into()),
+        ("client", "browser", "front", "200 OK".into()),
+    ];
+    let got: Vec<(&str, &str, &str, String)> = steps
+        .iter()
+        .map(|(a, b, c, d)| (a.as_str(), b.as_str(), c.as_str(), d.clone()))
+        .collect();
+    assert_eq!(got, expected);
+
+    // The parameters that matter are shown, credentials only as a prefix.
+    let dance = app.page(&browser, "/dance").await;
+    assert_no_token(&dance, &code);
+    assert!(
+        dance.contains(&format!("{}…", &code[..6])),
+        "the code's prefix"
+    );
+    assert!(dance.contains("grant_type</b>=authorization_code"));
+    assert!(dance.contains("code_challenge_method</b>=S256"));
+    assert!(dance.contains("Basic (client_id:client_secret)"));
+    assert!(dance.contains("expires_in</b>="));
+    assert!(
+        dance.contains("Bearer eyJ") || dance.contains("Bearer "),
+        "the bearer header, by prefix"
+    );
+}
+
+#[tokio::test]
+async fn one_scope_unchecked_at_consent_shows_as_not_granted() {
+    let app = app().await;
+    let browser = Browser::new(&app.servers);
+    let photos = app.signed_in(&browser, Some(&["photos:read"])).await;
+    assert_eq!(text_of(&photos, "#granted-scopes").trim(), "photos:read");
+    assert!(text_of(&photos, "#refused-scopes").contains("photos:write"));
+}
+
+#[tokio::test]
+async fn client_state_is_bound_to_the_browser_session() {
+    // §1L: a callback in a browser without the session that started the
+    // request is refused, and no token request is made.
+    let app = app().await;
+    let alice = Browser::new(&app.servers);
+    let query = app.authorize(&alice, None).await;
+    let stranger = Browser::new(&app.servers);
+    let before = app.servers.token_requests();
+    let r = app.callback(&stranger, &query).await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("No token was requested"));
+    assert_eq!(app.servers.token_requests(), before);
+    // The right browser can still complete it.
+    assert_eq!(app.callback(&alice, &query).await.status(), 303);
+}
+
+#[tokio::test]
+async fn client_rejects_foreign_state() {
+    // Bob's callback delivered to Alice's browser (which has a request of
+    // its own in flight): the state is not hers.
+    let app = app().await;
+    let alice = Browser::new(&app.servers);
+    let _alice_url = app.start(&alice).await;
+    let bob = Browser::new(&app.servers);
+    let bobs_query = app.authorize(&bob, None).await;
+    let before = app.servers.token_requests();
+    let r = app.callback(&alice, &bobs_query).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(app.servers.token_requests(), before);
+}
+
+#[tokio::test]
+async fn client_rejects_missing_or_wrong_state_and_iss() {
+    let app = app().await;
+    for (name, value) in [
+        ("state", None),
+        ("state", Some("not-the-state")),
+        ("iss", None),
+        ("iss", Some("http://127.0.0.1:1")),
+    ] {
+        let browser = Browser::new(&app.servers);
+        let query = app.authorize(&browser, None).await;
+        let before = app.servers.token_requests();
+        let r = app
+            .callback(&browser, &with_param(&query, name, value))
+            .await;
+        assert_eq!(r.status(), 400, "{name}={value:?}");
+        assert_eq!(
+            app.servers.token_requests(),
+            before,
+            "{name}={value:?}: no token request"
+        );
+        // The request was used up: even the genuine callback now fails.
+        assert_eq!(app.callback(&browser, &query).await.status(), 400);
+        assert_eq!(app.servers.token_requests(), before);
+    }
+}
+
+#[tokio::test]
+async fn client_state_is_single_use() {
+    let app = app().await;
+    let browser = Browser::new(&app.servers);
+    let query = app.authorize(&browser, None).await;
+    assert_eq!(app.callback(&browser, &query).await.status(), 303);
+    let before = app.servers.token_requests();
+    let replay = app.callback(&browser, &query).await;
+    assert_eq!(replay.status(), 400);
+    assert_eq!(app.servers.token_requests(), before);
+    let steps = app.steps(&browser).await;
+    assert_eq!(steps.last().unwrap().3, "callback refused");
+}
+
+#[tokio::test]
+async fn access_denied_gives_a_friendly_page() {
+    let app = app().await;
+    let browser = Browser::new(&app.servers);
+    let url = app.start(&browser).await;
+    let query = browser.authorize(&url, "deny").await;
+    let before = app.servers.token_requests();
+    let r = app.callback(&browser, &query).await;
+    assert_eq!(r.status(), 200);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("No photos shared"), "{page}");
+    assert!(page.contains("id=\"authorize-again\""));
+    assert_eq!(app.servers.token_requests(), before);
+}
+
+#[tokio::test]
+async fn forgetting_the_access_token_refreshes_before_the_next_call() {
+    let app = app().await;
+    let browser = Browser::new(&app.servers);
+    let photos = app.signed_in(&browser, None).await;
+    let csrf = csrf_of(&photos);
+    let r = app
+        .post_button(&browser, "/tokens/forget", Some(&csrf))
+        .await;
+    assert_eq!(r.status(), 303);
+    let home = app.page(&browser, "/").await;
+    assert!(text_of(&home, "#access-token-state").contains("forgotten"));
+    let before = app.servers.token_requests();
+    let photos = app.page(&browser, "/photos").await;
+    assert!(photos.contains("photo-grid"));
+    assert_eq!(app.servers.token_requests(), before + 1, "one refresh");
+    let dance = app.page(&browser, "/dance").await;
+    assert!(dance.contains("grant_type</b>=refresh_token"));
+}
+
+#[tokio::test]
+async fn refresh_now_replaces_the_tokens() {
+    let app = app().await;
+    let browser = Browser::new(&app.servers);
+    let photos = app.signed_in(&browser, None).await;
+    let before = app.servers.token_requests();
+    let r = app
+        .post_button(&browser, "/tokens/refresh", Some(&csrf_of(&photos)))
+        .await;
+    assert_eq!(r.status(), 303);
+    assert_eq!(app.servers.token_requests(), before + 1);
+    assert!(app.page(&browser, "/photos").await.contains("photo-grid"));
+}
+
+#[tokio::test]
+async fn after_revocation_the_user_is_sent_through_authorization_again() {
+    let app = app().await;
+    let browser = Browser::new(&app.servers);
+    let photos = app.signed_in(&browser, None).await;
+    let r = app
+        .post_button(&browser, "/tokens/revoke", Some(&csrf_of(&photos)))
+        .await;
+    assert_eq!(r.status(), 303);
+    // The next call needs a refresh; the AS refuses it (invalid_grant).
+    let page = app.page(&browser, "/photos").await;
+    assert!(
+        page.contains("Please authorize the printer again"),
+        "{page}"
+    );
+    assert!(page.contains("no longer accepts"), "the page says why");
+    assert!(page.contains("id=\"authorize-again\""));
+    // The tokens are gone: the start page offers the flow again.
+    assert!(
+        app.page(&browser, "/")
+            .await
+            .contains("id=\"print-my-photos\"")
+    );
+    let steps = app.steps(&browser).await;
+    assert!(steps.iter().any(|s| s.3 == "authorization has ended"));
+    // And the flow works again.
+    let again = app.signed_in(&browser, None).await;
+    assert!(again.contains("photo-grid"));
+}
+
+#[tokio::test]
+async fn buttons_that_change_something_need_the_csrf_token() {
+    let app = app().await;
+    let browser = Browser::new(&app.servers);
+    app.signed_in(&browser, None).await;
+    for path in [
+        "/tokens/revoke",
+        "/tokens/forget",
+        "/tokens/refresh",
+        "/dance/clear",
+    ] {
+        let r = app.post_button(&browser, path, None).await;
+        assert_eq!(r.status(), 403, "{path} without csrf");
+        let r = app.post_button(&browser, path, Some("forged")).await;
+        assert_eq!(r.status(), 403, "{path} with a wrong csrf");
+    }
+    // Nothing was revoked or forgotten.
+    let before = app.servers.token_requests();
+    assert!(app.page(&browser, "/photos").await.contains("photo-grid"));
+    assert_eq!(app.servers.token_requests(), before);
+}
+
+#[tokio::test]
+async fn the_dance_view_streams_a_step_event_when_something_happens() {
+    let app = app().await;
+    let browser = Browser::new(&app.servers);
+    app.signed_in(&browser, None).await;
+    let mut events = browser
+        .http
+        .get(app.url("/dance/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.headers()["content-type"], "text/event-stream");
+    app.page(&browser, "/photos").await;
+    let chunk = tokio::time::timeout(Duration::from_secs(10), events.chunk())
+        .await
+        .expect("an event within 10 s")
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&chunk);
+    assert!(text.contains("event: step"), "{text}");
+}
+
+#[tokio::test]
+async fn pages_carry_the_security_headers_and_load_nothing_from_elsewhere() {
+    let app = app().await;
+    let browser = Browser::new(&app.servers);
+    for path in ["/", "/dance"] {
+        let r = browser.http.get(app.url(path)).send().await.unwrap();
+        let csp = r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"));
+        assert_eq!(r.headers()["referrer-policy"], "no-referrer");
+        let html = r.text().await.unwrap();
+        assert!(
+            !html.contains("src=\"http"),
+            "{path}: nothing from the network"
+        );
+        assert!(
+            !html.contains("href=\"http"),
+            "{path}: nothing from the network"
+        );
+    }
+    let js = browser
+        .http
+        .get(app.url("/static/dance.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(js.status(), 200);
+    assert!(js.text().await.unwrap().contains("EventSource"));
+}
+
+#[tokio::test]
+async fn photo_ids_that_are_not_ids_never_reach_the_photo_api() {
+    let app = app().await;
+    let browser = Browser::new(&app.servers);
+    app.signed_in(&browser, None).await;
+    for id in ["..%2F..%2Fadmin", "a%3Fb", "x%20y"] {
+        let r = browser
+            .http
+            .get(app.url(&format!("/photos/{id}/image")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{id}");
+    }
+}

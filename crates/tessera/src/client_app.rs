@@ -1,0 +1,47 @@
+//! `tessera client-app`: the photo printer, the client of the dance.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use tessera_photo_printer::{Printer, PrinterConfig};
+
+const ENV_KEYS: &[&str] = &[
+    "listen",
+    "issuer",
+    "client_id",
+    "client_secret",
+    "redirect_uri",
+    "photo_api",
+    "log",
+];
+
+/// Reads the printer's configuration (every key also settable as
+/// `TESSERA_CLIENT_APP_<KEY>`).
+pub fn load(path: Option<&Path>) -> anyhow::Result<PrinterConfig> {
+    crate::config::load(path, "TESSERA_CLIENT_APP_", ENV_KEYS)
+        .context("invalid photo-printer configuration")
+}
+
+pub async fn serve(
+    config: PrinterConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    serve_on(listener, config, shutdown).await
+}
+
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    config: PrinterConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let addr = listener.local_addr()?;
+    let printer = Printer::new(config.clone())?;
+    tracing::info!(%addr, issuer = %config.issuer, client_id = %config.client_id,
+        "photo printer listening on http://{addr}");
+    tessera_photo_printer::serve(listener, printer, shutdown).await?;
+    tracing::info!("photo printer stopped");
+    Ok(())
+}

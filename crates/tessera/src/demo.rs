@@ -1,0 +1,233 @@
+//! `tessera demo`: the whole dance in one process — the authorization
+//! server, the photo-storage API and the photo printer — with a demo user
+//! and both clients registered, on loopback only.
+//!
+//! Each part is started through the same code as its own subcommand
+//! (`serve`, `resource`, `client-app`), configured from generated settings,
+//! so the demo shows the real thing.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use figment::Figment;
+use figment::providers::Serialized;
+use serde_json::json;
+use tessera_core::secrets::{SystemRandomness, new_opaque_token};
+use tessera_photo_printer::PrinterConfig;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::FileConfig;
+use crate::resource::ResourceConfig;
+
+pub const DEMO_USER: &str = "alice";
+pub const DEMO_PASSWORD: &str = "alice-demo-password";
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Keep the databases in this directory (created if missing, reused if
+    /// present) instead of a fresh temporary one deleted at exit.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// The photo printer's port (the page to open).
+    #[arg(long, default_value_t = 9000)]
+    printer_port: u16,
+    /// The authorization server's port.
+    #[arg(long = "as-port", default_value_t = 9001)]
+    as_port: u16,
+    /// The photo-storage API's port.
+    #[arg(long, default_value_t = 9002)]
+    api_port: u16,
+    /// A tracing filter for the three servers' logs.
+    #[arg(long, default_value = "warn")]
+    log: String,
+}
+
+/// Binds `port` on loopback, saying clearly which part needed it.
+async fn bind(port: u16, part: &str, flag: &str) -> anyhow::Result<TcpListener> {
+    match TcpListener::bind(("127.0.0.1", port)).await {
+        Ok(l) => Ok(l),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => bail!(
+            "port {port} (the {part}) is already in use; stop what is using it or choose another port with {flag}"
+        ),
+        Err(e) => Err(e).with_context(|| format!("cannot listen on 127.0.0.1:{port} (the {part})")),
+    }
+}
+
+fn secret() -> anyhow::Result<String> {
+    Ok(new_opaque_token(&SystemRandomness)?.expose().to_owned())
+}
+
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    crate::cli::init_logging(&args.log);
+    // Every port first: a taken one stops the demo before anything starts.
+    let as_listener = bind(args.as_port, "authorization server", "--as-port").await?;
+    let api_listener = bind(args.api_port, "photo-storage API", "--api-port").await?;
+    let printer_listener = bind(args.printer_port, "photo printer", "--printer-port").await?;
+
+    let (_temporary, data_dir) = match &args.data_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+            (None, dir.clone())
+        }
+        None => {
+            let t = tempfile::Builder::new()
+                .prefix("tessera-demo-")
+                .tempdir()
+                .context("cannot create a temporary data directory")?;
+            let path = t.path().to_owned();
+            (Some(t), path)
+        }
+    };
+    let issuer = format!("http://localhost:{}", args.as_port);
+    let api = format!("http://localhost:{}", args.api_port);
+    let printer_url = format!("http://localhost:{}", args.printer_port);
+    let printer_secret = secret()?;
+    let api_secret = secret()?;
+    let db = |name: &str| format!("sqlite://{}", data_dir.join(name).display());
+    let key_encryption_key = demo_key_encryption_key(&data_dir)?;
+
+    let as_config: FileConfig = Figment::from(Serialized::defaults(json!({
+        "issuer": issuer,
+        "listen": format!("127.0.0.1:{}", args.as_port),
+        "database": db("tessera.db"),
+        "default_audience": api,
+        "access_token_ttl_secs": 300,
+        "key_encryption_key": key_encryption_key,
+        "log": args.log,
+        "resources": [{ "identifier": api, "name": "Photo storage", "scopes": ["photos:read", "photos:write"] }],
+        "clients": [
+            { "client_id": "photo-api", "name": "Photo storage API", "client_secret": api_secret,
+              "grant_types": ["client_credentials"], "introspect": true, "resource": api },
+            { "client_id": "photo-printer", "name": "Photo Printer", "client_secret": printer_secret,
+              "redirect_uris": [format!("{printer_url}/callback")],
+              "scopes": ["photos:read", "photos:write"],
+              "grant_types": ["authorization_code", "refresh_token"] },
+        ],
+        "users": [{ "username": DEMO_USER, "password": DEMO_PASSWORD }],
+    })))
+    .extract()
+    .context("demo configuration of the authorization server")?;
+    let api_config: ResourceConfig = Figment::from(Serialized::defaults(json!({
+        "listen": format!("127.0.0.1:{}", args.api_port),
+        "identifier": api,
+        "issuer": issuer,
+        "database": db("photos.db"),
+        "validation": "jwt",
+        "log": args.log,
+    })))
+    .extract()
+    .context("demo configuration of the photo API")?;
+    let printer_config = PrinterConfig {
+        listen: format!("127.0.0.1:{}", args.printer_port),
+        issuer: issuer.clone(),
+        client_id: "photo-printer".into(),
+        client_secret: tessera_client::Secret::new(printer_secret),
+        redirect_uri: format!("{printer_url}/callback"),
+        photo_api: api.clone(),
+        scopes: vec!["photos:read".into(), "photos:write".into()],
+        log: args.log.clone(),
+    };
+
+    let (stop, stopped) = watch::channel(false);
+    let stop = std::sync::Arc::new(stop);
+    let on_stop = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    // When one part ends (failed, or stopped), the others stop too.
+    let part =
+        |work: std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send>>| {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let result = work.await;
+                stop.send_replace(true);
+                result
+            })
+        };
+    let authorization_server = part(Box::pin(crate::cli::serve_authorization_server(
+        as_config,
+        as_listener,
+        on_stop(stopped.clone()),
+    )));
+    wait_until_ready(&format!("http://127.0.0.1:{}/healthz", args.as_port)).await?;
+    let photo_api = part(Box::pin(crate::resource::serve_on(
+        api_listener,
+        api_config,
+        on_stop(stopped.clone()),
+    )));
+    let printer = part(Box::pin(crate::client_app::serve_on(
+        printer_listener,
+        printer_config,
+        on_stop(stopped.clone()),
+    )));
+
+    println!("Tessera demo: the OAuth dance on your machine (Ctrl-C stops it)\n");
+    println!("  open the photo printer   {printer_url}/");
+    println!("  watch the dance live     {printer_url}/dance");
+    println!("  authorization server     {issuer}/");
+    println!("  photo-storage API        {api}/");
+    println!("\n  log in as {DEMO_USER} / {DEMO_PASSWORD}");
+    match &args.data_dir {
+        Some(_) => println!("  data kept in {}", data_dir.display()),
+        None => println!("  data in {} (deleted at exit)", data_dir.display()),
+    }
+    println!(
+        "\nUse “localhost”, not 127.0.0.1: the redirect URI and the cookies are registered for it."
+    );
+
+    let signal_stop = stop.clone();
+    tokio::spawn(async move {
+        crate::cli::shutdown_signal().await;
+        signal_stop.send_replace(true);
+    });
+    let (a, b, c) = tokio::join!(authorization_server, photo_api, printer);
+    for (part, result) in [
+        ("authorization server", a),
+        ("photo API", b),
+        ("photo printer", c),
+    ] {
+        result
+            .with_context(|| format!("the {part} crashed"))?
+            .with_context(|| format!("the {part} failed"))?;
+    }
+    println!("demo stopped");
+    Ok(())
+}
+
+/// The key that seals the demo's signing keys, kept beside its databases
+/// (readable by the owner only) so a reused `--data-dir` can open them.
+fn demo_key_encryption_key(dir: &std::path::Path) -> anyhow::Result<String> {
+    use base64::Engine as _;
+    let path = dir.join("key-encryption-key");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        return Ok(existing.trim().to_owned());
+    }
+    let mut bytes = [0u8; 32];
+    tessera_core::secrets::Randomness::fill(&SystemRandomness, &mut bytes)?;
+    let key = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    std::io::Write::write_all(&mut file, key.as_bytes())?;
+    Ok(key)
+}
+
+/// Polls the AS until it answers, so the other parts find it up.
+async fn wait_until_ready(url: &str) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    for _ in 0..100 {
+        if let Ok(r) = http.get(url).send().await
+            && r.status().is_success()
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("the authorization server did not start within 10 s")
+}
