@@ -232,8 +232,8 @@ password = "alice-password"
     }
 }
 
-/// The repository's own `tessera.toml` and `photos.toml` serve the dance
-/// together: what a newcomer runs first must work.
+/// The repository's own `tessera.toml`, `photos.toml` and `printer.toml`
+/// serve the dance together: what a newcomer runs first must work.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_committed_configs_work_together() {
     let dir = tempfile::tempdir().unwrap();
@@ -321,5 +321,34 @@ async fn the_committed_configs_work_together() {
         );
         stop(photos);
     }
+
+    // The committed printer.toml: the printer discovers the AS and sends the
+    // browser there with the redirect URI tessera.toml registered, which the
+    // AS accepts (it asks alice to log in).
+    let mut printer = tessera(dir.path());
+    printer
+        .args(["client-app", "--config"])
+        .arg(root.join("printer.toml"))
+        .env("TESSERA_CLIENT_APP_LISTEN", "127.0.0.1:0")
+        .env("TESSERA_CLIENT_APP_ISSUER", &issuer);
+    let (printer, printer_port) = start_command(printer);
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let start = no_redirects
+        .post(format!("http://127.0.0.1:{printer_port}/start"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), 303);
+    let to = start.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.starts_with(&format!("{issuer}/authorize?")), "{to}");
+    assert!(to.contains("redirect_uri=http%3A%2F%2Flocalhost%3A9000%2Fcallback"));
+    let authorize = no_redirects.get(&to).send().await.unwrap();
+    assert!(authorize.status().is_redirection());
+    let login = authorize.headers()["location"].to_str().unwrap();
+    assert!(login.starts_with("/login?request="), "{login}");
+    stop(printer);
     stop(authorization_server);
 }

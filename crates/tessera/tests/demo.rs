@@ -1,0 +1,618 @@
+//! `tessera demo` as a newcomer runs it: a taken port is a clear error, a
+//! reused data directory works, Ctrl-C stops all three servers, and a real
+//! Chromium (through chromedriver) clicks through the whole dance.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead as _, BufReader, Read as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// A port that was free a moment ago.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Ports {
+    printer: u16,
+    authorization_server: u16,
+    api: u16,
+}
+
+impl Ports {
+    fn free() -> Self {
+        Self {
+            printer: free_port(),
+            authorization_server: free_port(),
+            api: free_port(),
+        }
+    }
+}
+
+fn demo_command(ports: &Ports, data_dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    c.env_remove("TESSERA_CONFIG")
+        .env_remove("RUST_LOG")
+        .arg("demo")
+        .args(["--printer-port", &ports.printer.to_string()])
+        .args(["--as-port", &ports.authorization_server.to_string()])
+        .args(["--api-port", &ports.api.to_string()])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// A running demo; killed if the test fails before stopping it.
+struct Demo {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    banner: Vec<String>,
+}
+
+impl Demo {
+    /// Starts the demo and waits for its banner (up to the credentials).
+    fn start(ports: &Ports, data_dir: &Path) -> Self {
+        let mut child = demo_command(ports, data_dir).spawn().unwrap();
+        let lines = read_lines(child.stdout.take().unwrap());
+        let mut banner = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = lines.recv_timeout(left).unwrap_or_else(|_| {
+                let _ = child.kill();
+                let mut err = String::new();
+                child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut err)
+                    .unwrap();
+                panic!("the demo printed no banner; stderr: {err}")
+            });
+            let done = line.contains("log in as");
+            banner.push(line);
+            if done {
+                break;
+            }
+        }
+        Self {
+            child,
+            lines,
+            banner,
+        }
+    }
+
+    /// The demo user's name and password, as printed.
+    fn credentials(&self) -> (String, String) {
+        let line = self
+            .banner
+            .iter()
+            .find(|l| l.contains("log in as"))
+            .unwrap();
+        let after = line.split("log in as").nth(1).unwrap().trim();
+        let (user, password) = after.split_once(" / ").unwrap();
+        (user.trim().to_owned(), password.trim().to_owned())
+    }
+
+    /// Ctrl-C, then the exit status and the rest of standard output.
+    fn interrupt(mut self) -> (std::process::ExitStatus, String) {
+        let status = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let exit = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the demo did not stop within 20 s of Ctrl-C"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let rest: Vec<String> = self.lines.try_iter().collect();
+        (exit, rest.join("\n"))
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_lines(stdout: ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+#[test]
+fn a_taken_port_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut ports = Ports::free();
+    ports.authorization_server = taken.local_addr().unwrap().port();
+    let out = demo_command(&ports, dir.path()).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "port {} (the authorization server) is already in use",
+            ports.authorization_server
+        )),
+        "{err}"
+    );
+    assert!(err.contains("--as-port"), "{err}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).is_empty(),
+        "nothing started, no banner"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_serves_all_three_parts_and_stops_on_ctrl_c_and_its_data_dir_can_be_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    for run in 0..2 {
+        let ports = Ports::free();
+        let demo = Demo::start(&ports, dir.path());
+        let banner = demo.banner.join("\n");
+        let printer = format!("http://localhost:{}", ports.printer);
+        let issuer = format!("http://localhost:{}", ports.authorization_server);
+        assert!(banner.contains(&format!("{printer}/")), "{banner}");
+        assert!(banner.contains(&format!("{printer}/dance")), "{banner}");
+        assert_eq!(demo.credentials().0, "alice");
+
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        // The AS is up, with its metadata.
+        let metadata: serde_json::Value = http
+            .get(format!("{issuer}/.well-known/oauth-authorization-server"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(metadata["issuer"], issuer.as_str());
+        // The photo API refuses a request without a token.
+        let photos = http
+            .get(format!("http://localhost:{}/photos", ports.api))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(photos.status(), 401, "run {run}");
+        // The printer sends the browser to the AS, for the registered
+        // redirect URI.
+        let start = http.post(format!("{printer}/start")).send().await.unwrap();
+        assert_eq!(start.status(), 303, "run {run}");
+        let to = start.headers()["location"].to_str().unwrap().to_owned();
+        assert!(to.starts_with(&format!("{issuer}/authorize?")), "{to}");
+        let authorize = http.get(&to).send().await.unwrap();
+        assert!(
+            authorize.status().is_redirection(),
+            "the AS accepts the request: {to}"
+        );
+        let login = authorize.headers()["location"].to_str().unwrap();
+        assert!(
+            login.contains("/login"),
+            "and asks alice to log in: {login}"
+        );
+
+        let (status, rest) = demo.interrupt();
+        assert!(status.success(), "run {run}: {status}");
+        assert!(rest.contains("demo stopped"), "{rest}");
+    }
+    assert!(dir.path().join("tessera.db").exists());
+    assert!(dir.path().join("photos.db").exists());
+}
+
+// --- the browser ----------------------------------------------------------
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Where the screenshots go (kept after the run as test artifacts).
+fn artifacts() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// chromedriver on a free port; killed on drop.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn chromedriver() -> Driver {
+    let port = free_port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while reqwest::get(format!("{}/status", driver.url))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "chromedriver did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    driver
+}
+
+async fn browser(driver: &Driver, profile: &Path) -> fantoccini::Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert("browserName".into(), "chrome".into());
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": CHROMIUM,
+            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     "--window-size=1400,1000", format!("--user-data-dir={}", profile.display())],
+        }),
+    );
+    fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a chromium session")
+}
+
+async fn screenshot(c: &fantoccini::Client, name: &str) {
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(artifacts().join(format!("{name}.png")), png).unwrap();
+}
+
+/// Whether the browser test can run; in CI (`TESSERA_REQUIRE_BROWSER`, set
+/// by `.ci/run`) a missing browser is a failure, elsewhere a notice.
+fn browser_available() -> bool {
+    let present = Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
+    if !present {
+        assert!(
+            std::env::var_os("TESSERA_REQUIRE_BROWSER").is_none(),
+            "TESSERA_REQUIRE_BROWSER is set but {CHROMIUM} or {CHROMEDRIVER} is missing"
+        );
+        eprintln!(
+            "browser test not run: install Debian's chromium and chromium-driver (.ci/run does)"
+        );
+    }
+    present
+}
+
+use fantoccini::Locator::Css;
+
+/// Logs in and consents at the AS if it asks, keeping only `granted`.
+async fn through_the_authorization_server(
+    c: &fantoccini::Client,
+    (user, password): &(String, String),
+    granted: &[&str],
+    shots: &str,
+) {
+    let wait = || c.wait().at_most(Duration::from_secs(20));
+    // Either the AS asks (login or consent) or it sends the browser straight
+    // back to the printer.
+    let first = wait()
+        .for_element(Css("#username, input[name=scope], #photo-grid"))
+        .await
+        .unwrap();
+    if first.attr("id").await.unwrap().as_deref() == Some("photo-grid") {
+        return;
+    }
+    if first.attr("id").await.unwrap().as_deref() == Some("username") {
+        first.send_keys(user).await.unwrap();
+        c.find(Css("#password"))
+            .await
+            .unwrap()
+            .send_keys(password)
+            .await
+            .unwrap();
+        screenshot(c, &format!("{shots}-login")).await;
+        c.find(Css("button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+    let next = wait()
+        .for_element(Css("input[name=scope], #photo-grid"))
+        .await
+        .unwrap();
+    if next.attr("id").await.unwrap().as_deref() == Some("photo-grid") {
+        return;
+    }
+    for scope in c.find_all(Css("input[name=scope]")).await.unwrap() {
+        let value = scope.attr("value").await.unwrap().unwrap();
+        if !granted.contains(&value.as_str()) && scope.is_selected().await.unwrap() {
+            scope.click().await.unwrap();
+        }
+    }
+    screenshot(c, &format!("{shots}-consent")).await;
+    c.find(Css("button[value=approve]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+/// The diagram's rows: (from, to, channel, label).
+async fn dance_steps(c: &fantoccini::Client) -> Vec<(String, String, String, String)> {
+    let mut rows = Vec::new();
+    for li in c.find_all(Css("#steps li.step")).await.unwrap() {
+        let label = li
+            .find(Css(".label strong"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        rows.push((
+            li.attr("data-from").await.unwrap().unwrap(),
+            li.attr("data-to").await.unwrap().unwrap(),
+            li.attr("data-channel").await.unwrap().unwrap(),
+            label,
+        ));
+    }
+    rows
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_clicks_through_the_demo_and_sees_every_step_of_the_dance() {
+    if !browser_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let ports = Ports::free();
+    let demo = Demo::start(&ports, dir.path());
+    let credentials = demo.credentials();
+    let printer = format!("http://localhost:{}", ports.printer);
+    let issuer = format!("http://localhost:{}", ports.authorization_server);
+    let driver = chromedriver().await;
+    let c = browser(&driver, profile.path()).await;
+    let wait = || c.wait().at_most(Duration::from_secs(20));
+
+    // Start.
+    c.goto(&format!("{printer}/")).await.unwrap();
+    screenshot(&c, "01-start").await;
+    c.find(Css("#print-my-photos"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+
+    // Log in and uncheck photos:write at consent.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !c.current_url().await.unwrap().as_str().starts_with(&issuer) {
+        assert!(
+            Instant::now() < deadline,
+            "the browser never reached the AS"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    through_the_authorization_server(&c, &credentials, &["photos:read"], "02").await;
+
+    // Back at the printer, with the code out of the address bar.
+    let grid = wait().for_element(Css("#photo-grid")).await.unwrap();
+    assert_eq!(
+        c.current_url().await.unwrap().as_str(),
+        format!("{printer}/photos")
+    );
+    let images = grid.find_all(Css("img")).await.unwrap();
+    assert!(!images.is_empty(), "the seeded photos are shown");
+    let loaded = c
+        .execute(
+            "return Array.from(document.images).every(i => i.complete && i.naturalWidth > 0);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(loaded, serde_json::Value::Bool(true), "every image loaded");
+    let granted = c
+        .find(Css("#granted-scopes"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(granted.trim(), "photos:read");
+    let refused = c
+        .find(Css("#refused-scopes"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(refused.contains("photos:write"));
+    screenshot(&c, "03-photos").await;
+
+    // The dance view lists every step.
+    c.goto(&format!("{printer}/dance")).await.unwrap();
+    wait().for_element(Css("#steps")).await.unwrap();
+    let steps = dance_steps(&c).await;
+    let redirect = format!("{printer}/callback");
+    let expected: Vec<(&str, &str, &str, String)> = vec![
+        ("browser", "client", "front", "POST /start".into()),
+        (
+            "client",
+            "browser",
+            "front",
+            format!("303 See Other → {issuer}/authorize"),
+        ),
+        (
+            "browser",
+            "authorization_server",
+            "front",
+            "GET /authorize".into(),
+        ),
+        (
+            "browser",
+            "authorization_server",
+            "browser_and_as_only",
+            "log in and consent".into(),
+        ),
+        (
+            "authorization_server",
+            "browser",
+            "front",
+            format!("302 Found → {redirect}"),
+        ),
+        ("browser", "client", "front", "GET /callback".into()),
+        ("client", "client", "local", "state and iss checked".into()),
+        (
+            "client",
+            "authorization_server",
+            "back",
+            "POST /token".into(),
+        ),
+        ("authorization_server", "client", "back", "200 OK".into()),
+        (
+            "client",
+            "browser",
+            "front",
+            "303 See Other → /photos".into(),
+        ),
+        ("browser", "client", "front", "GET /photos".into()),
+        ("client", "resource", "back", "GET /photos".into()),
+        ("resource", "client", "back", "200 OK".into()),
+        ("client", "browser", "front", "200 OK".into()),
+    ];
+    let got: Vec<(&str, &str, &str, String)> = steps
+        .iter()
+        .map(|(a, b, ch, l)| (a.as_str(), b.as_str(), ch.as_str(), l.clone()))
+        .collect();
+    assert_eq!(got, expected);
+
+    // Live: a step made elsewhere appears without reloading the page.
+    wait()
+        .for_element(Css("#live-status.on"))
+        .await
+        .expect("the event stream connects");
+    let before = steps.len();
+    c.execute(
+        "fetch('/photos', {credentials: 'same-origin'}); return true;",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        // Read in one script: the list is replaced as updates arrive.
+        let count = c
+            .execute(
+                "const s = document.getElementById('steps'); return s ? Number(s.dataset.count) : 0;",
+                vec![],
+            )
+            .await
+            .unwrap()
+            .as_u64()
+            .unwrap() as usize;
+        if count > before {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the diagram did not update live");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    screenshot(&c, "04-dance").await;
+
+    // Print the chosen photos.
+    c.goto(&format!("{printer}/photos")).await.unwrap();
+    wait()
+        .for_element(Css("#print"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait().for_element(Css("#print-now")).await.unwrap();
+    let printed = c.find_all(Css("figure.print-sheet")).await.unwrap();
+    assert_eq!(printed.len(), images.len(), "every photo was chosen");
+    screenshot(&c, "05-print").await;
+
+    // Forget the access token: the next page load refreshes first.
+    c.goto(&format!("{printer}/")).await.unwrap();
+    c.find(Css("#forget-access-token"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // The notice exists only on the page the button leads to.
+    wait().for_element(Css("p.notice")).await.unwrap();
+    let state = c.find(Css("#access-token-state")).await.unwrap();
+    assert!(state.text().await.unwrap().contains("forgotten"));
+    c.goto(&format!("{printer}/photos")).await.unwrap();
+    wait().for_element(Css("#photo-grid")).await.unwrap();
+
+    // Revoke: the refresh fails and the page says why, then authorizing again works.
+    c.goto(&format!("{printer}/")).await.unwrap();
+    c.find(Css("#revoke")).await.unwrap().click().await.unwrap();
+    let notice = wait().for_element(Css("p.notice")).await.unwrap();
+    assert!(notice.text().await.unwrap().contains("Revoked"));
+    c.goto(&format!("{printer}/photos")).await.unwrap();
+    let again = wait().for_element(Css("#authorize-again")).await.unwrap();
+    let why = c.find(Css("#message")).await.unwrap().text().await.unwrap();
+    assert!(why.contains("no longer accepts"), "{why}");
+    screenshot(&c, "06-authorize-again").await;
+    again.click().await.unwrap();
+    through_the_authorization_server(&c, &credentials, &["photos:read"], "07").await;
+    wait().for_element(Css("#photo-grid")).await.unwrap();
+
+    // The whole story is in the diagram.
+    c.goto(&format!("{printer}/dance")).await.unwrap();
+    wait().for_element(Css("#steps")).await.unwrap();
+    let labels: Vec<String> = dance_steps(&c).await.into_iter().map(|s| s.3).collect();
+    // Tall enough to show the first dance in one picture (docs/dance.png).
+    c.set_window_size(1400, 2600).await.unwrap();
+    for needed in [
+        "no access token",
+        "access token forgotten",
+        "POST /revoke",
+        "authorization has ended",
+    ] {
+        assert!(labels.iter().any(|l| l == needed), "{needed} in {labels:?}");
+    }
+    screenshot(&c, "08-dance-complete").await;
+    eprintln!("screenshots in {}", artifacts().display());
+
+    c.close().await.unwrap();
+    let (status, _) = demo.interrupt();
+    assert!(status.success());
+}
