@@ -19,11 +19,16 @@ struct App {
 }
 
 async fn app() -> App {
+    app_with(|_| {}).await
+}
+
+/// The printer, with `adjust` applied to its configuration.
+async fn app_with(adjust: impl FnOnce(&mut PrinterConfig)) -> App {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     let redirect_uri = format!("{base}/callback");
     let servers = start_with_redirect_uri(&redirect_uri).await;
-    let config = PrinterConfig {
+    let mut config = PrinterConfig {
         listen: String::new(),
         issuer: servers.issuer.clone(),
         client_id: CLIENT_ID.into(),
@@ -33,6 +38,7 @@ async fn app() -> App {
         scopes: vec!["photos:read".into(), "photos:write".into()],
         log: "info".into(),
     };
+    adjust(&mut config);
     let printer = Printer::new(config).unwrap();
     tokio::spawn(tessera_photo_printer::serve(
         listener,
@@ -526,4 +532,18 @@ async fn photo_ids_that_are_not_ids_never_reach_the_photo_api() {
             .unwrap();
         assert_eq!(r.status(), 404, "{id}");
     }
+}
+
+#[tokio::test]
+async fn client_rejects_metadata_for_another_issuer() {
+    // §1L / RFC 8414 §3.3: the metadata served at the configured issuer's
+    // well-known URL names the issuer without the trailing slash: not
+    // identical, so the printer refuses to use that server at all.
+    let app = app_with(|c| c.issuer.push('/')).await;
+    let browser = Browser::new(&app.servers);
+    let r = browser.http.post(app.url("/start")).send().await.unwrap();
+    assert_eq!(r.status(), 502);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("metadata names issuer"), "{page}");
+    assert_eq!(app.servers.token_requests(), 0);
 }
