@@ -27,6 +27,9 @@ pub struct PendingAuthorization {
     issuer: String,
     scopes: Vec<String>,
     created_at: SystemTime,
+    /// Sent when `openid` is asked for; the ID token must echo it.
+    #[serde(default)]
+    nonce: Option<Secret>,
 }
 
 impl PendingAuthorization {
@@ -39,28 +42,41 @@ impl PendingAuthorization {
     pub fn created_at(&self) -> SystemTime {
         self.created_at
     }
+    /// Whether this request asked for an ID token (scope `openid`).
+    pub fn wants_id_token(&self) -> bool {
+        self.nonce.is_some()
+    }
 }
 
 impl OAuthClient {
     /// The URL to send the browser to, and the record to keep for its
     /// return. `state` has 256 bits and the PKCE verifier 256 bits, both
-    /// fresh for every request; the challenge is always S256.
+    /// fresh for every request; the challenge is always S256. With `openid`
+    /// among the scopes, a fresh 256-bit `nonce` is sent too.
     pub fn begin(&self, scopes: &[&str]) -> (url::Url, PendingAuthorization) {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let state = CsrfToken::new_random_len(32);
         let state_for_url = state.clone();
-        let (url, _) = self
+        // oauth2 has no nonce; its random-token generator makes one.
+        let nonce = scopes
+            .contains(&"openid")
+            .then(|| CsrfToken::new_random_len(32).secret().clone());
+        let mut request = self
             .oauth
             .authorize_url(move || state_for_url)
             .add_scopes(scopes.iter().map(|s| Scope::new((*s).to_owned())))
-            .set_pkce_challenge(challenge)
-            .url();
+            .set_pkce_challenge(challenge);
+        if let Some(n) = &nonce {
+            request = request.add_extra_param("nonce", n.clone());
+        }
+        let (url, _) = request.url();
         let pending = PendingAuthorization {
             state: Secret::new(state.secret().clone()),
             verifier: Secret::new(verifier.secret().clone()),
             issuer: self.metadata.issuer.clone(),
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             created_at: (self.clock)(),
+            nonce: nonce.map(Secret::new),
         };
         (url, pending)
     }
@@ -84,12 +100,19 @@ impl OAuthClient {
             .request_async(&self.http)
             .await
             .map_err(from_token_error)?;
-        Ok(Tokens::from_response(
-            &response,
-            (self.clock)(),
-            &pending.scopes,
-            None,
-        )?)
+        let mut tokens = Tokens::from_response(&response, (self.clock)(), &pending.scopes, None)?;
+        if let Some(nonce) = &pending.nonce {
+            let id_token = response
+                .extra_fields()
+                .id_token
+                .as_deref()
+                .ok_or(crate::Error::MissingIdToken)?;
+            tokens.identity = Some(
+                self.verify_id_token(id_token, &tokens, Some(nonce.expose()), None)
+                    .await?,
+            );
+        }
+        Ok(tokens)
     }
 }
 

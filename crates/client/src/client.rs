@@ -3,7 +3,9 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use oauth2::basic::BasicClient;
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+};
 use oauth2::{
     AuthUrl, ClientId, ClientSecret, EndpointMaybeSet, EndpointNotSet, EndpointSet, RedirectUrl,
     RefreshToken, RevocationUrl, StandardRevocableToken, TokenUrl,
@@ -12,10 +14,22 @@ use oauth2::{
 use crate::discovery::{self, Metadata};
 use crate::error::{Error, from_token_error};
 use crate::http::Http;
-use crate::tokens::{Secret, Tokens};
+use crate::id_token::{self, Expected};
+use crate::tokens::{Secret, TokenResponse, Tokens};
 
-type Configured =
-    BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointMaybeSet, EndpointSet>;
+/// oauth2's basic client, with a token response that keeps `id_token`.
+type Configured = oauth2::Client<
+    BasicErrorResponse,
+    TokenResponse,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointSet,
+>;
 
 /// The clock, injectable so tests never sleep.
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
@@ -52,25 +66,29 @@ impl OAuthClient {
         let http = Http::new()?;
         let metadata = discovery::fetch(&http.0, issuer).await?;
         let bad = |u: &str| Error::InvalidUrl(u.to_owned());
-        let mut oauth = BasicClient::new(ClientId::new(client_id.to_owned()))
-            .set_auth_uri(
-                AuthUrl::new(metadata.authorization_endpoint.clone())
-                    .map_err(|_| bad(&metadata.authorization_endpoint))?,
-            )
-            .set_token_uri(
-                TokenUrl::new(metadata.token_endpoint.clone())
-                    .map_err(|_| bad(&metadata.token_endpoint))?,
-            )
-            .set_redirect_uri(
-                RedirectUrl::new(redirect_uri.to_owned()).map_err(|_| bad(redirect_uri))?,
-            )
-            .set_revocation_url_option(
-                metadata
-                    .revocation_endpoint
-                    .as_ref()
-                    .map(|u| RevocationUrl::new(u.clone()).map_err(|_| bad(u)))
-                    .transpose()?,
-            );
+        let mut oauth = oauth2::Client::<
+            BasicErrorResponse,
+            TokenResponse,
+            BasicTokenIntrospectionResponse,
+            StandardRevocableToken,
+            BasicRevocationErrorResponse,
+        >::new(ClientId::new(client_id.to_owned()))
+        .set_auth_uri(
+            AuthUrl::new(metadata.authorization_endpoint.clone())
+                .map_err(|_| bad(&metadata.authorization_endpoint))?,
+        )
+        .set_token_uri(
+            TokenUrl::new(metadata.token_endpoint.clone())
+                .map_err(|_| bad(&metadata.token_endpoint))?,
+        )
+        .set_redirect_uri(RedirectUrl::new(redirect_uri.to_owned()).map_err(|_| bad(redirect_uri))?)
+        .set_revocation_url_option(
+            metadata
+                .revocation_endpoint
+                .as_ref()
+                .map(|u| RevocationUrl::new(u.clone()).map_err(|_| bad(u)))
+                .transpose()?,
+        );
         if let Some(secret) = client_secret {
             oauth = oauth.set_client_secret(ClientSecret::new(secret.to_owned()));
         }
@@ -113,7 +131,46 @@ impl OAuthClient {
                 }
                 other => other,
             })?;
-        Tokens::from_response(&response, (self.clock)(), &tokens.scopes, Some(current))
+        let mut fresh =
+            Tokens::from_response(&response, (self.clock)(), &tokens.scopes, Some(current))?;
+        // OIDC §12.2: a refreshed ID token has the same subject and no
+        // nonce; without one, who logged in has not changed.
+        fresh.identity = match (&response.extra_fields().id_token, &tokens.identity) {
+            (Some(id_token), Some(previous)) => Some(
+                self.verify_id_token(id_token, &fresh, None, Some(&previous.subject))
+                    .await?,
+            ),
+            (_, previous) => previous.clone(),
+        };
+        Ok(fresh)
+    }
+
+    /// Checks an ID token against the AS's published keys and this client.
+    pub(crate) async fn verify_id_token(
+        &self,
+        id_token: &str,
+        tokens: &Tokens,
+        nonce: Option<&str>,
+        subject: Option<&str>,
+    ) -> Result<crate::Identity, Error> {
+        let jwks_uri = self
+            .metadata
+            .jwks_uri
+            .as_deref()
+            .ok_or(Error::InvalidIdToken("the metadata names no jwks_uri"))?;
+        let keys = id_token::fetch_keys(&self.http.0, jwks_uri).await?;
+        id_token::verify(
+            id_token,
+            &keys,
+            &Expected {
+                issuer: &self.metadata.issuer,
+                client_id: self.oauth.client_id().as_str(),
+                nonce,
+                access_token: tokens.access_token.expose(),
+                subject,
+                now: (self.clock)(),
+            },
+        )
     }
 
     /// RFC 7009 revocation of a token the client holds.

@@ -14,6 +14,9 @@ pub struct Metadata {
     pub token_endpoint: String,
     #[serde(default)]
     pub revocation_endpoint: Option<String>,
+    /// Where the keys that sign ID tokens are (OpenID Connect).
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
     #[serde(default)]
     pub code_challenge_methods_supported: Vec<String>,
     /// RFC 9207: when true, a callback without `iss` is refused.

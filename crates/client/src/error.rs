@@ -59,6 +59,11 @@ pub enum Error {
     UnsupportedTokenType(String),
     #[error("the authorization server's answer could not be read")]
     BadResponse,
+    /// `openid` was asked for and no ID token came back.
+    #[error("the token response has no ID token although openid was requested")]
+    MissingIdToken,
+    #[error("the ID token was refused: {0}")]
+    InvalidIdToken(&'static str),
     #[error("the request could not be prepared: {0}")]
     Request(&'static str),
     #[error("HTTP failure: {0}")]

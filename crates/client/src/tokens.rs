@@ -2,10 +2,23 @@
 
 use std::time::{Duration, SystemTime};
 
-use oauth2::TokenResponse as _;
-use oauth2::basic::{BasicTokenResponse, BasicTokenType};
+use oauth2::basic::BasicTokenType;
+use oauth2::{StandardTokenResponse, TokenResponse as _};
 
 use crate::error::Error;
+use crate::id_token::Identity;
+
+/// The one field OpenID Connect adds to a token response.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct IdTokenField {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+}
+
+impl oauth2::ExtraTokenFields for IdTokenField {}
+
+/// A token response, with `id_token` when `openid` was granted.
+pub type TokenResponse = StandardTokenResponse<IdTokenField, BasicTokenType>;
 
 /// A string that never shows in `Debug`: tokens must not reach logs.
 #[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -41,12 +54,15 @@ pub struct Tokens {
     pub scopes: Vec<String>,
     /// Always `bearer` (compared case-insensitively, as RFC 6749 §7.1 says).
     pub token_type: String,
+    /// Who logged in, from the verified ID token (when `openid` was granted).
+    #[serde(default)]
+    pub identity: Option<Identity>,
 }
 
 impl Tokens {
     /// From a token response; `previous` is what a refresh replaces.
     pub(crate) fn from_response(
-        response: &BasicTokenResponse,
+        response: &TokenResponse,
         now: SystemTime,
         fallback_scopes: &[String],
         previous_refresh: Option<&Secret>,
@@ -73,6 +89,7 @@ impl Tokens {
                 .map(|d| now + d.min(Duration::from_secs(u32::MAX.into()))),
             scopes,
             token_type: "bearer".into(),
+            identity: None,
         })
     }
 }
@@ -82,7 +99,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn parse(json: &str) -> BasicTokenResponse {
+    fn parse(json: &str) -> TokenResponse {
         serde_json::from_str(json).unwrap()
     }
 

@@ -91,4 +91,6 @@ pub struct TokenPanel {
     pub refused: Vec<String>,
     pub access: String,
     pub refresh: String,
+    /// Who logged in, from the verified ID token (scope `openid`).
+    pub who: Option<String>,
 }

@@ -156,6 +156,16 @@ pub async fn callback(
     .await;
     match result {
         Ok(tokens) => {
+            if let Some(identity) = &tokens.identity {
+                dance.record(
+                    NewStep::new(Lane::Client, Lane::Client, Channel::Local, "ID token verified")
+                        .param("sub", identity.subject.clone())
+                        .note(format!(
+                            "signed by the AS's key, issued for this client, nonce as sent: {} logged in",
+                            identity.display_name()
+                        )),
+                );
+            }
             state.tokens = Some(tokens);
             state.access_token_forgotten = false;
             dance.record(

@@ -112,5 +112,9 @@ fn token_panel(printer: &Printer, tokens: &Tokens, access_forgotten: bool) -> To
         } else {
             "none".into()
         },
+        who: tokens
+            .identity
+            .as_ref()
+            .map(|i| i.display_name().to_owned()),
     }
 }
