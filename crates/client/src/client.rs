@@ -239,7 +239,7 @@ impl OAuthClient {
             authorization: self
                 .client_secret
                 .as_ref()
-                .map(|_| crate::observe::redact_authorization("Basic x")),
+                .map(|_| crate::observe::BASIC_CREDENTIALS.to_owned()),
             request: form
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), crate::observe::redact_field(k, v)))

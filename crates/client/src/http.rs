@@ -19,6 +19,10 @@ impl Http {
     pub(crate) fn new() -> Result<Self, reqwest::Error> {
         reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // A server that accepts and never answers must not hold a
+            // caller (and the browser session it has locked) forever.
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .timeout(std::time::Duration::from_secs(15))
             .build()
             .map(Self)
     }
@@ -78,10 +82,14 @@ impl<'c> AsyncHttpClient<'c> for Http {
             if let Some(headers) = builder.headers_mut() {
                 *headers = response.headers().clone();
             }
-            let bytes = response
-                .bytes()
-                .await
-                .map_err(|e| TransportError::Request(e.without_url()))?;
+            let bytes = match response.bytes().await {
+                Ok(b) => b,
+                Err(e) => {
+                    seen.status = Some(response_status.as_u16());
+                    crate::observe::report(|| seen);
+                    return Err(TransportError::Request(e.without_url()));
+                }
+            };
             seen.status = Some(response_status.as_u16());
             seen.response = crate::observe::json_fields(&bytes);
             seen.challenge = challenge;

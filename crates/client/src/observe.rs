@@ -62,21 +62,31 @@ const SECRET_FIELDS: &[&str] = &[
     "id_token",
     "token",
     "state",
+    "nonce",
     "code_challenge",
     "client_assertion",
 ];
 
+/// Below this length a value is hidden entirely: six characters of a short
+/// value would be most of it.
+const SHORTEST_SHOWN: usize = 16;
+
 /// Enough of a credential to tell two apart on screen, never enough to use.
 pub fn redact(value: &str) -> String {
-    let prefix: String = value.chars().take(6).collect();
-    if prefix.len() < value.len() {
-        format!("{prefix}…")
-    } else {
-        "…".to_owned()
+    if value.chars().count() < SHORTEST_SHOWN {
+        return "…".to_owned();
     }
+    let prefix: String = value.chars().take(6).collect();
+    format!("{prefix}…")
 }
 
-pub(crate) fn redact_field(name: &str, value: &str) -> String {
+/// How the `Authorization` header of a client-authenticated request shows.
+pub const BASIC_CREDENTIALS: &str = "Basic (client_id:client_secret)";
+
+/// `value` as shown for a parameter named `name`: redacted when the name
+/// is one of a credential (codes, verifiers, tokens, secrets, `state`,
+/// `nonce`).
+pub fn redact_field(name: &str, value: &str) -> String {
     if SECRET_FIELDS.contains(&name) {
         redact(value)
     } else {
@@ -88,9 +98,7 @@ pub(crate) fn redact_field(name: &str, value: &str) -> String {
 /// prefix.
 pub(crate) fn redact_authorization(value: &str) -> String {
     match value.split_once(' ') {
-        Some((scheme, _)) if scheme.eq_ignore_ascii_case("basic") => {
-            "Basic (client_id:client_secret)".to_owned()
-        }
+        Some((scheme, _)) if scheme.eq_ignore_ascii_case("basic") => BASIC_CREDENTIALS.to_owned(),
         Some((scheme, token)) => format!("{scheme} {}", redact(token)),
         None => "(redacted)".to_owned(),
     }
@@ -143,10 +151,10 @@ mod tests {
 
     #[test]
     fn credentials_are_cut_to_a_prefix() {
-        assert_eq!(redact("abcdefghijkl"), "abcdef…");
-        assert_eq!(redact("abc"), "…", "a short value is hidden entirely");
+        assert_eq!(redact("abcdefghijklmnopq"), "abcdef…");
+        assert_eq!(redact("abcdefg"), "…", "a short value is hidden entirely");
         let fields = form_fields(
-            b"grant_type=authorization_code&code=SplxlOBeZQQYbYS6WxSbIA&code_verifier=dBjftJeZ4CVP",
+            b"grant_type=authorization_code&code=SplxlOBeZQQYbYS6WxSbIA&code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r",
         );
         assert_eq!(
             fields,
@@ -169,7 +177,7 @@ mod tests {
     #[test]
     fn json_tokens_are_cut_and_other_fields_kept() {
         let fields = json_fields(
-            br#"{"access_token":"eyJhbGciOiJFUzI1NiJ9.e30.sig","token_type":"Bearer","expires_in":600,"refresh_token":"rt-0123456789"}"#,
+            br#"{"access_token":"eyJhbGciOiJFUzI1NiJ9.e30.sig","token_type":"Bearer","expires_in":600,"refresh_token":"rt-0123456789abcdef"}"#,
         );
         assert!(fields.contains(&("access_token".into(), "eyJhbG…".into())));
         assert!(fields.contains(&("refresh_token".into(), "rt-012…".into())));

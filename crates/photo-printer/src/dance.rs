@@ -206,9 +206,27 @@ fn clock_time(t: SystemTime) -> String {
 /// Turns the client library's exchanges into a request arrow and a response
 /// arrow between the client and the server the URL belongs to.
 pub struct SessionObserver {
-    pub log: Arc<DanceLog>,
-    /// The photo API's base URL: exchanges under it go to the resource lane.
-    pub resource_base: String,
+    log: Arc<DanceLog>,
+    /// The photo API's origin: exchanges with it go to the resource lane.
+    resource_origin: Option<url::Origin>,
+    /// Leave calls to the resource out (the image proxy: one arrow pair per
+    /// image would drown the diagram); token requests are still drawn.
+    skip_resource_calls: bool,
+}
+
+impl SessionObserver {
+    pub fn new(log: Arc<DanceLog>, photo_api: &str) -> Self {
+        Self {
+            log,
+            resource_origin: url::Url::parse(photo_api).ok().map(|u| u.origin()),
+            skip_resource_calls: false,
+        }
+    }
+
+    pub fn without_resource_calls(mut self) -> Self {
+        self.skip_resource_calls = true;
+        self
+    }
 }
 
 /// What a back-channel request is for, from what it sends.
@@ -238,11 +256,15 @@ fn purpose(e: &Exchange, server: Lane) -> Option<&'static str> {
 
 impl Observer for SessionObserver {
     fn exchange(&self, e: Exchange) {
-        let server = if e.url.starts_with(&self.resource_base) {
+        let origin = url::Url::parse(&e.url).ok().map(|u| u.origin());
+        let server = if origin.is_some() && origin == self.resource_origin {
             Lane::Resource
         } else {
             Lane::AuthorizationServer
         };
+        if server == Lane::Resource && self.skip_resource_calls {
+            return;
+        }
         let path = url::Url::parse(&e.url).map_or_else(|_| e.url.clone(), |u| u.path().to_owned());
         let mut request = NewStep::new(
             Lane::Client,
@@ -300,10 +322,7 @@ mod tests {
     #[test]
     fn exchanges_become_a_request_and_a_response_step() {
         let log = Arc::new(DanceLog::default());
-        let observer = SessionObserver {
-            log: log.clone(),
-            resource_base: "http://localhost:9002".into(),
-        };
+        let observer = SessionObserver::new(log.clone(), "http://localhost:9002");
         observer.exchange(Exchange {
             method: "GET".into(),
             url: "http://localhost:9002/photos".into(),
@@ -320,6 +339,30 @@ mod tests {
         assert_eq!(steps[1].label, "401 Unauthorized");
         assert!(steps[1].failed);
         assert_eq!(steps[1].seq, 2);
+    }
+
+    #[test]
+    fn the_resource_lane_is_chosen_by_origin_not_prefix() {
+        let log = Arc::new(DanceLog::default());
+        let observer = SessionObserver::new(log.clone(), "http://localhost:9002");
+        let exchange = |url: &str| Exchange {
+            method: "GET".into(),
+            url: url.into(),
+            authorization: None,
+            request: vec![],
+            status: Some(200),
+            response: vec![],
+            challenge: None,
+        };
+        observer.exchange(exchange("http://localhost:90021/photos"));
+        observer.exchange(exchange("http://localhost:9002/photos"));
+        let steps = log.steps();
+        assert_eq!(steps[0].to, Lane::AuthorizationServer);
+        assert_eq!(steps[2].to, Lane::Resource);
+        let quiet =
+            SessionObserver::new(log.clone(), "http://localhost:9002").without_resource_calls();
+        quiet.exchange(exchange("http://localhost:9002/photos/1"));
+        assert_eq!(log.steps().len(), 4, "resource calls left out");
     }
 
     #[test]

@@ -29,6 +29,6 @@ impl IntoResponse for PrinterError {
             PrinterError::Csrf => (StatusCode::FORBIDDEN, "Request refused"),
         };
         tracing::warn!(error = %self, "request failed");
-        pages::message(status, title, &self.to_string(), None)
+        pages::message(status, title, &self.to_string())
     }
 }

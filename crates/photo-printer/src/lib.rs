@@ -53,6 +53,8 @@ struct Inner {
     http: reqwest::Client,
     /// Flipped at shutdown so the event streams end and shutdown can finish.
     stopping: watch::Sender<bool>,
+    /// Injected so expiry is tested without waiting.
+    clock: tessera_client::Clock,
 }
 
 impl std::fmt::Debug for Printer {
@@ -70,15 +72,30 @@ impl Printer {
             .redirect(reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_secs(15))
             .build()?;
+        let secure = config.redirect_uri.starts_with("https:");
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
                 client: OnceCell::new(),
-                sessions: Sessions::default(),
+                sessions: Sessions::new(secure),
                 http,
                 stopping: watch::Sender::new(false),
+                clock: Arc::new(std::time::SystemTime::now),
             }),
         })
+    }
+
+    /// Replaces the clock (before first use): token expiry and the age of
+    /// an authorization request are read from it.
+    pub fn with_clock(mut self, clock: tessera_client::Clock) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.clock = clock;
+        }
+        self
+    }
+
+    pub(crate) fn now(&self) -> std::time::SystemTime {
+        (self.inner.clock)()
     }
 
     pub fn config(&self) -> &PrinterConfig {
@@ -91,13 +108,15 @@ impl Printer {
         let c = &self.inner.config;
         self.inner
             .client
-            .get_or_try_init(|| {
+            .get_or_try_init(|| async {
                 OAuthClient::discover(
                     &c.issuer,
                     &c.client_id,
                     Some(c.client_secret.expose()),
                     &c.redirect_uri,
                 )
+                .await
+                .map(|client| client.with_clock(self.inner.clock.clone()))
             })
             .await
             .map_err(PrinterError::Discovery)

@@ -63,14 +63,25 @@ pub fn render(status: StatusCode, template: &str, context: minijinja::Value) -> 
     }
 }
 
-/// A page with a heading and a message; `action` adds a button that starts
-/// the authorization flow again.
-pub fn message(status: StatusCode, heading: &str, message: &str, action: Option<&str>) -> Response {
+/// A page with a heading and a message.
+pub fn message(status: StatusCode, heading: &str, message: &str) -> Response {
+    message_with_csrf(status, heading, message, None, "")
+}
+
+/// A page with a heading, a message and, with `action`, a button that
+/// starts the authorization flow again (a form carrying `csrf`).
+pub fn message_with_csrf(
+    status: StatusCode,
+    heading: &str,
+    message: &str,
+    action: Option<&str>,
+    csrf: &str,
+) -> Response {
     let kind = if status.is_success() { "info" } else { "error" };
     render(
         status,
         "message.html",
-        context! { title => heading, heading, message, action, kind },
+        context! { title => heading, heading, message, action, kind, csrf },
     )
 }
 

@@ -16,7 +16,11 @@ use tessera_client::{PendingAuthorization, Tokens};
 use crate::dance::DanceLog;
 use crate::error::PrinterError;
 
-pub const COOKIE: &str = "tessera_printer_session";
+/// The cookie's name over http (development on loopback) and over https,
+/// where the `__Host-` prefix makes browsers refuse it unless it is Secure,
+/// host-only and for `/`, so a sibling host cannot plant one.
+const COOKIE: &str = "tessera_printer_session";
+const SECURE_COOKIE: &str = "__Host-tessera_printer_session";
 const IDLE_TIMEOUT: Duration = Duration::from_secs(8 * 3600);
 const MAX_SESSIONS: usize = 10_000;
 
@@ -33,6 +37,18 @@ pub struct BrowserSession {
     pub access_token_forgotten: bool,
     /// A message for the next page (why the user is asked to authorize again).
     pub notice: Option<String>,
+    /// The outcome page a callback redirected to (`GET /result`).
+    pub outcome: Option<Outcome>,
+}
+
+/// A page to show after a redirect, so the callback's URL (with its code)
+/// never stays in the address bar.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: u16,
+    pub heading: String,
+    pub message: String,
+    pub action: Option<String>,
 }
 
 /// A session: its lockable state, its dance log and its CSRF token.
@@ -46,15 +62,40 @@ pub struct SessionHandle {
     last_seen: Mutex<Instant>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Sessions {
     map: Mutex<HashMap<String, Arc<SessionHandle>>>,
+    /// https: the cookie is Secure with the `__Host-` prefix.
+    secure: bool,
 }
 
 impl Sessions {
+    pub fn new(secure: bool) -> Self {
+        Self {
+            map: Mutex::new(HashMap::new()),
+            secure,
+        }
+    }
+
+    fn cookie_name(&self) -> &'static str {
+        if self.secure { SECURE_COOKIE } else { COOKIE }
+    }
+
+    fn set_cookie(&self, id: &str) -> Option<HeaderValue> {
+        // SameSite=Lax: the callback is a top-level navigation from the AS
+        // and must carry the cookie (that is how `state` is bound to this
+        // browser); cross-site form posts do not carry it.
+        let secure = if self.secure { "; Secure" } else { "" };
+        HeaderValue::from_str(&format!(
+            "{}={id}; Path=/; HttpOnly; SameSite=Lax{secure}",
+            self.cookie_name()
+        ))
+        .ok()
+    }
+
     /// The request's session, if its cookie names a live one.
     pub fn find(&self, headers: &HeaderMap) -> Option<Arc<SessionHandle>> {
-        let id = cookie_value(headers)?;
+        let id = cookie_value(headers, self.cookie_name())?;
         let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         let handle = map.get(id)?.clone();
         let mut last = handle.last_seen.lock().unwrap_or_else(|p| p.into_inner());
@@ -74,10 +115,39 @@ impl Sessions {
         if let Some(s) = self.find(headers) {
             return Ok((s, None));
         }
+        let handle = self.insert(BrowserSession::default(), Arc::new(DanceLog::default()))?;
+        let cookie = self.set_cookie(&handle.id);
+        Ok((handle, cookie))
+    }
+
+    /// After a login: the session's content moves to a new id and CSRF
+    /// token, and the old id stops working, so an id planted in the
+    /// browser before the login (session fixation) never holds tokens.
+    /// `state` is the old session's locked content, taken out.
+    pub fn rotate(
+        &self,
+        old: &SessionHandle,
+        state: &mut BrowserSession,
+    ) -> Result<(Arc<SessionHandle>, Option<HeaderValue>), PrinterError> {
+        let moved = std::mem::take(state);
+        let handle = self.insert(moved, old.dance.clone())?;
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&old.id);
+        let cookie = self.set_cookie(&handle.id);
+        Ok((handle, cookie))
+    }
+
+    fn insert(
+        &self,
+        state: BrowserSession,
+        dance: Arc<DanceLog>,
+    ) -> Result<Arc<SessionHandle>, PrinterError> {
         let handle = Arc::new(SessionHandle {
             id: random_token()?,
-            state: tokio::sync::Mutex::new(BrowserSession::default()),
-            dance: Arc::new(DanceLog::default()),
+            state: tokio::sync::Mutex::new(state),
+            dance,
             csrf: random_token()?,
             last_seen: Mutex::new(Instant::now()),
         });
@@ -98,16 +168,7 @@ impl Sessions {
             }
         }
         map.insert(handle.id.clone(), handle.clone());
-        drop(map);
-        // SameSite=Lax: the callback is a top-level navigation from the AS
-        // and must carry the cookie (that is how `state` is bound to this
-        // browser); cross-site form posts do not carry it.
-        let cookie = HeaderValue::from_str(&format!(
-            "{COOKIE}={}; Path=/; HttpOnly; SameSite=Lax",
-            handle.id
-        ))
-        .ok();
-        Ok((handle, cookie))
+        Ok(handle)
     }
 }
 
@@ -119,13 +180,13 @@ pub fn random_token() -> Result<String, PrinterError> {
 }
 
 /// The session cookie, if the request has exactly one.
-fn cookie_value(headers: &HeaderMap) -> Option<&str> {
+fn cookie_value<'h>(headers: &'h HeaderMap, cookie: &str) -> Option<&'h str> {
     let mut found = None;
     for value in headers.get_all(header::COOKIE) {
         let Ok(text) = value.to_str() else { continue };
         for pair in text.split(';') {
             if let Some((name, value)) = pair.trim().split_once('=')
-                && name == COOKIE
+                && name == cookie
             {
                 if found.is_some() {
                     // Two session cookies: trust neither (cookie tossing).

@@ -4,7 +4,9 @@
 //! dance view. Tests are named after CONFORMANCE.md §1L where they mirror it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
 
 use scraper::{Html, Selector};
 use tessera_client::Secret;
@@ -16,6 +18,8 @@ use tessera_test_support::{
 struct App {
     servers: Servers,
     base: String,
+    /// Seconds the printer's clock runs ahead of the wall clock.
+    ahead: Arc<AtomicU64>,
 }
 
 async fn app() -> App {
@@ -39,13 +43,21 @@ async fn app_with(adjust: impl FnOnce(&mut PrinterConfig)) -> App {
         log: "info".into(),
     };
     adjust(&mut config);
-    let printer = Printer::new(config).unwrap();
+    let ahead = Arc::new(AtomicU64::new(0));
+    let skew = ahead.clone();
+    let printer = Printer::new(config).unwrap().with_clock(Arc::new(move || {
+        SystemTime::now() + Duration::from_secs(skew.load(Ordering::SeqCst))
+    }));
     tokio::spawn(tessera_photo_printer::serve(
         listener,
         printer,
         std::future::pending(),
     ));
-    App { servers, base }
+    App {
+        servers,
+        base,
+        ahead,
+    }
 }
 
 impl App {
@@ -53,9 +65,13 @@ impl App {
         format!("{}{path}", self.base)
     }
 
-    /// `POST /start`: the authorization URL the printer sends the browser to.
+    /// The start page, then `POST /start` with its CSRF token: the
+    /// authorization URL the printer sends the browser to.
     async fn start(&self, browser: &Browser) -> url::Url {
-        let r = browser.http.post(self.url("/start")).send().await.unwrap();
+        let home = self.page(browser, "/").await;
+        let r = self
+            .post_button(browser, "/start", Some(&csrf_of(&home)))
+            .await;
         assert_eq!(r.status(), 303, "start redirects to the AS");
         url::Url::parse(&location(&r)).unwrap()
     }
@@ -74,6 +90,17 @@ impl App {
             .send()
             .await
             .unwrap()
+    }
+
+    /// A callback that the printer refuses or reports: it redirects away
+    /// (the code leaves the address bar) to the page that says why.
+    async fn callback_outcome(&self, browser: &Browser, query: &str) -> (u16, String) {
+        let r = self.callback(browser, query).await;
+        assert_eq!(r.status(), 303, "every callback outcome redirects away");
+        assert_eq!(location(&r), "/result");
+        let page = browser.http.get(self.url("/result")).send().await.unwrap();
+        let status = page.status().as_u16();
+        (status, page.text().await.unwrap())
     }
 
     /// The whole dance up to the photo page.
@@ -136,6 +163,51 @@ fn text_of(html: &str, selector: &str) -> String {
         .next()
         .map(|e| e.text().collect::<String>())
         .unwrap_or_default()
+}
+
+/// No credential in the dance: not the client secret, not the callback's
+/// `state`, and every credential-named parameter at most a 6-character
+/// prefix and an ellipsis.
+fn assert_secrets_redacted(dance: &str, callback_query: &str) {
+    assert!(!dance.contains(CLIENT_SECRET));
+    let state = url::form_urlencoded::parse(callback_query.as_bytes())
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    assert!(!dance.contains(&state), "the full state");
+    let doc = Html::parse_document(dance);
+    let spans = Selector::parse(".params span").unwrap();
+    let mut checked = 0;
+    for span in doc.select(&spans) {
+        let text: String = span.text().collect();
+        let Some((name, value)) = text.split_once('=') else {
+            continue;
+        };
+        if [
+            "code",
+            "state",
+            "code_verifier",
+            "code_challenge",
+            "access_token",
+            "refresh_token",
+            "token",
+            "nonce",
+            "id_token",
+        ]
+        .contains(&name)
+        {
+            assert!(
+                value.chars().count() <= 7 && value.ends_with('…'),
+                "{name}={value}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 6,
+        "credential parameters are shown (redacted): {checked}"
+    );
 }
 
 fn csrf_of(html: &str) -> String {
@@ -235,7 +307,7 @@ async fn the_whole_dance_shows_the_photos_and_every_step() {
             "authorization_server",
             "browser",
             "front",
-            format!("302 Found → {redirect}"),
+            format!("redirect → {redirect}"),
         ),
         ("browser", "client", "front", "GET /callback".into()),
         ("client", "client", "local", "state and iss checked".into()),
@@ -266,6 +338,7 @@ async fn the_whole_dance_shows_the_photos_and_every_step() {
     // The parameters that matter are shown, credentials only as a prefix.
     let dance = app.page(&browser, "/dance").await;
     assert_no_token(&dance, &code);
+    assert_secrets_redacted(&dance, &query);
     assert!(
         dance.contains(&format!("{}…", &code[..6])),
         "the code's prefix"
@@ -316,8 +389,9 @@ async fn client_rejects_foreign_state() {
     let bob = Browser::new(&app.servers);
     let bobs_query = app.authorize(&bob, None).await;
     let before = app.servers.token_requests();
-    let r = app.callback(&alice, &bobs_query).await;
-    assert_eq!(r.status(), 400);
+    let (status, page) = app.callback_outcome(&alice, &bobs_query).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("No token was requested"), "{page}");
     assert_eq!(app.servers.token_requests(), before);
 }
 
@@ -333,17 +407,17 @@ async fn client_rejects_missing_or_wrong_state_and_iss() {
         let browser = Browser::new(&app.servers);
         let query = app.authorize(&browser, None).await;
         let before = app.servers.token_requests();
-        let r = app
-            .callback(&browser, &with_param(&query, name, value))
+        let (status, _) = app
+            .callback_outcome(&browser, &with_param(&query, name, value))
             .await;
-        assert_eq!(r.status(), 400, "{name}={value:?}");
+        assert_eq!(status, 400, "{name}={value:?}");
         assert_eq!(
             app.servers.token_requests(),
             before,
             "{name}={value:?}: no token request"
         );
         // The request was used up: even the genuine callback now fails.
-        assert_eq!(app.callback(&browser, &query).await.status(), 400);
+        assert_eq!(app.callback_outcome(&browser, &query).await.0, 400);
         assert_eq!(app.servers.token_requests(), before);
     }
 }
@@ -355,8 +429,7 @@ async fn client_state_is_single_use() {
     let query = app.authorize(&browser, None).await;
     assert_eq!(app.callback(&browser, &query).await.status(), 303);
     let before = app.servers.token_requests();
-    let replay = app.callback(&browser, &query).await;
-    assert_eq!(replay.status(), 400);
+    assert_eq!(app.callback_outcome(&browser, &query).await.0, 400);
     assert_eq!(app.servers.token_requests(), before);
     let steps = app.steps(&browser).await;
     assert_eq!(steps.last().unwrap().3, "callback refused");
@@ -369,11 +442,13 @@ async fn access_denied_gives_a_friendly_page() {
     let url = app.start(&browser).await;
     let query = browser.authorize(&url, "deny").await;
     let before = app.servers.token_requests();
-    let r = app.callback(&browser, &query).await;
-    assert_eq!(r.status(), 200);
-    let page = r.text().await.unwrap();
+    let (status, page) = app.callback_outcome(&browser, &query).await;
+    assert_eq!(status, 200);
     assert!(page.contains("No photos shared"), "{page}");
     assert!(page.contains("id=\"authorize-again\""));
+    assert_eq!(app.servers.token_requests(), before);
+    // The denied request is used up too.
+    assert_eq!(app.callback_outcome(&browser, &query).await.0, 400);
     assert_eq!(app.servers.token_requests(), before);
 }
 
@@ -522,15 +597,33 @@ async fn pages_carry_the_security_headers_and_load_nothing_from_elsewhere() {
 async fn photo_ids_that_are_not_ids_never_reach_the_photo_api() {
     let app = app().await;
     let browser = Browser::new(&app.servers);
-    app.signed_in(&browser, None).await;
-    for id in ["..%2F..%2Fadmin", "a%3Fb", "x%20y"] {
+    let photos = app.signed_in(&browser, None).await;
+    let first = Html::parse_document(&photos)
+        .select(&Selector::parse("#photo-grid img").unwrap())
+        .next()
+        .unwrap()
+        .value()
+        .attr("src")
+        .unwrap()
+        .to_owned();
+    let id = first
+        .trim_start_matches("/photos/")
+        .trim_end_matches("/image");
+    let good = browser.http.get(app.url(&first)).send().await.unwrap();
+    assert_eq!(good.status(), 200);
+    // Each would fetch that same photo (200) if it reached the API as is.
+    for bad in [
+        format!("{id}%3Fx"),
+        format!("{id}%2F..%2F{id}"),
+        format!("{id}%23"),
+    ] {
         let r = browser
             .http
-            .get(app.url(&format!("/photos/{id}/image")))
+            .get(app.url(&format!("/photos/{bad}/image")))
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), 404, "{id}");
+        assert_eq!(r.status(), 404, "{bad}");
     }
 }
 
@@ -541,9 +634,90 @@ async fn client_rejects_metadata_for_another_issuer() {
     // identical, so the printer refuses to use that server at all.
     let app = app_with(|c| c.issuer.push('/')).await;
     let browser = Browser::new(&app.servers);
-    let r = browser.http.post(app.url("/start")).send().await.unwrap();
+    let home = app.page(&browser, "/").await;
+    let r = app
+        .post_button(&browser, "/start", Some(&csrf_of(&home)))
+        .await;
     assert_eq!(r.status(), 502);
     let page = r.text().await.unwrap();
     assert!(page.contains("metadata names issuer"), "{page}");
     assert_eq!(app.servers.token_requests(), 0);
+}
+
+#[tokio::test]
+async fn the_session_gets_a_new_id_at_login_and_the_old_one_stops_working() {
+    let app = app().await;
+    let browser = Browser::new(&app.servers);
+    let home = browser.http.get(app.url("/")).send().await.unwrap();
+    let first = home.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(first.contains("HttpOnly"), "{first}");
+    assert!(first.contains("SameSite=Lax"), "{first}");
+    assert!(first.contains("Path=/"), "{first}");
+    let old = first.split(';').next().unwrap().to_owned();
+    let csrf = csrf_of(&home.text().await.unwrap());
+    let r = app.post_button(&browser, "/start", Some(&csrf)).await;
+    let url = url::Url::parse(&location(&r)).unwrap();
+    let query = browser.authorize(&url, "approve").await;
+    let r = app.callback(&browser, &query).await;
+    assert_eq!(r.status(), 303);
+    let second = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let new = second.split(';').next().unwrap().to_owned();
+    assert_ne!(old, new, "a new session id after login");
+    // The new id holds the tokens; the planted (old) one holds nothing.
+    assert!(app.page(&browser, "/photos").await.contains("photo-grid"));
+    let fixated = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(app.url("/photos"))
+        .header("cookie", &old)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fixated.status(), 303);
+    assert_eq!(location(&fixated), "/");
+}
+
+#[tokio::test]
+async fn starting_needs_the_session_and_its_csrf_token() {
+    let app = app().await;
+    let browser = Browser::new(&app.servers);
+    // No session: sent to the start page, which makes one.
+    let r = browser.http.post(app.url("/start")).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "/");
+    app.page(&browser, "/").await;
+    let r = app.post_button(&browser, "/start", Some("forged")).await;
+    assert_eq!(r.status(), 403);
+}
+
+#[tokio::test]
+async fn an_authorization_request_older_than_ten_minutes_is_refused() {
+    let app = app().await;
+    let browser = Browser::new(&app.servers);
+    let query = app.authorize(&browser, None).await;
+    app.ahead.store(11 * 60, Ordering::SeqCst);
+    let before = app.servers.token_requests();
+    let (status, page) = app.callback_outcome(&browser, &query).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("expired"), "{page}");
+    assert_eq!(app.servers.token_requests(), before);
+}
+
+#[tokio::test]
+async fn the_printer_moves_the_browser_to_the_redirect_uris_host() {
+    // Opened as localhost, the printer is registered as 127.0.0.1: the
+    // cookie must be set where the callback will arrive.
+    let app = app().await;
+    let port = url::Url::parse(&app.base).unwrap().port().unwrap();
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("http://localhost:{port}/dance"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), format!("{}/dance", app.base));
 }

@@ -21,6 +21,9 @@ use tokio::sync::watch;
 use crate::config::FileConfig;
 use crate::resource::ResourceConfig;
 
+/// How long in-flight requests may take to finish after Ctrl-C.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
+
 pub const DEMO_USER: &str = "alice";
 pub const DEMO_PASSWORD: &str = "alice-demo-password";
 
@@ -151,7 +154,17 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         as_listener,
         on_stop(stopped.clone()),
     )));
-    wait_until_ready(&format!("http://127.0.0.1:{}/healthz", args.as_port)).await?;
+    // Wait for the AS, unless it fails first (then its error is the one
+    // to report, not a timeout).
+    let mut authorization_server = authorization_server;
+    let health = format!("http://127.0.0.1:{}/healthz", args.as_port);
+    tokio::select! {
+        ready = wait_until_ready(&health) => ready?,
+        ended = &mut authorization_server => {
+            ended.context("the authorization server crashed")??;
+            bail!("the authorization server stopped before it was ready");
+        }
+    }
     let photo_api = part(Box::pin(crate::resource::serve_on(
         api_listener,
         api_config,
@@ -181,8 +194,22 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     tokio::spawn(async move {
         crate::cli::shutdown_signal().await;
         signal_stop.send_replace(true);
+        // A second Ctrl-C does not wait for in-flight requests.
+        crate::cli::shutdown_signal().await;
+        eprintln!("stopping at once");
+        std::process::exit(130);
     });
-    let (a, b, c) = tokio::join!(authorization_server, photo_api, printer);
+    let mut stopped_at = stopped.clone();
+    let parts = async { tokio::join!(authorization_server, photo_api, printer) };
+    tokio::pin!(parts);
+    // Once stopping, in-flight requests get a bounded time to finish.
+    let (a, b, c) = tokio::select! {
+        done = &mut parts => done,
+        _ = async {
+            let _ = stopped_at.wait_for(|s| *s).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => bail!("the demo did not stop within {} s", SHUTDOWN_GRACE.as_secs()),
+    };
     for (part, result) in [
         ("authorization server", a),
         ("photo API", b),

@@ -334,10 +334,39 @@ async fn the_committed_configs_work_together() {
     let (printer, printer_port) = start_command(printer);
     let no_redirects = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
         .build()
         .unwrap();
+    let printer_url = format!("http://127.0.0.1:{printer_port}");
+    // Reached under another name than its redirect URI's, the printer
+    // sends the browser there first (the cookie must come back to it).
+    let elsewhere = no_redirects
+        .get(format!("{printer_url}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), 303);
+    assert_eq!(elsewhere.headers()["location"], "http://localhost:9000/");
+    // As if it were on localhost:9000.
+    let home = no_redirects
+        .get(format!("{printer_url}/"))
+        .header("host", "localhost:9000")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = home
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
     let start = no_redirects
-        .post(format!("http://127.0.0.1:{printer_port}/start"))
+        .post(format!("{printer_url}/start"))
+        .header("host", "localhost:9000")
+        .form(&[("csrf", csrf)])
         .send()
         .await
         .unwrap();

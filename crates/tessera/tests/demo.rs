@@ -183,6 +183,7 @@ async fn the_demo_serves_all_three_parts_and_stops_on_ctrl_c_and_its_data_dir_ca
 
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
             .build()
             .unwrap();
         // The AS is up, with its metadata.
@@ -204,7 +205,26 @@ async fn the_demo_serves_all_three_parts_and_stops_on_ctrl_c_and_its_data_dir_ca
         assert_eq!(photos.status(), 401, "run {run}");
         // The printer sends the browser to the AS, for the registered
         // redirect URI.
-        let start = http.post(format!("{printer}/start")).send().await.unwrap();
+        let home = http
+            .get(format!("{printer}/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = home
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("the start form's CSRF token")
+            .to_owned();
+        let start = http
+            .post(format!("{printer}/start"))
+            .form(&[("csrf", csrf)])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(start.status(), 303, "run {run}");
         let to = start.headers()["location"].to_str().unwrap().to_owned();
         assert!(to.starts_with(&format!("{issuer}/authorize?")), "{to}");
@@ -219,7 +239,26 @@ async fn the_demo_serves_all_three_parts_and_stops_on_ctrl_c_and_its_data_dir_ca
             "and asks alice to log in: {login}"
         );
 
+        // An open live view must not hold the shutdown up.
+        let browser = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        let dance = browser
+            .get(format!("{printer}/dance"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(dance.status(), 200);
+        let events = browser
+            .get(format!("{printer}/dance/events"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(events.headers()["content-type"], "text/event-stream");
+
         let (status, rest) = demo.interrupt();
+        drop(events);
         assert!(status.success(), "run {run}: {status}");
         assert!(rest.contains("demo stopped"), "{rest}");
     }
@@ -492,7 +531,7 @@ async fn a_browser_clicks_through_the_demo_and_sees_every_step_of_the_dance() {
             "authorization_server",
             "browser",
             "front",
-            format!("302 Found → {redirect}"),
+            format!("redirect → {redirect}"),
         ),
         ("browser", "client", "front", "GET /callback".into()),
         ("client", "client", "local", "state and iss checked".into()),

@@ -20,6 +20,9 @@ pub async fn page(
     State(printer): State<Printer>,
     headers: HeaderMap,
 ) -> Result<Response, PrinterError> {
+    if let Some(redirect) = super::on_canonical_host(&printer, &headers, "/dance") {
+        return Ok(redirect);
+    }
     let (session, cookie) = printer.sessions().find_or_create(&headers)?;
     let steps = session.dance.steps();
     let page = render(
@@ -73,10 +76,7 @@ pub async fn clear(
     let Some(session) = printer.sessions().find(&headers) else {
         return Ok(super::see_other("/dance", None));
     };
-    let form: Vec<(String, String)> = url::form_urlencoded::parse(&body)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    super::check_csrf(&session, &form)?;
+    super::check_csrf(&session, &body)?;
     session.dance.clear();
     Ok(super::see_other("/dance", None))
 }

@@ -1,45 +1,64 @@
 //! The front channel: sending the browser to the authorization server and
 //! taking it back at the callback.
 
+use std::time::Duration;
+
+use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use tessera_client::CallbackError;
-use tessera_client::observe::observed;
+use tessera_client::observe::{observed, redact_field};
 
 use crate::Printer;
-use crate::dance::{Channel, Lane, NewStep, redact};
+use crate::dance::{Channel, DanceLog, Lane, NewStep};
 use crate::error::PrinterError;
 use crate::pages::message;
+use crate::sessions::{BrowserSession, Outcome};
 
-/// Query parameters whose values are credentials or one-time values.
-const REDACTED: &[&str] = &["state", "code", "code_challenge", "nonce"];
+/// An authorization request older than this is refused at the callback:
+/// nobody takes that long to log in, and a stale `state` should not work.
+const PENDING_LIFETIME: Duration = Duration::from_secs(10 * 60);
+
+/// The error codes of RFC 6749 §4.1.2.1 and OIDC, the only ones a refusal
+/// page names; anything else in `error=` is someone else's text.
+const KNOWN_ERRORS: &[&str] = &[
+    "invalid_request",
+    "unauthorized_client",
+    "unsupported_response_type",
+    "invalid_scope",
+    "server_error",
+    "temporarily_unavailable",
+    "interaction_required",
+    "login_required",
+    "consent_required",
+    "invalid_target",
+];
 
 /// The parameters of a URL query as the dance shows them.
 fn shown_params(query: &str) -> Vec<(String, String)> {
     url::form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
         .map(|(k, v)| {
-            let v = if REDACTED.contains(&k.as_ref()) {
-                redact(&v)
-            } else {
-                v.into_owned()
-            };
-            (k.into_owned(), v)
+            let shown = redact_field(&k, &v);
+            (k.into_owned(), shown)
         })
         .collect()
 }
 
 /// `POST /start`: a new authorization request (fresh `state` and PKCE
-/// verifier, kept in this browser's session), then 303 to the AS.
-///
-/// No CSRF token: a forged start only begins an authorization that the
-/// user still has to complete at the AS, and the `state` it creates is
-/// bound to this browser.
+/// verifier, kept in this browser's session), then 303 to the AS. The form
+/// carries the session's CSRF token: a cross-site post could otherwise
+/// replace the browser's session (and strand its tokens).
 pub async fn start(
     State(printer): State<Printer>,
     headers: HeaderMap,
+    body: Bytes,
 ) -> Result<Response, PrinterError> {
-    let (session, cookie) = printer.sessions().find_or_create(&headers)?;
+    let Some(session) = printer.sessions().find(&headers) else {
+        // No session yet (or it expired): the start page makes one.
+        return Ok(super::see_other("/", None));
+    };
+    super::check_csrf(&session, &body)?;
     let client = printer.client().await?;
     let scopes: Vec<&str> = printer.config().scopes.iter().map(String::as_str).collect();
     let (url, pending) = client.begin(&scopes);
@@ -76,11 +95,13 @@ pub async fn start(
         .params(params)
         .note("the browser follows the redirect to the authorization server"),
     );
-    Ok(super::see_other(url.as_str(), cookie))
+    Ok(super::see_other(url.as_str(), None))
 }
 
 /// `GET /callback`: every check before any token request, then the code
-/// exchange, then 303 away so the code leaves the address bar.
+/// exchange. Every outcome is a 303 away (to `/photos`, or to `/result` with
+/// the reason), so the code leaves the address bar; on success the session
+/// gets a new id.
 pub async fn callback(
     State(printer): State<Printer>,
     headers: HeaderMap,
@@ -88,7 +109,11 @@ pub async fn callback(
 ) -> Result<Response, PrinterError> {
     let query = query.unwrap_or_default();
     let Some(session) = printer.sessions().find(&headers) else {
-        return Ok(refused(
+        // No session to keep a message in: answered here, and nothing of
+        // the query is used.
+        return Ok(message(
+            StatusCode::BAD_REQUEST,
+            "Callback refused",
             "This answer from the authorization server does not belong to an authorization started in this browser, so the printer ignored it. No token was requested.",
         ));
     };
@@ -114,7 +139,7 @@ pub async fn callback(
                 Lane::AuthorizationServer,
                 Lane::Browser,
                 Channel::Front,
-                format!("302 Found → {}", printer.config().redirect_uri),
+                format!("redirect → {}", printer.config().redirect_uri),
             )
             .params(params.clone()),
         );
@@ -124,30 +149,42 @@ pub async fn callback(
     );
 
     let Some(pending) = pending else {
-        dance.record(
-            NewStep::new(Lane::Client, Lane::Client, Channel::Local, "callback refused")
-                .note("no authorization request is in progress in this browser (state missing, reused or foreign): no token request made")
-                .failed(true),
-        );
-        return Ok(refused(
+        return Ok(refuse(
+            &mut state,
+            &dance,
+            "no authorization request is in progress in this browser (state missing, reused or foreign)",
             "This answer from the authorization server does not match an authorization in progress in this browser (it may have been used already). No token was requested.",
         ));
     };
+    let age = printer
+        .now()
+        .duration_since(pending.created_at())
+        .unwrap_or_default();
+    if age > PENDING_LIFETIME {
+        return Ok(refuse(
+            &mut state,
+            &dance,
+            "the authorization request is older than 10 minutes",
+            "This authorization took too long and has expired. No token was requested; start again.",
+        ));
+    }
     let client = printer.client().await?;
     // The same checks `complete` makes, run first so the diagram shows them
     // before the token request; `complete` checks again.
-    if let Err(e) = tessera_client::check_callback(
-        &pending,
-        client
-            .metadata()
-            .authorization_response_iss_parameter_supported,
-        &query,
-    ) {
-        return Ok(callback_refused(&dance, e));
+    let iss_required = client
+        .metadata()
+        .authorization_response_iss_parameter_supported;
+    if let Err(e) = tessera_client::check_callback(&pending, iss_required, &query) {
+        return Ok(callback_refused(&mut state, &dance, e));
     }
     dance.record(
-        NewStep::new(Lane::Client, Lane::Client, Channel::Local, "state and iss checked")
-            .note("state matches the request this browser started; iss is the authorization server it went to"),
+        NewStep::new(Lane::Client, Lane::Client, Channel::Local, "state and iss checked").note(
+            if iss_required {
+                "state matches the request this browser started; iss is the authorization server it went to"
+            } else {
+                "state matches the request this browser started"
+            },
+        ),
     );
     let result = observed(
         super::observer(&printer, &dance),
@@ -168,26 +205,39 @@ pub async fn callback(
             }
             state.tokens = Some(tokens);
             state.access_token_forgotten = false;
+            let (_, cookie) = printer.sessions().rotate(&session, &mut state)?;
             dance.record(
                 NewStep::new(Lane::Client, Lane::Browser, Channel::Front, "303 See Other → /photos")
-                    .note("tokens stay in the printer; the redirect takes the code out of the address bar"),
+                    .note("tokens stay in the printer; the session gets a new id; the redirect takes the code out of the address bar"),
             );
-            Ok(super::see_other("/photos", None))
+            Ok(super::see_other("/photos", cookie))
         }
-        Err(e) => Ok(callback_refused(&dance, e)),
+        Err(e) => Ok(callback_refused(&mut state, &dance, e)),
     }
 }
 
-fn refused(text: &str) -> Response {
-    message(
-        StatusCode::BAD_REQUEST,
-        "Callback refused",
-        text,
-        Some("Start again"),
-    )
+/// Records a refusal and sends the browser to `/result`, which explains it.
+fn refuse(state: &mut BrowserSession, dance: &DanceLog, why: &str, text: &str) -> Response {
+    dance.record(
+        NewStep::new(
+            Lane::Client,
+            Lane::Client,
+            Channel::Local,
+            "callback refused",
+        )
+        .note(format!("{why}: no token request made"))
+        .failed(true),
+    );
+    state.outcome = Some(Outcome {
+        status: StatusCode::BAD_REQUEST.as_u16(),
+        heading: "Callback refused".into(),
+        message: text.into(),
+        action: Some("Start again".into()),
+    });
+    super::see_other("/result", None)
 }
 
-fn callback_refused(dance: &crate::dance::DanceLog, e: CallbackError) -> Response {
+fn callback_refused(state: &mut BrowserSession, dance: &DanceLog, e: CallbackError) -> Response {
     let (status, heading, text, action) = match &e {
         CallbackError::AccessDenied => (
             StatusCode::OK,
@@ -201,6 +251,16 @@ fn callback_refused(dance: &crate::dance::DanceLog, e: CallbackError) -> Respons
             format!("The printer could not trade the authorization code for tokens ({inner})."),
             "Start again",
         ),
+        CallbackError::Authorization { code, .. } => (
+            StatusCode::BAD_REQUEST,
+            "The authorization server said no",
+            if KNOWN_ERRORS.contains(&code.as_str()) {
+                format!("The authorization server refused the request ({code}). No token was requested.")
+            } else {
+                "The authorization server refused the request. No token was requested.".to_owned()
+            },
+            "Start again",
+        ),
         other => (
             StatusCode::BAD_REQUEST,
             "Callback refused",
@@ -208,7 +268,11 @@ fn callback_refused(dance: &crate::dance::DanceLog, e: CallbackError) -> Respons
             "Start again",
         ),
     };
-    let requested_token = matches!(e, CallbackError::TokenRequest(_));
+    let note = if matches!(e, CallbackError::TokenRequest(_)) {
+        e.to_string()
+    } else {
+        format!("{e}: no token request made")
+    };
     dance.record(
         NewStep::new(
             Lane::Client,
@@ -216,12 +280,33 @@ fn callback_refused(dance: &crate::dance::DanceLog, e: CallbackError) -> Respons
             Channel::Local,
             "callback refused",
         )
-        .note(if requested_token {
-            format!("{e}")
-        } else {
-            format!("{e}: no token request made")
-        })
+        .note(note)
         .failed(!matches!(e, CallbackError::AccessDenied)),
     );
-    message(status, heading, &text, Some(action))
+    state.outcome = Some(Outcome {
+        status: status.as_u16(),
+        heading: heading.into(),
+        message: text,
+        action: Some(action.into()),
+    });
+    super::see_other("/result", None)
+}
+
+/// `GET /result`: the outcome a callback redirected to, shown once.
+pub async fn result(State(printer): State<Printer>, headers: HeaderMap) -> Response {
+    let Some(session) = printer.sessions().find(&headers) else {
+        return super::see_other("/", None);
+    };
+    let outcome = session.state.lock().await.outcome.take();
+    let Some(o) = outcome else {
+        return super::see_other("/", None);
+    };
+    let status = StatusCode::from_u16(o.status).unwrap_or(StatusCode::BAD_REQUEST);
+    crate::pages::message_with_csrf(
+        status,
+        &o.heading,
+        &o.message,
+        o.action.as_deref(),
+        &session.csrf,
+    )
 }

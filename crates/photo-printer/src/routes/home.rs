@@ -13,6 +13,9 @@ pub async fn home(
     State(printer): State<Printer>,
     headers: HeaderMap,
 ) -> Result<Response, PrinterError> {
+    if let Some(redirect) = super::on_canonical_host(&printer, &headers, "/") {
+        return Ok(redirect);
+    }
     let (session, cookie) = printer.sessions().find_or_create(&headers)?;
     let mut state = session.state.lock().await;
     let notice = state.notice.take();

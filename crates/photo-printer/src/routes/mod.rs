@@ -8,10 +8,9 @@ mod photos;
 mod tokens;
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use axum::Router;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use tessera_client::Tokens;
@@ -27,13 +26,13 @@ pub fn router(printer: Printer) -> Router {
         .route("/", get(home::home))
         .route("/start", post(flow::start))
         .route("/callback", get(flow::callback))
+        .route("/result", get(flow::result))
         .route("/photos", get(photos::photos))
         .route("/photos/{id}/image", get(photos::image))
         .route("/print", get(photos::print))
         .route("/tokens/refresh", post(tokens::refresh))
         .route("/tokens/forget", post(tokens::forget))
         .route("/tokens/revoke", post(tokens::revoke))
-        .route("/signout", post(tokens::sign_out))
         .route("/dance", get(dance_view::page))
         .route("/dance/steps", get(dance_view::steps))
         .route("/dance/events", get(dance_view::events))
@@ -47,10 +46,29 @@ pub fn router(printer: Printer) -> Router {
 
 /// The observer that draws a session's back-channel exchanges.
 fn observer(printer: &Printer, dance: &Arc<DanceLog>) -> Arc<SessionObserver> {
-    Arc::new(SessionObserver {
-        log: dance.clone(),
-        resource_base: printer.config().photo_api.trim_end_matches('/').to_owned(),
-    })
+    Arc::new(SessionObserver::new(
+        dance.clone(),
+        &printer.config().photo_api,
+    ))
+}
+
+/// When the browser reached the printer under another host name than its
+/// redirect URI's (127.0.0.1 for localhost), a 303 to the same page there:
+/// the session cookie would not come back to the callback otherwise.
+fn on_canonical_host(printer: &Printer, headers: &HeaderMap, path: &str) -> Option<Response> {
+    let canonical = url::Url::parse(&printer.config().redirect_uri).ok()?;
+    let expected = match canonical.port() {
+        Some(p) => format!("{}:{p}", canonical.host_str()?),
+        None => canonical.host_str()?.to_owned(),
+    };
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    if host.eq_ignore_ascii_case(&expected) {
+        return None;
+    }
+    Some(see_other(
+        &format!("{}{path}", canonical.origin().ascii_serialization()),
+        None,
+    ))
 }
 
 /// A 303 (the browser must GET the next page), with the session cookie when
@@ -67,14 +85,13 @@ fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response 
 }
 
 /// Checks the CSRF field of a state-changing form against the session's.
-fn check_csrf(session: &SessionHandle, form: &[(String, String)]) -> Result<(), PrinterError> {
+fn check_csrf(session: &SessionHandle, body: &[u8]) -> Result<(), PrinterError> {
     use subtle::ConstantTimeEq as _;
-    let sent = form
-        .iter()
+    let sent = url::form_urlencoded::parse(body)
         .find(|(k, _)| k == "csrf")
-        .map(|(_, v)| v.as_bytes())
+        .map(|(_, v)| v.into_owned())
         .ok_or(PrinterError::Csrf)?;
-    if bool::from(sent.ct_eq(session.csrf.as_bytes())) {
+    if bool::from(sent.as_bytes().ct_eq(session.csrf.as_bytes())) {
         Ok(())
     } else {
         Err(PrinterError::Csrf)
@@ -88,7 +105,7 @@ fn token_panel(printer: &Printer, tokens: &Tokens, access_forgotten: bool) -> To
         "forgotten by the printer (the next call refreshes first)".to_owned()
     } else {
         match tokens.expires_at {
-            Some(at) => match at.duration_since(SystemTime::now()) {
+            Some(at) => match at.duration_since(printer.now()) {
                 Ok(left) => format!(
                     "held; expires in {} min {} s",
                     left.as_secs() / 60,

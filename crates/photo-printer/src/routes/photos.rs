@@ -10,10 +10,12 @@ use serde::{Deserialize, Serialize};
 use tessera_client::Error as ClientError;
 use tessera_client::observe::observed;
 
+use std::sync::Arc;
+
 use crate::Printer;
-use crate::dance::{Channel, Lane, NewStep, status_line};
+use crate::dance::{Channel, Lane, NewStep, SessionObserver, status_line};
 use crate::error::PrinterError;
-use crate::pages::{message, render};
+use crate::pages::{message_with_csrf, render};
 
 #[derive(Debug, Deserialize, Serialize)]
 struct Photo {
@@ -76,7 +78,11 @@ pub async fn photos(
                 state.access_token_forgotten = false;
             }
             Err(ClientError::ReauthorizationRequired) => {
-                return Ok(super::tokens::reauthorization_required(&mut state, &dance));
+                return Ok(super::tokens::reauthorization_required(
+                    &mut state,
+                    &dance,
+                    &session.csrf,
+                ));
             }
             Err(e) => return Err(PrinterError::Resource(e.to_string())),
         }
@@ -99,7 +105,11 @@ pub async fn photos(
     let response = match result {
         Ok(r) => r,
         Err(ClientError::ReauthorizationRequired) => {
-            return Ok(super::tokens::reauthorization_required(&mut state, &dance));
+            return Ok(super::tokens::reauthorization_required(
+                &mut state,
+                &dance,
+                &session.csrf,
+            ));
         }
         Err(e) => return Err(PrinterError::Resource(e.to_string())),
     };
@@ -108,11 +118,12 @@ pub async fn photos(
         dance.record(
             NewStep::new(Lane::Client, Lane::Browser, Channel::Front, "403 Forbidden").failed(true),
         );
-        return Ok(message(
+        return Ok(message_with_csrf(
             StatusCode::FORBIDDEN,
             "Not allowed to read your photos",
-            "You did not grant the printer photos:read, which it needs to list your photos. Authorize again and leave that permission checked.",
+            "The photo API refused the printer's token for listing your photos (it needs photos:read). Authorize again and leave that permission checked.",
             Some("Authorize again"),
+            &session.csrf,
         ));
     }
     if !status.is_success() {
@@ -155,8 +166,9 @@ pub async fn photos(
 }
 
 /// `GET /photos/{id}/image`: one image, fetched with the session's access
-/// token (the browser never holds it). No refresh here: the grid page that
-/// links the images has just made sure the token works.
+/// token (the browser never holds it), refreshing once on `invalid_token`
+/// like every other call. The image calls themselves are not drawn in the
+/// dance (one pair of arrows per image would drown it); a refresh is.
 pub async fn image(
     State(printer): State<Printer>,
     headers: HeaderMap,
@@ -168,27 +180,41 @@ pub async fn image(
     let Some(session) = printer.sessions().find(&headers) else {
         return StatusCode::UNAUTHORIZED.into_response();
     };
-    let token = {
-        let state = session.state.lock().await;
-        match (&state.tokens, state.access_token_forgotten) {
-            (Some(t), false) => t.access_token.clone(),
-            _ => return StatusCode::UNAUTHORIZED.into_response(),
-        }
+    let Ok(client) = printer.client().await else {
+        return StatusCode::BAD_GATEWAY.into_response();
     };
+    let mut state = session.state.lock().await;
+    let Some(mut tokens) = state.tokens.clone() else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    if state.access_token_forgotten {
+        // The grid page refreshes first; an image alone does not.
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
     let url = format!(
         "{}/photos/{id}",
         printer.config().photo_api.trim_end_matches('/')
     );
-    let response = match printer
-        .http()
-        .get(url)
-        .bearer_auth(token.expose())
-        .send()
-        .await
-    {
+    let observer = Arc::new(
+        SessionObserver::new(session.dance.clone(), &printer.config().photo_api)
+            .without_resource_calls(),
+    );
+    let result = observed(
+        observer,
+        client.call_with_retry(&mut tokens, printer.http().get(url)),
+    )
+    .await;
+    let response = match result {
         Ok(r) => r,
+        // The grid page explains a refused refresh; an image just fails.
+        Err(ClientError::ReauthorizationRequired) => {
+            return StatusCode::UNAUTHORIZED.into_response();
+        }
         Err(_) => return StatusCode::BAD_GATEWAY.into_response(),
     };
+    // A refresh inside the call replaced the tokens: keep the new ones.
+    state.tokens = Some(tokens);
+    drop(state);
     if !response.status().is_success() {
         return StatusCode::from_u16(response.status().as_u16())
             .unwrap_or(StatusCode::BAD_GATEWAY)

@@ -11,18 +11,16 @@ use tessera_client::{Error as ClientError, TokenKind};
 use crate::Printer;
 use crate::dance::{Channel, DanceLog, Lane, NewStep};
 use crate::error::PrinterError;
-use crate::pages::message;
+use crate::pages::message_with_csrf;
 use crate::sessions::BrowserSession;
-
-fn form(body: &Bytes) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(body)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect()
-}
 
 /// The refresh token no longer works: the tokens are dropped and the page
 /// says why, with the button that starts the authorization again.
-pub(super) fn reauthorization_required(state: &mut BrowserSession, dance: &DanceLog) -> Response {
+pub(super) fn reauthorization_required(
+    state: &mut BrowserSession,
+    dance: &DanceLog,
+    csrf: &str,
+) -> Response {
     state.tokens = None;
     state.access_token_forgotten = false;
     dance.record(
@@ -30,11 +28,12 @@ pub(super) fn reauthorization_required(state: &mut BrowserSession, dance: &Dance
             .note("the authorization server refused the refresh token (invalid_grant): the tokens are dropped and the user must authorize again")
             .failed(true),
     );
-    message(
+    message_with_csrf(
         StatusCode::OK,
         "Please authorize the printer again",
         "The authorization server no longer accepts the printer's refresh token: it was revoked, it expired, or your grant ended. To keep printing, the printer has to ask for your permission again.",
         Some("Authorize again"),
+        csrf,
     )
 }
 
@@ -47,7 +46,7 @@ pub async fn refresh(
     let Some(session) = printer.sessions().find(&headers) else {
         return Ok(super::see_other("/", None));
     };
-    super::check_csrf(&session, &form(&body))?;
+    super::check_csrf(&session, &body)?;
     let dance = session.dance.clone();
     let mut state = session.state.lock().await;
     let Some(tokens) = state.tokens.clone() else {
@@ -67,11 +66,11 @@ pub async fn refresh(
         Ok(fresh) => {
             state.tokens = Some(fresh);
             state.access_token_forgotten = false;
-            state.notice = Some("New tokens: the old refresh token is spent.".into());
+            state.notice = Some("New tokens from the authorization server.".into());
             Ok(super::see_other("/photos", None))
         }
         Err(ClientError::ReauthorizationRequired) => {
-            Ok(reauthorization_required(&mut state, &dance))
+            Ok(reauthorization_required(&mut state, &dance, &session.csrf))
         }
         Err(e) => Err(PrinterError::Resource(e.to_string())),
     }
@@ -87,9 +86,18 @@ pub async fn forget(
     let Some(session) = printer.sessions().find(&headers) else {
         return Ok(super::see_other("/", None));
     };
-    super::check_csrf(&session, &form(&body))?;
+    super::check_csrf(&session, &body)?;
     let mut state = session.state.lock().await;
     if state.tokens.is_some() {
+        session.dance.record(
+            NewStep::new(
+                Lane::Browser,
+                Lane::Client,
+                Channel::Front,
+                "POST /tokens/forget",
+            )
+            .note("the user presses “Forget the access token”"),
+        );
         state.access_token_forgotten = true;
         state.notice = Some("The access token is forgotten; the next call refreshes first.".into());
         session.dance.record(
@@ -117,7 +125,7 @@ pub async fn revoke(
     let Some(session) = printer.sessions().find(&headers) else {
         return Ok(super::see_other("/", None));
     };
-    super::check_csrf(&session, &form(&body))?;
+    super::check_csrf(&session, &body)?;
     let dance = session.dance.clone();
     let mut state = session.state.lock().await;
     let Some(tokens) = state.tokens.clone() else {
@@ -148,22 +156,5 @@ pub async fn revoke(
         "Revoked at the authorization server. The next call needs a refresh, which the server will refuse."
             .into(),
     );
-    Ok(super::see_other("/", None))
-}
-
-/// `POST /signout`: forget every token of this browser session.
-pub async fn sign_out(
-    State(printer): State<Printer>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, PrinterError> {
-    let Some(session) = printer.sessions().find(&headers) else {
-        return Ok(super::see_other("/", None));
-    };
-    super::check_csrf(&session, &form(&body))?;
-    let mut state = session.state.lock().await;
-    state.tokens = None;
-    state.pending = None;
-    state.access_token_forgotten = false;
     Ok(super::see_other("/", None))
 }

@@ -16,8 +16,15 @@
       .catch(function () {})
       .finally(function () { loading = false; if (again) { again = false; reload(); } });
   }
+  function show(text, on) {
+    if (!status) { return; }
+    status.textContent = text;
+    status.classList.toggle("on", on);
+  }
   var events = new EventSource("/dance/events");
-  events.addEventListener("open", function () { status.textContent = "live"; status.classList.add("on"); });
-  events.addEventListener("error", function () { status.textContent = "reconnecting…"; status.classList.remove("on"); });
+  // Steps made between the page load (or a dropped connection) and the
+  // subscription arrive with no event: fetch once on every (re)connect.
+  events.addEventListener("open", function () { show("live", true); reload(); });
+  events.addEventListener("error", function () { show("reconnecting…", false); });
   events.addEventListener("step", reload);
 })();
