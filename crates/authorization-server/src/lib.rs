@@ -15,6 +15,7 @@ pub mod brute_force;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod id_tokens;
 pub mod keys;
 pub mod pages;
 pub mod passwords;

@@ -20,6 +20,8 @@ pub enum MintError {
     Random(#[from] RandomnessUnavailable),
     #[error(transparent)]
     Sign(#[from] KeyError),
+    #[error(transparent)]
+    Keys(crate::keys::KeysError),
 }
 
 /// Who and what an access token is for.

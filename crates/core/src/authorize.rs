@@ -256,7 +256,7 @@ fn validate_inner(params: &Params, client: &Client) -> Result<Validated, OAuthEr
     if scope.is_empty() {
         return Err(OAuthError::invalid_scope("scope is required"));
     }
-    if !scope.is_subset(&client.scopes) {
+    if !scope.is_subset(&client.requestable_scopes()) {
         return Err(OAuthError::invalid_scope(
             "the requested scope is not allowed for this client",
         ));
@@ -330,6 +330,8 @@ mod tests {
             introspect: false,
             resource: None,
             access_token_format: None,
+            id_token_signed_response_alg: None,
+            post_logout_redirect_uris: Vec::new(),
         }
     }
 

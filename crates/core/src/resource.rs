@@ -57,7 +57,10 @@ pub fn audience_for(
             "the requested resource is not known here",
         )),
         (Some(id), Some(r)) => {
-            if !scope.is_subset(&r.scopes) {
+            // The OIDC scopes are about the user at this server, not about
+            // the resource, so they do not count against it.
+            let for_resource = scope.difference(&crate::user_claims::oidc_scopes());
+            if !for_resource.is_subset(&r.scopes) {
                 return Err(OAuthError::invalid_scope(
                     "the requested scope is not offered by that resource",
                 ));

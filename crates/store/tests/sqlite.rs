@@ -39,6 +39,8 @@ async fn seed_grant(store: &SqliteStore, code: &str) -> Grant {
                 introspect: false,
                 resource: None,
                 access_token_format: None,
+                id_token_signed_response_alg: None,
+                post_logout_redirect_uris: Vec::new(),
             },
             0,
         )
@@ -347,6 +349,7 @@ async fn signing_keys_written_before_migration_0003_are_kept_and_flagged_clear()
         created_at: 1000,
         activates_at: 1000,
         retired_at: None,
+        purpose: "access_token".into(),
     };
     assert_eq!(
         store.signing_keys().await.unwrap(),

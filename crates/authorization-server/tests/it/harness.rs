@@ -284,6 +284,8 @@ pub fn client(id: &str, secret: Option<&str>, redirects: &[&str], scopes: &[&str
         introspect: false,
         resource: None,
         access_token_format: None,
+        id_token_signed_response_alg: None,
+        post_logout_redirect_uris: Vec::new(),
     }
 }
 
@@ -725,6 +727,14 @@ mod faulty_store_impl {
         async fn delete_user(&self, username: &str) -> StoreResult<bool> {
             self.check("delete_user")?;
             self.inner.delete_user(username).await
+        }
+        async fn set_user_claims(
+            &self,
+            username: &str,
+            claims: &tessera_core::user_claims::UserClaims,
+        ) -> StoreResult<bool> {
+            self.check("set_user_claims")?;
+            self.inner.set_user_claims(username, claims).await
         }
         async fn set_password(
             &self,

@@ -569,6 +569,7 @@ async fn a_key_stored_in_clear_by_an_earlier_version_is_sealed_at_start() {
             created_at: T0 - 100,
             activates_at: T0 - 100,
             retired_at: None,
+            purpose: "access_token".into(),
         })
         .await
         .unwrap();
