@@ -17,6 +17,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("login.html", include_str!("templates/login.html")),
         ("consent.html", include_str!("templates/consent.html")),
         ("error.html", include_str!("templates/error.html")),
+        ("logged_out.html", include_str!("templates/logged_out.html")),
     ];
     for (name, source) in templates {
         if let Err(e) = env.add_template(name, source) {
