@@ -68,7 +68,6 @@ fn add_openid_fields(state: &AppState, doc: &mut serde_json::Value) {
     let fields = json!({
         "userinfo_endpoint": c.endpoint("/userinfo"),
         "end_session_endpoint": c.endpoint("/end_session"),
-        "scopes_supported": scopes,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
         "claims_supported": CLAIMS_SUPPORTED,
@@ -90,6 +89,8 @@ async fn document(state: &AppState) -> Result<serde_json::Value, WebError> {
     for resource in state.store.resources().await.or_json()? {
         scopes.extend(resource.scopes.iter().map(str::to_owned));
     }
+    // Every code-flow client may ask for these (`Client::requestable_scopes`).
+    scopes.extend(OIDC_SCOPES.iter().map(|s| (*s).to_owned()));
     let c = &state.config;
     let grant_types: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
     let doc = json!({
