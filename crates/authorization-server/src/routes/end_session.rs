@@ -94,11 +94,10 @@ async fn return_address(state: &AppState, params: &Params) -> Result<Option<Stri
     if !client.post_logout_redirect_uris.iter().any(|u| u == uri) {
         return Ok(None);
     }
-    let mut extra = Vec::new();
-    if let Some(s) = single("state") {
-        extra.push(("state", s));
-    }
-    Ok(Some(redirect_uri::with_response_params(uri, &extra)))
+    Ok(Some(match single("state") {
+        Some(state) => redirect_uri::with_response_params(uri, &[("state", state)]),
+        None => uri.to_owned(),
+    }))
 }
 
 /// Expires the session cookie at once.

@@ -13,6 +13,7 @@ mod introspection;
 mod keys;
 mod logging;
 mod metadata;
+mod oidc;
 mod oidc_basic_op;
 mod request_edges;
 mod resource_indicators;
