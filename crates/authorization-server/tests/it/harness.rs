@@ -953,6 +953,32 @@ impl TestApp {
         wrap: impl FnOnce(Arc<SqliteStore>) -> Arc<dyn Store>,
         configure: impl FnOnce(&mut ServerConfig),
     ) -> Self {
+        Self::spawn_custom_at(T0, issuer, wrap, configure).await
+    }
+
+    /// The standard fixture with the clock at the wall clock's time, for
+    /// clients outside the test's control (other languages' libraries) that
+    /// check token times against their own clock.
+    pub async fn spawn_at_wall_clock() -> Self {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("time")
+            .as_secs();
+        Self::spawn_custom_at(
+            i64::try_from(now).expect("time"),
+            |base| base.to_owned(),
+            |real| real,
+            |_| {},
+        )
+        .await
+    }
+
+    async fn spawn_custom_at(
+        start: i64,
+        issuer: impl FnOnce(&str) -> String,
+        wrap: impl FnOnce(Arc<SqliteStore>) -> Arc<dyn Store>,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> Self {
         init_log_capture();
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("tessera.db").display());
@@ -968,7 +994,7 @@ impl TestApp {
         if config.mode() == Mode::Production && config.keys.encryption_key.is_none() {
             config.keys.encryption_key = Some(TEST_KEY_ENCRYPTION_KEY);
         }
-        let clock = ManualClock::new(T0);
+        let clock = ManualClock::new(start);
         let rng = Arc::new(SystemRandomness);
         let served = wrap(store.clone());
         let admin = Admin::new(served.clone(), rng.clone(), Mode::Development)

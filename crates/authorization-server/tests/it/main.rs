@@ -9,6 +9,7 @@ mod harness;
 mod authorize_endpoint;
 mod client_credentials;
 mod happy_path;
+mod interop_node;
 mod interop_openidconnect;
 mod introspection;
 mod keys;
