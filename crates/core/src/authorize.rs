@@ -418,6 +418,41 @@ mod tests {
     }
 
     #[test]
+    fn the_oidc_scopes_are_requestable_by_code_flow_clients_only() {
+        let b = base();
+        let r = run(&b.replace("scope=a", "scope=openid%20profile%20email%20a"));
+        assert_eq!(
+            r.map(|r| r.scope.to_string()),
+            Ok("a email openid profile".to_owned())
+        );
+        let mut machine = client(false);
+        machine.grant_types = BTreeSet::from([GrantType::ClientCredentials]);
+        assert!(!machine.requestable_scopes().contains("openid"));
+        assert_eq!(
+            run(&b.replace("scope=a", "scope=offline_access")).err(),
+            Some(ErrorCode::InvalidScope)
+        );
+    }
+
+    #[test]
+    fn oidc_hints_are_kept_and_a_login_hint_that_is_no_username_is_dropped() {
+        let b = base();
+        let r = run(&format!(
+            "{b}&login_hint=alice&id_token_hint=a.b.c&display=popup&ui_locales=se&acr_values=1"
+        ));
+        let r = r.unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(r.login_hint.as_deref(), Some("alice"));
+        assert_eq!(r.id_token_hint.as_deref(), Some("a.b.c"));
+        let long = "x".repeat(65);
+        let r = run(&format!("{b}&login_hint={long}")).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(r.login_hint, None);
+        assert_eq!(
+            run(&format!("{b}&request=eyJhbGciOiJub25lIn0.e30.")).err(),
+            Some(ErrorCode::RequestNotSupported)
+        );
+    }
+
+    #[test]
     fn conformance_1a_7_unknown_and_empty_parameters_are_ignored() {
         assert!(run(&format!("{}&extra=foobar&nonce=", base())).is_ok());
     }

@@ -137,6 +137,25 @@ mod tests {
     }
 
     #[test]
+    fn the_oidc_scopes_do_not_count_against_a_resource() {
+        let r = Resource {
+            identifier: "https://x".into(),
+            name: "X".into(),
+            scopes: Scope::parse("a").unwrap_or_default(),
+        };
+        let scope = Scope::parse("openid email a").unwrap_or_default();
+        assert_eq!(
+            audience_for(Some("https://x"), Some(&r), &scope, "https://d"),
+            Ok("https://x".into())
+        );
+        let scope = Scope::parse("openid b").unwrap_or_default();
+        assert_eq!(
+            audience_for(Some("https://x"), Some(&r), &scope, "https://d").map_err(|e| e.code),
+            Err(ErrorCode::InvalidScope)
+        );
+    }
+
+    #[test]
     fn unknown_resources_are_invalid_target() {
         let scope = Scope::parse("a").unwrap_or_default();
         assert_eq!(

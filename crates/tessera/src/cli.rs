@@ -475,6 +475,10 @@ enum KeysCommand {
         /// that cached the JWKS only know it once they fetch it again).
         #[arg(long)]
         now: bool,
+        /// Rotate the ID-token key of the algorithm (default RS256) instead
+        /// of the access-token key.
+        #[arg(long)]
+        id_token: bool,
     },
     /// Stop publishing a key. Refused while a token it signed may still be
     /// valid, and for the active key.
@@ -538,8 +542,14 @@ async fn keys_command(config: &FileConfig, command: KeysCommand) -> anyhow::Resu
         KeysCommand::Rotate {
             algorithm,
             now: at_once,
+            id_token,
         } => {
-            let k = keys.rotate(algorithm.map(Into::into), at_once, now).await?;
+            let k = if id_token {
+                let algorithm = algorithm.map_or(SigningAlgorithm::Rs256, Into::into);
+                keys.rotate_id_token_key(algorithm, at_once, now).await?
+            } else {
+                keys.rotate(algorithm.map(Into::into), at_once, now).await?
+            };
             if k.activates_at <= now {
                 println!(
                     "signing key `{}` ({}) created: published and signing now",
