@@ -891,6 +891,23 @@ impl KeyRing {
                     "scheduled rotation: new signing key published"
                 );
             }
+            // Each ID-token chain rotates on the same schedule.
+            for algorithm in SigningAlgorithm::ALL {
+                let newest = keys.iter().rfind(|k| {
+                    k.state != KeyState::Retired
+                        && k.purpose == PURPOSE_ID_TOKEN
+                        && k.algorithm == algorithm.as_str()
+                });
+                if newest.is_none_or(|k| k.created_at.saturating_add(interval) <= now) {
+                    let info = manager.rotate_id_token_key(algorithm, false, now).await?;
+                    tracing::info!(
+                        kid = %info.kid,
+                        algorithm = %info.algorithm,
+                        activates_at = %format_utc(info.activates_at),
+                        "scheduled rotation: new ID-token signing key published"
+                    );
+                }
+            }
             for key in keys.iter().filter(|k| {
                 k.state == KeyState::Superseded && k.retirable_at.is_some_and(|at| at <= now)
             }) {

@@ -3,11 +3,13 @@
 //! and RP-initiated logout.
 
 use serde_json::Value;
+use tessera_authorization_server::clock::Clock as _;
 use tessera_core::jwt::SigningAlgorithm;
 
 use crate::harness::*;
 use crate::oidc_basic_op::{
-    id_token_of, oidc_app, oidc_request, oidc_tokens, userinfo_get, verify_id_token,
+    id_token_of, oidc_app, oidc_request, oidc_tokens, set_alice_claims, userinfo_get,
+    verify_id_token,
 };
 
 const DISCOVERY: &str = "/.well-known/openid-configuration";
@@ -490,4 +492,52 @@ async fn end_session_never_redirects_to_an_unregistered_uri() {
         assert!(html.contains("signed out"), "{case:?}");
         assert!(!html.contains("evil.example"), "{case:?}");
     }
+}
+
+/// With a rotation interval, each ID-token chain rotates like the
+/// access-token chain: the successor is published first, signs after the
+/// pre-publication window, and the old key is retired once its ID tokens
+/// have expired.
+#[tokio::test]
+async fn id_token_keys_rotate_on_schedule() {
+    let app = TestApp::spawn_with(|c| c.keys.rotation_interval_secs = Some(86_400)).await;
+    set_alice_claims(&app).await;
+    let rs256_keys = || async {
+        app.state
+            .keys
+            .manager()
+            .list(app.clock.now())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|k| k.purpose == "id_token" && k.algorithm == "RS256")
+            .map(|k| (k.kid, k.state))
+            .collect::<Vec<_>>()
+    };
+    let first = rs256_keys().await;
+    assert_eq!(first.len(), 1);
+    let kid_of = |t: &str| jsonwebtoken::decode_header(t).unwrap().kid.unwrap();
+
+    app.clock.advance(86_400);
+    app.state.keys.maintain().await.unwrap();
+    let rotated = rs256_keys().await;
+    assert_eq!(rotated.len(), 2);
+    let second = rotated[1].0.clone();
+    let jwks: Value = app.jwks().await;
+    assert!(jwks.to_string().contains(&second), "published before use");
+    let body = oidc_tokens(&app, &app.browser(), oidc_request("c1")).await;
+    assert_eq!(kid_of(body["id_token"].as_str().unwrap()), first[0].0);
+
+    app.clock.advance(3600);
+    let body = oidc_tokens(&app, &app.browser(), oidc_request("c1")).await;
+    assert_eq!(kid_of(body["id_token"].as_str().unwrap()), second);
+    id_token_of(&app, &body, "c1").await;
+
+    app.clock.advance(600 + 30);
+    app.state.keys.maintain().await.unwrap();
+    let states = rs256_keys().await;
+    assert_eq!(
+        states.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>(),
+        ["retired", "active"]
+    );
 }
