@@ -2,7 +2,12 @@
 //! Logout 1.0).
 //!
 //! The browser session at this server ends (its row is deleted and the
-//! cookie cleared), whatever the parameters say. The browser goes back to
+//! cookie cleared) once the request is known to be wanted: an
+//! `id_token_hint` we signed for the signed-in user, or the user's own
+//! confirmation on our page (a POST with the session's CSRF token).
+//! Anything else gets that confirmation page first, so another site cannot
+//! sign the user out behind their back (the specification's §2: the OP
+//! should ask). The browser goes back to
 //! the client only to a `post_logout_redirect_uri` registered for that
 //! client, compared byte for byte, with `state` passed through; the client
 //! is named by `client_id` or by the `aud` of an `id_token_hint` we signed,
@@ -14,6 +19,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tessera_core::params::Params;
 use tessera_core::redirect_uri;
+use tessera_store::Session;
 
 use super::FormBody;
 use super::flow::{self, Via};
@@ -47,6 +53,9 @@ async fn handle(
     via: Via,
 ) -> Result<Response, WebError> {
     if let Some(s) = session::load(state, headers).await.or_page()? {
+        if !wanted(state, &s, params, via) {
+            return Ok(confirmation_page(state, &s, params));
+        }
         state.store.delete_session(&s.id_hash).await.or_page()?;
         tracing::info!("browser session ended by RP-initiated logout");
     }
@@ -65,6 +74,46 @@ async fn handle(
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     Ok(response)
+}
+
+/// Whether ending `session` is what its user wants: a hint we signed for
+/// this user, the user's confirmation from our page, or a session nobody
+/// signed in to (which nothing protects).
+fn wanted(state: &AppState, session: &Session, params: &Params, via: Via) -> bool {
+    let single = |name| params.single(name).ok().flatten();
+    let Some(user_id) = session.user_id.as_deref() else {
+        return true;
+    };
+    let hinted = single("id_token_hint")
+        .and_then(|hint| id_tokens::verify_own_id_token(state, hint))
+        .is_some_and(|claims| claims.sub == user_id);
+    let confirmed = via == Via::Post && session::csrf_matches(session, single("csrf_token"));
+    hinted || confirmed
+}
+
+/// The parameters a confirmation carries over to its POST.
+const PASSED_ON: &[&str] = &[
+    "id_token_hint",
+    "client_id",
+    "post_logout_redirect_uri",
+    "state",
+];
+
+fn confirmation_page(state: &AppState, session: &Session, params: &Params) -> Response {
+    let fields: Vec<(&str, &str)> = PASSED_ON
+        .iter()
+        .filter_map(|name| Some((*name, params.single(name).ok().flatten()?)))
+        .collect();
+    pages::render(
+        StatusCode::OK,
+        "logout_confirm.html",
+        minijinja::context! {
+            title => "Sign out?",
+            base => state.config.base_path(),
+            csrf_token => session.csrf_token,
+            fields,
+        },
+    )
 }
 
 /// Where to send the browser, if anywhere: only a URI registered for the

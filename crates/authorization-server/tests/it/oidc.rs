@@ -422,8 +422,10 @@ async fn end_session_ends_the_browser_session_and_returns_to_a_registered_uri() 
     );
 }
 
+/// Without a hint for the signed-in user, the user confirms first (so no
+/// other site can sign them out); the confirmation carries the request on.
 #[tokio::test]
-async fn end_session_by_post_with_client_id() {
+async fn end_session_by_client_id_asks_the_user_first() {
     let app = app_with_logout_uri().await;
     let browser = app.browser();
     oidc_tokens(&app, &browser, oidc_request("c1")).await;
@@ -433,17 +435,44 @@ async fn end_session_by_post_with_client_id() {
         .form(&[
             ("client_id", "c1"),
             ("post_logout_redirect_uri", LOGOUT_URI),
+            ("state", "s2"),
         ])
         .send()
         .await
         .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("location").is_none());
+    assert!(r.headers().get("set-cookie").is_none(), "still signed in");
+    let form = Form::parse(&r.text().await.unwrap());
+    assert_eq!(form.get("client_id"), Some("c1"));
+    // Still signed in: a silent authorization works.
+    let r = browser
+        .authorize(&oidc_request("c1").set("prompt", "none"))
+        .await;
+    assert!(param(&location(&r), "code").is_some());
+    // A forged confirmation (wrong CSRF token) changes nothing.
+    let mut forged = form.clone();
+    forged.set("csrf_token", "forged");
+    let r = browser.submit(&forged, Some(("confirm", "yes"))).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().get("set-cookie").is_none());
+    // The user's confirmation: signed out, back to the registered URI.
+    let r = browser.submit(&form, Some(("confirm", "yes"))).await;
     assert_eq!(r.status(), 303);
-    assert_eq!(location(&r), LOGOUT_URI);
+    assert_eq!(location(&r), format!("{LOGOUT_URI}?state=s2"));
+    let r = browser
+        .authorize(&oidc_request("c1").set("prompt", "none"))
+        .await;
+    assert_eq!(
+        param(&location(&r), "error").as_deref(),
+        Some("login_required")
+    );
 }
 
 /// Never an open redirect: an unregistered URI, a URI registered for
 /// another client, a client_id contradicting the hint, or a forged hint all
-/// get the "signed out" page, and the session still ends.
+/// get the "signed out" page (after the user's confirmation, where needed),
+/// and the session ends.
 #[tokio::test]
 async fn end_session_never_redirects_to_an_unregistered_uri() {
     let app = app_with_logout_uri().await;
@@ -485,10 +514,18 @@ async fn end_session_never_redirects_to_an_unregistered_uri() {
         let query = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(case.iter())
             .finish();
-        let r = browser.get(&format!("/end_session?{query}")).await;
+        let mut r = browser.get(&format!("/end_session?{query}")).await;
         assert_eq!(r.status(), 200, "{case:?}");
         assert!(r.headers().get("location").is_none(), "{case:?}");
-        let html = r.text().await.unwrap();
+        let mut html = r.text().await.unwrap();
+        if html.contains("Sign out?") {
+            // Confirmed by the user: the URI is still checked.
+            let form = Form::parse(&html);
+            r = browser.submit(&form, Some(("confirm", "yes"))).await;
+            assert_eq!(r.status(), 200, "{case:?}");
+            assert!(r.headers().get("location").is_none(), "{case:?}");
+            html = r.text().await.unwrap();
+        }
         assert!(html.contains("signed out"), "{case:?}");
         assert!(!html.contains("evil.example"), "{case:?}");
     }
