@@ -59,30 +59,5 @@ impl From<KeysError> for MintError {
 /// `typ` is `JWT` and `iss` is ours. Expiry is not checked: OIDC Core
 /// §3.1.2.1 lets an expired ID token serve as a hint.
 pub fn verify_own_id_token(state: &AppState, token: &str) -> Option<id_token::IdTokenClaims> {
-    use jsonwebtoken::jwk::Jwk;
-    use jsonwebtoken::{DecodingKey, Validation};
-
-    let header = jsonwebtoken::decode_header(token).ok()?;
-    if header.typ.as_deref() != Some(id_token::ID_TOKEN_TYP) {
-        return None;
-    }
-    let kid = header.kid?;
-    let jwk_value = state
-        .public_jwks()
-        .into_iter()
-        .find(|k| k["kid"] == kid.as_str())?;
-    let jwk: Jwk = serde_json::from_value(jwk_value).ok()?;
-    let algorithm = jwk.common.key_algorithm?.to_string().parse().ok()?;
-    if header.alg != algorithm {
-        return None;
-    }
-    let key = DecodingKey::from_jwk(&jwk).ok()?;
-    let mut validation = Validation::new(algorithm);
-    validation.set_issuer(&[state.config.issuer()]);
-    validation.validate_aud = false;
-    validation.validate_exp = false;
-    validation.set_required_spec_claims(&["iss", "sub", "aud"]);
-    jsonwebtoken::decode::<id_token::IdTokenClaims>(token, &key, &validation)
-        .ok()
-        .map(|d| d.claims)
+    crate::tokens::verify_own_signed(state, token, id_token::ID_TOKEN_TYP, &["iss", "sub", "aud"])
 }

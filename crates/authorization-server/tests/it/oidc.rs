@@ -103,6 +103,32 @@ async fn openid_with_another_response_type_is_unsupported_response_type() {
     }
 }
 
+/// The OIDC scopes are about the user, not the resource: they do not stop
+/// a `resource` whose scopes are the rest of the request.
+#[tokio::test]
+async fn openid_with_a_resource_indicator() {
+    let app = oidc_app().await;
+    let body = oidc_tokens(
+        &app,
+        &app.browser(),
+        oidc_request("c1")
+            .scope("openid email a")
+            .set("resource", OTHER),
+    )
+    .await;
+    id_token_of(&app, &body, "c1").await;
+    let at = body["access_token"].as_str().unwrap();
+    let payload = at.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["aud"], OTHER);
+    let info: Value = userinfo_get(&app, at).await.json().await.unwrap();
+    assert_eq!(info["email"], "alice@example.com");
+}
+
 #[tokio::test]
 async fn without_openid_there_is_no_id_token() {
     let app = oidc_app().await;
