@@ -482,7 +482,11 @@ enum KeysCommand {
     },
     /// Stop publishing a key. Refused while a token it signed may still be
     /// valid, and for the active key.
-    Retire { kid: String },
+    Retire {
+        /// Key ids are random base64url and may start with `-`.
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

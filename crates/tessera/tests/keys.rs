@@ -298,3 +298,19 @@ async fn a_running_server_picks_up_a_cli_rotation() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Key ids are random base64url, so one in 32 starts with `-`: it must be
+/// read as the kid, not as an option.
+#[test]
+fn a_kid_starting_with_a_hyphen_is_a_kid() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = refused(
+        dir.path(),
+        &["keys", "retire", "-tyOfLg6tabkMxMHlG7D0w"],
+        &[],
+    );
+    assert!(
+        err.contains("no signing key `-tyOfLg6tabkMxMHlG7D0w`"),
+        "{err}"
+    );
+}
