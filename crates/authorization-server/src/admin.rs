@@ -8,12 +8,14 @@ use std::sync::Arc;
 use serde::Deserialize;
 use tessera_core::UnixTime;
 use tessera_core::client::{self, Client, ClientRegistrationError, GrantType, UnknownGrantType};
+use tessera_core::jwt::SigningAlgorithm;
 use tessera_core::redirect_uri::Mode;
 use tessera_core::resource::{AccessTokenFormat, Resource};
 use tessera_core::scope::{InvalidScopeSyntax, Scope};
 use tessera_core::secrets::{
     self, ClientSecretHasher, Randomness, RandomnessUnavailable, SecretString,
 };
+use tessera_core::user_claims::UserClaims;
 use tessera_store::{Store, StoreError, User};
 
 use crate::passwords::{self, PasswordError};
@@ -47,6 +49,13 @@ pub struct ClientSpec {
     /// `"jwt"` or `"opaque"`; the server's default when omitted.
     #[serde(default)]
     pub access_token_format: Option<String>,
+    /// `RS256` (the default), `ES256` or `EdDSA`: how this client's ID
+    /// tokens are signed. Never `none`.
+    #[serde(default)]
+    pub id_token_signed_response_alg: Option<String>,
+    /// Where RP-initiated logout may return the browser (exact match).
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
 }
 
 /// A protected resource (RFC 8707) as an operator describes it.
@@ -76,6 +85,9 @@ fn default_true() -> bool {
 pub struct UserSpec {
     pub username: String,
     pub password: SecretString,
+    /// Standard claims released at UserInfo (`name`, `email`, …).
+    #[serde(default)]
+    pub claims: UserClaims,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +108,16 @@ pub enum AdminError {
     TokenFormat(String),
     #[error("client `{client_id}`: the resource `{resource}` is not registered")]
     UnknownResource { client_id: String, resource: String },
+    #[error("client `{0}`: id_token_signed_response_alg must be RS256, ES256 or EdDSA")]
+    IdTokenAlgorithm(String),
+    #[error("client `{client_id}`: post-logout redirect URI `{uri}`: {reason}")]
+    LogoutUri {
+        client_id: String,
+        uri: String,
+        reason: tessera_core::redirect_uri::RegistrationError,
+    },
+    #[error("no user `{0}`")]
+    NoSuchUser(String),
     #[error("client `{0}`: only a confidential client may introspect")]
     PublicIntrospection(String),
     #[error("resource `{identifier}`: {source}")]
@@ -199,6 +221,21 @@ impl Admin {
                 resource: resource.clone(),
             });
         }
+        let id_token_signed_response_alg = spec
+            .id_token_signed_response_alg
+            .as_deref()
+            .map(SigningAlgorithm::parse)
+            .transpose()
+            .map_err(|_| AdminError::IdTokenAlgorithm(spec.client_id.clone()))?;
+        for uri in &spec.post_logout_redirect_uris {
+            tessera_core::redirect_uri::validate_registration(uri, self.mode).map_err(
+                |reason| AdminError::LogoutUri {
+                    client_id: spec.client_id.clone(),
+                    uri: uri.clone(),
+                    reason,
+                },
+            )?;
+        }
         if spec.introspect && secret.is_none() {
             return Err(AdminError::PublicIntrospection(spec.client_id.clone()));
         }
@@ -213,6 +250,8 @@ impl Admin {
             introspect: spec.introspect,
             resource: spec.resource.clone(),
             access_token_format,
+            id_token_signed_response_alg,
+            post_logout_redirect_uris: spec.post_logout_redirect_uris.clone(),
         };
         self.store.upsert_client(&client, now).await?;
         Ok(generated)
@@ -263,6 +302,18 @@ impl Admin {
         password: &SecretString,
         now: UnixTime,
     ) -> Result<User, AdminError> {
+        self.add_user_with_claims(username, password, UserClaims::default(), now)
+            .await
+    }
+
+    /// Creates a user with standard claims; fails if the username is taken.
+    pub async fn add_user_with_claims(
+        &self,
+        username: &str,
+        password: &SecretString,
+        claims: UserClaims,
+        now: UnixTime,
+    ) -> Result<User, AdminError> {
         validate_username(username)?;
         validate_password(password)?;
         let user = User {
@@ -270,6 +321,7 @@ impl Admin {
             username: username.to_owned(),
             password_hash: passwords::hash(password.expose().to_owned()).await?,
             created_at: now,
+            claims,
         };
         match self.store.create_user(&user).await {
             Ok(()) => Ok(user),
@@ -283,10 +335,15 @@ impl Admin {
     pub async fn ensure_user(&self, spec: &UserSpec, now: UnixTime) -> Result<(), AdminError> {
         match self.store.user_by_username(&spec.username).await? {
             None => self
-                .add_user(&spec.username, &spec.password, now)
+                .add_user_with_claims(&spec.username, &spec.password, spec.claims.clone(), now)
                 .await
                 .map(|_| ()),
             Some(existing) => {
+                if existing.claims != spec.claims {
+                    self.store
+                        .set_user_claims(&spec.username, &spec.claims)
+                        .await?;
+                }
                 let same =
                     passwords::verify(spec.password.expose().to_owned(), existing.password_hash)
                         .await?;
@@ -309,6 +366,25 @@ impl Admin {
         validate_password(password)?;
         let hash = passwords::hash(password.expose().to_owned()).await?;
         Ok(self.store.set_password(username, &hash, now).await?)
+    }
+
+    /// Sets the claims that `changes` sets, keeping the user's others.
+    pub async fn update_user_claims(
+        &self,
+        username: &str,
+        changes: UserClaims,
+    ) -> Result<UserClaims, AdminError> {
+        let user = self
+            .store
+            .user_by_username(username)
+            .await?
+            .ok_or_else(|| AdminError::NoSuchUser(username.to_owned()))?;
+        let mut claims = user.claims;
+        claims.merge(changes);
+        if !self.store.set_user_claims(username, &claims).await? {
+            return Err(AdminError::NoSuchUser(username.to_owned()));
+        }
+        Ok(claims)
     }
 
     pub async fn users(&self) -> Result<Vec<User>, AdminError> {

@@ -45,7 +45,7 @@ use tessera_core::UnixTime;
 use tessera_core::jwt::{KeyError, SigningAlgorithm, SigningKey};
 use tessera_core::redirect_uri::Mode;
 use tessera_core::secrets::{self, Randomness, RandomnessUnavailable};
-use tessera_store::{Store, StoreError, StoredSigningKey};
+use tessera_store::{PURPOSE_ACCESS_TOKEN, PURPOSE_ID_TOKEN, Store, StoreError, StoredSigningKey};
 use tokio::sync::{Mutex, Notify, OnceCell, watch};
 
 use crate::clock::Clock;
@@ -250,6 +250,8 @@ impl KeyState {
 pub struct KeyInfo {
     pub kid: String,
     pub algorithm: String,
+    /// `access_token` or `id_token`.
+    pub purpose: String,
     pub state: KeyState,
     pub created_at: UnixTime,
     pub activates_at: UnixTime,
@@ -268,9 +270,40 @@ fn activation_order(activates_at: UnixTime, created_at: UnixTime) -> (UnixTime, 
     (activates_at, created_at)
 }
 
-/// Each key's state at `now`. `retire_margin` is how long after a key stops
-/// signing it must stay published.
+/// Which chain a key belongs to: one key of each chain is active. Access
+/// tokens have one chain (rotating to another algorithm is a rotation); ID
+/// tokens one per algorithm, since each client picks its own algorithm and
+/// OIDC requires RS256 whatever signs access tokens.
+fn chain_of(k: &StoredSigningKey) -> (&str, &str) {
+    if k.purpose == PURPOSE_ID_TOKEN {
+        (PURPOSE_ID_TOKEN, k.algorithm.as_str())
+    } else {
+        (PURPOSE_ACCESS_TOKEN, "")
+    }
+}
+
+/// Each key's state at `now`, in activation order. `retire_margin` is how
+/// long after a key stops signing it must stay published.
 fn schedule(records: &[StoredSigningKey], now: UnixTime, retire_margin: i64) -> Vec<KeyInfo> {
+    let mut chains: Vec<(&str, &str)> = records.iter().map(chain_of).collect();
+    chains.sort_unstable();
+    chains.dedup();
+    let mut all: Vec<KeyInfo> = Vec::new();
+    for chain in chains {
+        let members: Vec<StoredSigningKey> = records
+            .iter()
+            .filter(|k| chain_of(k) == chain)
+            .cloned()
+            .collect();
+        all.extend(schedule_chain(&members, now, retire_margin));
+    }
+    // Stable: within a chain the order computed above is kept.
+    all.sort_by_key(|k| activation_order(k.activates_at, k.created_at));
+    all
+}
+
+/// [`schedule`] for the keys of one chain.
+fn schedule_chain(records: &[StoredSigningKey], now: UnixTime, retire_margin: i64) -> Vec<KeyInfo> {
     let mut sorted: Vec<&StoredSigningKey> = records.iter().collect();
     sorted.sort_by_key(|k| activation_order(k.activates_at, k.created_at));
     // Retired keys take no part: a key withdrawn while pending never
@@ -314,6 +347,7 @@ fn schedule(records: &[StoredSigningKey], now: UnixTime, retire_margin: i64) -> 
             KeyInfo {
                 kid: k.kid.clone(),
                 algorithm: k.algorithm.clone(),
+                purpose: k.purpose.clone(),
                 state,
                 created_at: k.created_at,
                 activates_at: k.activates_at,
@@ -355,6 +389,8 @@ fn check_retirable(info: &KeyInfo, now: UnixTime, reload_interval: i64) -> Resul
 struct LiveKey {
     activates_at: UnixTime,
     created_at: UnixTime,
+    /// Signs ID tokens (of its algorithm) rather than access tokens.
+    id_token: bool,
     key: Arc<SigningKey>,
 }
 
@@ -446,15 +482,39 @@ impl KeyManager {
     ) -> Result<KeyInfo, KeysError> {
         // Proves the key-encryption key opens every live key before a new
         // one is sealed under it.
+        let algorithm = algorithm.unwrap_or(self.policy.algorithm);
+        self.rotate_chain(algorithm, false, immediately, now).await
+    }
+
+    /// Like [`KeyManager::rotate`], for the ID-token key of `algorithm`.
+    pub async fn rotate_id_token_key(
+        &self,
+        algorithm: SigningAlgorithm,
+        immediately: bool,
+        now: UnixTime,
+    ) -> Result<KeyInfo, KeysError> {
+        self.rotate_chain(algorithm, true, immediately, now).await
+    }
+
+    async fn rotate_chain(
+        &self,
+        algorithm: SigningAlgorithm,
+        id_token: bool,
+        immediately: bool,
+        now: UnixTime,
+    ) -> Result<KeyInfo, KeysError> {
         let live = self.load(&HashMap::new()).await?;
-        let has_active = live.iter().any(|k| k.activates_at <= now);
+        let has_active = live.iter().any(|k| {
+            k.activates_at <= now
+                && k.id_token == id_token
+                && (!id_token || k.key.algorithm() == algorithm)
+        });
         let activates_at = if immediately || !has_active {
             now
         } else {
             now.saturating_add(self.policy.prepublication_secs)
         };
-        let algorithm = algorithm.unwrap_or(self.policy.algorithm);
-        let kid = self.create(algorithm, now, activates_at).await?;
+        let kid = self.create(algorithm, id_token, now, activates_at).await?;
         self.list(now)
             .await?
             .into_iter()
@@ -486,6 +546,7 @@ impl KeyManager {
     async fn create(
         &self,
         algorithm: SigningAlgorithm,
+        id_token: bool,
         now: UnixTime,
         activates_at: UnixTime,
     ) -> Result<String, KeysError> {
@@ -507,6 +568,12 @@ impl KeyManager {
                 created_at: now,
                 activates_at,
                 retired_at: None,
+                purpose: if id_token {
+                    PURPOSE_ID_TOKEN
+                } else {
+                    PURPOSE_ACCESS_TOKEN
+                }
+                .to_owned(),
             })
             .await?;
         Ok(kid)
@@ -531,6 +598,7 @@ impl KeyManager {
             live.push(LiveKey {
                 activates_at: record.activates_at,
                 created_at: record.created_at,
+                id_token: record.purpose == PURPOSE_ID_TOKEN,
                 key,
             });
         }
@@ -589,7 +657,7 @@ impl Snapshot {
         let loaded_active = keys
             .iter()
             .rev()
-            .find(|k| k.activates_at <= now)
+            .find(|k| !k.id_token && k.activates_at <= now)
             .map(|k| k.key.clone())
             .ok_or(KeysError::NoActiveKey)?;
         Ok(Self {
@@ -603,9 +671,18 @@ impl Snapshot {
         self.keys
             .iter()
             .rev()
-            .find(|k| k.activates_at <= now)
+            .find(|k| !k.id_token && k.activates_at <= now)
             .map(|k| k.key.clone())
             .unwrap_or_else(|| self.loaded_active.clone())
+    }
+
+    /// The active ID-token key of `algorithm`, if there is one.
+    fn id_token_key(&self, algorithm: SigningAlgorithm, now: UnixTime) -> Option<Arc<SigningKey>> {
+        self.keys
+            .iter()
+            .rev()
+            .find(|k| k.id_token && k.key.algorithm() == algorithm && k.activates_at <= now)
+            .map(|k| k.key.clone())
     }
 
     /// Due for a reload: old, or a key that was pending when loaded has
@@ -660,10 +737,30 @@ impl KeyRing {
         let manager = KeyManager::new(store, rng, config);
         let now = clock.now();
         let mut keys = manager.load(&HashMap::new()).await?;
-        if !keys.iter().any(|k| k.activates_at <= now) {
+        if !keys.iter().any(|k| !k.id_token && k.activates_at <= now) {
             let algorithm = manager.policy.algorithm;
-            let kid = manager.create(algorithm, now, now).await?;
+            let kid = manager.create(algorithm, false, now, now).await?;
             tracing::info!(%kid, %algorithm, "generated a new signing key");
+            keys = manager.load(&HashMap::new()).await?;
+        }
+        // An ID-token key of every algorithm a client may choose, RS256
+        // first of all (OIDC Core §15.1: RS256 must be supported).
+        let mut created = false;
+        for algorithm in [
+            SigningAlgorithm::Rs256,
+            SigningAlgorithm::Es256,
+            SigningAlgorithm::EdDsa,
+        ] {
+            let present = keys
+                .iter()
+                .any(|k| k.id_token && k.key.algorithm() == algorithm && k.activates_at <= now);
+            if !present {
+                let kid = manager.create(algorithm, true, now, now).await?;
+                tracing::info!(%kid, %algorithm, "generated a new ID-token signing key");
+                created = true;
+            }
+        }
+        if created {
             keys = manager.load(&HashMap::new()).await?;
         }
         let snapshot = Snapshot::new(keys, now)?;
@@ -703,6 +800,16 @@ impl KeyRing {
     pub fn signing_key(&self) -> Arc<SigningKey> {
         let now = self.0.clock.now();
         self.current(now).active(now)
+    }
+
+    /// The key that signs ID tokens of `algorithm` now. Every algorithm has
+    /// one from the start ([`KeyRing::open`]); `NoActiveKey` only if an
+    /// operator withdrew it.
+    pub fn id_token_key(&self, algorithm: SigningAlgorithm) -> Result<Arc<SigningKey>, KeysError> {
+        let now = self.0.clock.now();
+        self.current(now)
+            .id_token_key(algorithm, now)
+            .ok_or(KeysError::NoActiveKey)
     }
 
     /// The public JWKs of every live key, pending ones included.
@@ -772,7 +879,9 @@ impl KeyRing {
             let keys = manager.list(now).await?;
             // The newest live key (the list is in activation order), pending
             // or not: a rotation already under way is not repeated.
-            let newest = keys.iter().rfind(|k| k.state != KeyState::Retired);
+            let newest = keys
+                .iter()
+                .rfind(|k| k.state != KeyState::Retired && k.purpose == PURPOSE_ACCESS_TOKEN);
             if newest.is_none_or(|k| k.created_at.saturating_add(interval) <= now) {
                 let info = manager.rotate(None, false, now).await?;
                 tracing::info!(
@@ -781,6 +890,23 @@ impl KeyRing {
                     activates_at = %format_utc(info.activates_at),
                     "scheduled rotation: new signing key published"
                 );
+            }
+            // Each ID-token chain rotates on the same schedule.
+            for algorithm in SigningAlgorithm::ALL {
+                let newest = keys.iter().rfind(|k| {
+                    k.state != KeyState::Retired
+                        && k.purpose == PURPOSE_ID_TOKEN
+                        && k.algorithm == algorithm.as_str()
+                });
+                if newest.is_none_or(|k| k.created_at.saturating_add(interval) <= now) {
+                    let info = manager.rotate_id_token_key(algorithm, false, now).await?;
+                    tracing::info!(
+                        kid = %info.kid,
+                        algorithm = %info.algorithm,
+                        activates_at = %format_utc(info.activates_at),
+                        "scheduled rotation: new ID-token signing key published"
+                    );
+                }
             }
             for key in keys.iter().filter(|k| {
                 k.state == KeyState::Superseded && k.retirable_at.is_some_and(|at| at <= now)
@@ -858,6 +984,7 @@ mod tests {
             created_at,
             activates_at,
             retired_at,
+            purpose: PURPOSE_ACCESS_TOKEN.into(),
         }
     }
 
@@ -1001,6 +1128,7 @@ mod tests {
             Ok(LiveKey {
                 activates_at,
                 created_at: 0,
+                id_token: false,
                 key: Arc::new(SigningKey::generate(kid.into(), SigningAlgorithm::Es256)?.0),
             })
         };

@@ -15,6 +15,7 @@ pub mod brute_force;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod id_tokens;
 pub mod keys;
 pub mod pages;
 pub mod passwords;
@@ -72,6 +73,22 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/introspect",
             post(introspect::introspect).fallback(token::method_not_allowed),
+        )
+        .route(
+            "/end_session",
+            get(end_session::get)
+                .post(end_session::post)
+                .fallback(misc::method_not_allowed_page),
+        )
+        .route(
+            "/userinfo",
+            get(userinfo::userinfo)
+                .post(userinfo::userinfo)
+                .fallback(token::method_not_allowed),
+        )
+        .route(
+            "/.well-known/openid-configuration",
+            get(metadata::openid_configuration),
         )
         .route("/jwks.json", get(jwks::jwks))
         .route("/healthz", get(misc::health))

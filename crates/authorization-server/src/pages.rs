@@ -17,6 +17,11 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("login.html", include_str!("templates/login.html")),
         ("consent.html", include_str!("templates/consent.html")),
         ("error.html", include_str!("templates/error.html")),
+        ("logged_out.html", include_str!("templates/logged_out.html")),
+        (
+            "logout_confirm.html",
+            include_str!("templates/logout_confirm.html"),
+        ),
     ];
     for (name, source) in templates {
         if let Err(e) = env.add_template(name, source) {

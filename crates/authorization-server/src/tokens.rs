@@ -20,6 +20,8 @@ pub enum MintError {
     Random(#[from] RandomnessUnavailable),
     #[error(transparent)]
     Sign(#[from] KeyError),
+    #[error(transparent)]
+    Keys(crate::keys::KeysError),
 }
 
 /// Who and what an access token is for.
@@ -88,8 +90,25 @@ pub fn mint_access_token(
 /// (never `none`, never one the token chooses), `typ` is `at+jwt` and `iss`
 /// is ours.
 pub fn verify_own_jwt(state: &AppState, token: &str) -> Option<AccessTokenClaims> {
+    verify_own_signed(
+        state,
+        token,
+        ACCESS_TOKEN_TYP,
+        &["iss", "exp", "sub", "aud"],
+    )
+}
+
+/// The claims of a JWT of type `typ` signed by one of our published keys,
+/// with the key's own algorithm, our `iss` and the `required` claims. Expiry
+/// and audience are the caller's to judge (by the server's clock).
+pub fn verify_own_signed<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    token: &str,
+    typ: &str,
+    required: &[&str],
+) -> Option<T> {
     let header = jsonwebtoken::decode_header(token).ok()?;
-    if header.typ.as_deref() != Some(ACCESS_TOKEN_TYP) {
+    if header.typ.as_deref() != Some(typ) {
         return None;
     }
     let kid = header.kid?;
@@ -108,8 +127,8 @@ pub fn verify_own_jwt(state: &AppState, token: &str) -> Option<AccessTokenClaims
     validation.validate_aud = false;
     // Expiry is judged by the server's clock, not the library's.
     validation.validate_exp = false;
-    validation.set_required_spec_claims(&["iss", "exp", "sub", "aud"]);
-    jsonwebtoken::decode::<AccessTokenClaims>(token, &key, &validation)
+    validation.set_required_spec_claims(required);
+    jsonwebtoken::decode::<T>(token, &key, &validation)
         .ok()
         .map(|d| d.claims)
 }

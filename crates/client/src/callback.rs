@@ -107,10 +107,25 @@ impl OAuthClient {
                 .id_token
                 .as_deref()
                 .ok_or(crate::Error::MissingIdToken)?;
-            tokens.identity = Some(
-                self.verify_id_token(id_token, &tokens, Some(nonce.expose()), None)
-                    .await?,
-            );
+            let mut identity = self
+                .verify_id_token(id_token, &tokens, Some(nonce.expose()), None)
+                .await?;
+            if let Some(endpoint) = &self.metadata.userinfo_endpoint {
+                // The name to show; without it the subject is shown.
+                if let Err(e) = crate::id_token::add_userinfo(
+                    &self.http.0,
+                    endpoint,
+                    tokens.access_token.expose(),
+                    &mut identity,
+                )
+                .await
+                {
+                    if matches!(e, crate::Error::InvalidIdToken(_)) {
+                        return Err(e.into());
+                    }
+                }
+            }
+            tokens.identity = Some(identity);
         }
         Ok(tokens)
     }

@@ -17,6 +17,10 @@ pub struct Metadata {
     /// Where the keys that sign ID tokens are (OpenID Connect).
     #[serde(default)]
     pub jwks_uri: Option<String>,
+    /// OpenID Connect UserInfo; taken from the OpenID discovery document
+    /// when the RFC 8414 one does not name it.
+    #[serde(default)]
+    pub userinfo_endpoint: Option<String>,
     #[serde(default)]
     pub code_challenge_methods_supported: Vec<String>,
     /// RFC 9207: when true, a callback without `iss` is refused.
@@ -50,7 +54,34 @@ pub(crate) async fn fetch(http: &reqwest::Client, issuer: &str) -> Result<Metada
         .await
         .map_err(|e| Error::Metadata(e.without_url().to_string()))?;
     check(issuer, &metadata)?;
+    let mut metadata = metadata;
+    if metadata.userinfo_endpoint.is_none() {
+        metadata.userinfo_endpoint = openid_userinfo_endpoint(http, issuer).await;
+    }
     Ok(metadata)
+}
+
+/// The `userinfo_endpoint` of the OpenID discovery document (OIDC Discovery
+/// §4: appended to the issuer), if the server has one for this very issuer.
+/// Its absence is not an error: the server may not do OpenID Connect.
+async fn openid_userinfo_endpoint(http: &reqwest::Client, issuer: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct OpenId {
+        issuer: String,
+        userinfo_endpoint: Option<String>,
+    }
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
+    let response = http.get(url).send().await.ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    let doc: OpenId = response.json().await.ok()?;
+    let endpoint = doc.userinfo_endpoint.filter(|_| doc.issuer == issuer)?;
+    require_secure(&endpoint).ok()?;
+    Some(endpoint)
 }
 
 /// The rules of RFC 8414 §3.3 (identical issuer, compared as strings),

@@ -203,11 +203,17 @@ pub(crate) fn verify(
 /// and refresh, so no cache is kept).
 pub(crate) async fn fetch_keys(http: &reqwest::Client, jwks_uri: &str) -> Result<JwkSet, Error> {
     crate::discovery::require_secure(jwks_uri)?;
-    let response = http
-        .get(jwks_uri)
-        .send()
-        .await
-        .map_err(|e| Error::Metadata(e.without_url().to_string()))?;
+    let response = http.get(jwks_uri).send().await;
+    crate::observe::report(|| crate::observe::Exchange {
+        method: "GET".into(),
+        url: crate::observe::bare_url(jwks_uri),
+        authorization: None,
+        request: Vec::new(),
+        status: response.as_ref().ok().map(|r| r.status().as_u16()),
+        response: Vec::new(),
+        challenge: None,
+    });
+    let response = response.map_err(|e| Error::Metadata(e.without_url().to_string()))?;
     if !response.status().is_success() {
         return Err(Error::Metadata(format!(
             "JWKS status {}",
@@ -411,4 +417,61 @@ mod tests {
         );
         assert!(verify(&none, &s.keys, &expected(Some("n-0123456789"), None)).is_err());
     }
+}
+
+/// The UserInfo answer's claims that the client shows.
+#[derive(Debug, Deserialize)]
+struct UserInfo {
+    sub: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    preferred_username: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+}
+
+/// Adds the user's name from UserInfo (OIDC Core §5.3) to `identity`. The
+/// answer's `sub` must be the ID token's (§5.3.2: otherwise it is someone
+/// else's answer and is refused).
+pub(crate) async fn add_userinfo(
+    http: &reqwest::Client,
+    endpoint: &str,
+    access_token: &str,
+    identity: &mut Identity,
+) -> Result<(), Error> {
+    let response = http
+        .get(endpoint)
+        .bearer_auth(access_token)
+        .header("accept", "application/json")
+        .send()
+        .await;
+    crate::observe::report(|| crate::observe::Exchange {
+        method: "GET".into(),
+        url: crate::observe::bare_url(endpoint),
+        authorization: Some(crate::observe::redact_authorization(&format!(
+            "Bearer {access_token}"
+        ))),
+        request: Vec::new(),
+        status: response.as_ref().ok().map(|r| r.status().as_u16()),
+        response: Vec::new(),
+        challenge: None,
+    });
+    let response = response?;
+    if !response.status().is_success() {
+        return Err(Error::Transport(format!(
+            "UserInfo answered {}",
+            response.status()
+        )));
+    }
+    let info: UserInfo = response.json().await.map_err(|_| Error::BadResponse)?;
+    if info.sub != identity.subject {
+        return Err(invalid("UserInfo is about another subject"));
+    }
+    identity.name = info.name.or(identity.name.take());
+    identity.preferred_username = info
+        .preferred_username
+        .or(identity.preferred_username.take());
+    identity.email = info.email.or(identity.email.take());
+    Ok(())
 }

@@ -169,7 +169,7 @@ mod tests {
             "Basic (client_id:client_secret)"
         );
         assert_eq!(
-            redact_authorization("Bearer eyJhbGciOi.x.y"),
+            redact_authorization("Bearer eyJhbGciOiJFUzI1NiJ9.e30.sig"),
             "Bearer eyJhbG…"
         );
     }

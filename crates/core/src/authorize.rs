@@ -21,6 +21,8 @@ use crate::scope::Scope;
 pub const RESPONSE_TYPES: &[&str] = &["code"];
 /// The response modes served (and advertised).
 pub const RESPONSE_MODES: &[&str] = &["query"];
+/// The `prompt` values understood (and advertised); see [`Prompt`].
+pub const PROMPT_VALUES: &[&str] = &["none", "login", "consent", "select_account"];
 
 /// A request that cannot be answered by redirect: the client or the redirect
 /// URI is not trusted. Shown as an HTML error page with status 400.
@@ -151,6 +153,13 @@ pub struct AuthorizationRequest {
     /// step, so no step can be skipped to reuse an older login.
     #[serde(default)]
     pub min_auth_time: Option<crate::UnixTime>,
+    /// OIDC `login_hint`: prefills the username on the login page.
+    #[serde(default)]
+    pub login_hint: Option<String>,
+    /// OIDC `id_token_hint`, not yet verified: the web layer checks its
+    /// signature, and with `prompt=none` that its `sub` is the signed-in user.
+    #[serde(default)]
+    pub id_token_hint: Option<String>,
 }
 
 impl AuthorizationRequest {
@@ -185,6 +194,8 @@ pub fn validate(
             nonce: v.nonce,
             max_age: v.max_age,
             min_auth_time: None,
+            login_hint: v.login_hint,
+            id_token_hint: v.id_token_hint,
         }),
         Err(error) => Err(RedirectError { redirect, error }),
     }
@@ -197,6 +208,8 @@ struct Validated {
     prompt: Prompt,
     nonce: Option<String>,
     max_age: Option<i64>,
+    login_hint: Option<String>,
+    id_token_hint: Option<String>,
 }
 
 fn validate_inner(params: &Params, client: &Client) -> Result<Validated, OAuthError> {
@@ -256,7 +269,7 @@ fn validate_inner(params: &Params, client: &Client) -> Result<Validated, OAuthEr
     if scope.is_empty() {
         return Err(OAuthError::invalid_scope("scope is required"));
     }
-    if !scope.is_subset(&client.scopes) {
+    if !scope.is_subset(&client.requestable_scopes()) {
         return Err(OAuthError::invalid_scope(
             "the requested scope is not allowed for this client",
         ));
@@ -287,6 +300,13 @@ fn validate_inner(params: &Params, client: &Client) -> Result<Validated, OAuthEr
         prompt,
         nonce: params.single("nonce")?.map(str::to_owned),
         max_age,
+        // Only a prefill, so one that is not a plausible username is dropped
+        // rather than refused (OIDC Core §3.1.2.1: a hint, not a demand).
+        login_hint: params
+            .single("login_hint")?
+            .filter(|h| h.chars().count() <= 64 && !h.chars().any(char::is_control))
+            .map(str::to_owned),
+        id_token_hint: params.single("id_token_hint")?.map(str::to_owned),
     })
 }
 
@@ -330,6 +350,8 @@ mod tests {
             introspect: false,
             resource: None,
             access_token_format: None,
+            id_token_signed_response_alg: None,
+            post_logout_redirect_uris: Vec::new(),
         }
     }
 
@@ -393,6 +415,41 @@ mod tests {
         for (q, code) in cases {
             assert_eq!(run(&q).err(), Some(code), "{q}");
         }
+    }
+
+    #[test]
+    fn the_oidc_scopes_are_requestable_by_code_flow_clients_only() {
+        let b = base();
+        let r = run(&b.replace("scope=a", "scope=openid%20profile%20email%20a"));
+        assert_eq!(
+            r.map(|r| r.scope.to_string()),
+            Ok("a email openid profile".to_owned())
+        );
+        let mut machine = client(false);
+        machine.grant_types = BTreeSet::from([GrantType::ClientCredentials]);
+        assert!(!machine.requestable_scopes().contains("openid"));
+        assert_eq!(
+            run(&b.replace("scope=a", "scope=offline_access")).err(),
+            Some(ErrorCode::InvalidScope)
+        );
+    }
+
+    #[test]
+    fn oidc_hints_are_kept_and_a_login_hint_that_is_no_username_is_dropped() {
+        let b = base();
+        let r = run(&format!(
+            "{b}&login_hint=alice&id_token_hint=a.b.c&display=popup&ui_locales=se&acr_values=1"
+        ));
+        let r = r.unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(r.login_hint.as_deref(), Some("alice"));
+        assert_eq!(r.id_token_hint.as_deref(), Some("a.b.c"));
+        let long = "x".repeat(65);
+        let r = run(&format!("{b}&login_hint={long}")).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(r.login_hint, None);
+        assert_eq!(
+            run(&format!("{b}&request=eyJhbGciOiJub25lIn0.e30.")).err(),
+            Some(ErrorCode::RequestNotSupported)
+        );
     }
 
     #[test]

@@ -76,6 +76,12 @@ pub struct Client {
     pub resource: Option<String>,
     /// Overrides the server's access-token format for this client.
     pub access_token_format: Option<crate::resource::AccessTokenFormat>,
+    /// The `alg` of this client's ID tokens (OIDC Dynamic Client
+    /// Registration §2); RS256 when unset, as OIDC Core §3.1.3.7 requires.
+    pub id_token_signed_response_alg: Option<crate::jwt::SigningAlgorithm>,
+    /// Where RP-initiated logout may send the browser afterwards, compared
+    /// byte for byte (never an open redirect).
+    pub post_logout_redirect_uris: Vec<String>,
 }
 
 impl Client {
@@ -89,6 +95,22 @@ impl Client {
 
     pub fn pkce_required(&self) -> bool {
         self.require_pkce || self.is_public()
+    }
+
+    /// The algorithm this client's ID tokens are signed with.
+    pub fn id_token_algorithm(&self) -> crate::jwt::SigningAlgorithm {
+        self.id_token_signed_response_alg
+            .unwrap_or(crate::jwt::SigningAlgorithm::Rs256)
+    }
+
+    /// What this client may put in `scope` at the authorization endpoint:
+    /// its registered scopes, plus the OIDC scopes for code-flow clients.
+    pub fn requestable_scopes(&self) -> Scope {
+        if self.allows(GrantType::AuthorizationCode) {
+            self.scopes.union(&crate::user_claims::oidc_scopes())
+        } else {
+            self.scopes.clone()
+        }
     }
 }
 

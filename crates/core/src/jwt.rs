@@ -222,8 +222,14 @@ impl SigningKey {
 
     /// Signs access-token claims with `typ: at+jwt` and this key's `kid`.
     pub fn sign_access_token(&self, claims: &AccessTokenClaims) -> Result<String, KeyError> {
+        self.sign(ACCESS_TOKEN_TYP, claims)
+    }
+
+    /// Signs `claims` with the given `typ` and this key's `kid`. The
+    /// algorithm is always the key's own, so `none` cannot be produced.
+    pub(crate) fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, KeyError> {
         let mut header = Header::new(self.algorithm.jws());
-        header.typ = Some(ACCESS_TOKEN_TYP.to_owned());
+        header.typ = Some(typ.to_owned());
         header.kid = Some(self.kid.clone());
         Ok(jsonwebtoken::encode(&header, claims, &self.encoding)?)
     }

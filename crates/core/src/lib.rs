@@ -11,6 +11,7 @@ pub mod authorize;
 pub mod client;
 pub mod error;
 pub mod grant;
+pub mod id_token;
 pub mod jwt;
 pub mod params;
 pub mod pkce;
@@ -19,6 +20,7 @@ pub mod resource;
 pub mod scope;
 pub mod secrets;
 pub mod token_request;
+pub mod user_claims;
 
 pub use error::{ErrorCode, OAuthError};
 pub use scope::Scope;

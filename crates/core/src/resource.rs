@@ -57,7 +57,10 @@ pub fn audience_for(
             "the requested resource is not known here",
         )),
         (Some(id), Some(r)) => {
-            if !scope.is_subset(&r.scopes) {
+            // The OIDC scopes are about the user at this server, not about
+            // the resource, so they do not count against it.
+            let for_resource = scope.difference(&crate::user_claims::oidc_scopes());
+            if !for_resource.is_subset(&r.scopes) {
                 return Err(OAuthError::invalid_scope(
                     "the requested scope is not offered by that resource",
                 ));
@@ -131,6 +134,25 @@ mod tests {
             };
             assert!(validate_identifier(bad, mode).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_oidc_scopes_do_not_count_against_a_resource() {
+        let r = Resource {
+            identifier: "https://x".into(),
+            name: "X".into(),
+            scopes: Scope::parse("a").unwrap_or_default(),
+        };
+        let scope = Scope::parse("openid email a").unwrap_or_default();
+        assert_eq!(
+            audience_for(Some("https://x"), Some(&r), &scope, "https://d"),
+            Ok("https://x".into())
+        );
+        let scope = Scope::parse("openid b").unwrap_or_default();
+        assert_eq!(
+            audience_for(Some("https://x"), Some(&r), &scope, "https://d").map_err(|e| e.code),
+            Err(ErrorCode::InvalidScope)
+        );
     }
 
     #[test]

@@ -41,6 +41,8 @@ fn client(id: &str, secret: &str, scopes: &[&str], introspect: bool) -> ClientSp
         introspect,
         resource: introspect.then(|| PHOTOS.to_owned()),
         access_token_format: None,
+        id_token_signed_response_alg: None,
+        post_logout_redirect_uris: Vec::new(),
     }
 }
 

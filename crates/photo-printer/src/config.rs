@@ -22,7 +22,8 @@ pub struct PrinterConfig {
     /// The photo API's base URL.
     #[serde(default = "defaults::photo_api")]
     pub photo_api: String,
-    /// What the start button asks for; the user may grant less.
+    /// What the start button asks for; the user may grant less. With
+    /// `openid`, the printer gets an ID token and shows who logged in.
     #[serde(default = "defaults::scopes")]
     pub scopes: Vec<String>,
     #[serde(default = "defaults::log")]
@@ -46,7 +47,9 @@ mod defaults {
         "http://localhost:9002".into()
     }
     pub fn scopes() -> Vec<String> {
-        vec!["photos:read".into(), "photos:write".into()]
+        ["openid", "profile", "photos:read", "photos:write"]
+            .map(String::from)
+            .to_vec()
     }
     pub fn log() -> String {
         "info".into()

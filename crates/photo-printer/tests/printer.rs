@@ -721,3 +721,37 @@ async fn the_printer_moves_the_browser_to_the_redirect_uris_host() {
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), format!("{}/dance", app.base));
 }
+
+#[tokio::test]
+async fn with_openid_the_printer_checks_the_id_token_and_shows_who_logged_in() {
+    let app = app_with(|c| {
+        c.scopes = ["openid", "profile", "photos:read"]
+            .map(String::from)
+            .to_vec();
+    })
+    .await;
+    let browser = Browser::new(&app.servers);
+    let url = app.start(&browser).await;
+    let nonce = url
+        .query_pairs()
+        .find(|(k, _)| k == "nonce")
+        .expect("a nonce with openid")
+        .1
+        .into_owned();
+    assert!(nonce.len() >= 43, "256 bits");
+    let query = browser.authorize(&url, "approve").await;
+    assert_eq!(app.callback(&browser, &query).await.status(), 303);
+    let photos = app.page(&browser, "/photos").await;
+    assert!(!text_of(&photos, "#signed-in-as").trim().is_empty());
+    let labels: Vec<String> = app.steps(&browser).await.into_iter().map(|s| s.3).collect();
+    for step in [
+        "GET /jwks.json",
+        "GET /userinfo",
+        "ID token and UserInfo checked",
+    ] {
+        assert!(labels.iter().any(|l| l == step), "{step} in {labels:?}");
+    }
+    let dance = app.page(&browser, "/dance").await;
+    assert!(!dance.contains(&nonce), "the nonce is redacted");
+    assert!(dance.contains("id_token</b>="), "the ID token, by prefix");
+}

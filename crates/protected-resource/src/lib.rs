@@ -117,3 +117,32 @@ pub use guard::Guard;
 pub use jwks::ALLOWED_ALGORITHMS;
 pub use layer::{GuardLayer, GuardService};
 pub use token::{BearerToken, MAX_TOKEN_LEN};
+
+/// The RFC 6750 §3 answer (status, `WWW-Authenticate: Bearer`, JSON body)
+/// for `error` under `realm`: for other bearer-token endpoints, such as the
+/// authorization server's OIDC UserInfo, to answer exactly as the guard does.
+pub fn bearer_error_response(error: &GuardError, realm: &str) -> axum::response::Response {
+    challenge::response(error, realm)
+}
+
+/// The bearer token of `req` as the guard finds it (RFC 6750 §2): the
+/// `Authorization` header, an `access_token` form field when `form_body`
+/// (a `POST` form no larger than `max_body`), never the query string; more
+/// than one way is `invalid_request`. The request comes back with its body.
+pub async fn bearer_token(
+    req: axum::http::Request<axum::body::Body>,
+    form_body: bool,
+    max_body: usize,
+) -> (
+    axum::http::Request<axum::body::Body>,
+    Result<BearerToken, GuardError>,
+) {
+    extract::bearer_token(
+        req,
+        extract::Sources {
+            body: form_body,
+            max_body,
+        },
+    )
+    .await
+}

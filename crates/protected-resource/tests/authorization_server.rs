@@ -74,6 +74,8 @@ impl AuthorizationServer {
             introspect: false,
             resource: None,
             access_token_format: None,
+            id_token_signed_response_alg: None,
+            post_logout_redirect_uris: Vec::new(),
         };
         let both = ["photos:read", "photos:write"];
         let mut opaque = machine("printer-opaque", OPAQUE_SECRET, &both);

@@ -76,6 +76,12 @@ pub trait Store: Send + Sync + 'static {
     async fn user(&self, user_id: &str) -> StoreResult<Option<User>>;
     async fn users(&self) -> StoreResult<Vec<User>>;
     async fn delete_user(&self, username: &str) -> StoreResult<bool>;
+    /// Replaces the user's standard claims; `false` if there is no such user.
+    async fn set_user_claims(
+        &self,
+        username: &str,
+        claims: &tessera_core::user_claims::UserClaims,
+    ) -> StoreResult<bool>;
     /// Sets a new password hash and revokes every grant of the user, so
     /// refresh tokens end with the old password (CONFORMANCE.md decisions).
     async fn set_password(

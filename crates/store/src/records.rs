@@ -12,6 +12,8 @@ pub struct User {
     /// Argon2id PHC string.
     pub password_hash: String,
     pub created_at: UnixTime,
+    /// Standard claims (name, email, …) released at UserInfo by scope.
+    pub claims: tessera_core::user_claims::UserClaims,
 }
 
 impl std::fmt::Debug for User {
@@ -42,7 +44,14 @@ pub struct StoredSigningKey {
     pub activates_at: UnixTime,
     /// Neither published nor used from here on.
     pub retired_at: Option<UnixTime>,
+    /// What the key signs: [`PURPOSE_ACCESS_TOKEN`] or [`PURPOSE_ID_TOKEN`].
+    pub purpose: String,
 }
+
+/// `purpose` of the access-token signing chain (every key before OIDC).
+pub const PURPOSE_ACCESS_TOKEN: &str = "access_token";
+/// `purpose` of ID-token keys: one chain per algorithm.
+pub const PURPOSE_ID_TOKEN: &str = "id_token";
 
 impl std::fmt::Debug for StoredSigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -78,6 +78,13 @@ fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
             .map(|f| AccessTokenFormat::from_str(&f))
             .transpose()
             .map_err(|_| StoreError::Corrupt("client access_token_format".into()))?,
+        id_token_signed_response_alg: row
+            .try_get::<Option<String>, _>("id_token_signed_response_alg")?
+            .map(|a| tessera_core::jwt::SigningAlgorithm::parse(&a))
+            .transpose()
+            .map_err(|_| StoreError::Corrupt("client id_token_signed_response_alg".into()))?,
+        post_logout_redirect_uris: serde_json::from_str(row.try_get("post_logout_redirect_uris")?)
+            .map_err(|_| StoreError::Corrupt("client post_logout_redirect_uris".into()))?,
     })
 }
 
@@ -87,6 +94,8 @@ fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
         username: row.try_get("username")?,
         password_hash: row.try_get("password_hash")?,
         created_at: row.try_get("created_at")?,
+        claims: serde_json::from_str(row.try_get("claims")?)
+            .map_err(|_| StoreError::Corrupt("user claims".into()))?,
     })
 }
 
@@ -235,14 +244,18 @@ impl Store for SqliteStore {
         let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
         let grants =
             serde_json::to_string(&grants).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let logout_uris = serde_json::to_string(&c.post_logout_redirect_uris)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         sqlx::query(
             "INSERT INTO clients (client_id, name, secret_hash, redirect_uris, scopes, grant_types, require_pkce, \
-             introspect, resource, access_token_format, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             introspect, resource, access_token_format, id_token_signed_response_alg, post_logout_redirect_uris, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (client_id) DO UPDATE SET name = excluded.name, secret_hash = excluded.secret_hash, \
              redirect_uris = excluded.redirect_uris, scopes = excluded.scopes, grant_types = excluded.grant_types, \
              require_pkce = excluded.require_pkce, introspect = excluded.introspect, resource = excluded.resource, \
-             access_token_format = excluded.access_token_format",
+             access_token_format = excluded.access_token_format, \
+             id_token_signed_response_alg = excluded.id_token_signed_response_alg, \
+             post_logout_redirect_uris = excluded.post_logout_redirect_uris",
         )
         .bind(&c.client_id)
         .bind(&c.name)
@@ -254,6 +267,8 @@ impl Store for SqliteStore {
         .bind(c.introspect)
         .bind(&c.resource)
         .bind(c.access_token_format.map(AccessTokenFormat::as_str))
+        .bind(c.id_token_signed_response_alg.map(|a| a.as_str()))
+        .bind(logout_uris)
         .bind(now)
         .execute(&self.pool)
         .await?;
@@ -378,13 +393,14 @@ impl Store for SqliteStore {
 
     async fn create_user(&self, u: &User) -> StoreResult<()> {
         let res = sqlx::query(
-            "INSERT INTO users (user_id, username, password_hash, created_at, password_changed_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO users (user_id, username, password_hash, created_at, password_changed_at, claims) VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(&u.user_id)
         .bind(&u.username)
         .bind(&u.password_hash)
         .bind(u.created_at)
         .bind(u.created_at)
+        .bind(serde_json::to_string(&u.claims).map_err(|e| StoreError::Corrupt(e.to_string()))?)
         .execute(&self.pool)
         .await;
         match res {
@@ -442,6 +458,20 @@ impl Store for SqliteStore {
         Ok(done.rows_affected() > 0)
     }
 
+    async fn set_user_claims(
+        &self,
+        username: &str,
+        claims: &tessera_core::user_claims::UserClaims,
+    ) -> StoreResult<bool> {
+        let json = serde_json::to_string(claims).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let done = sqlx::query("UPDATE users SET claims = ? WHERE username = ?")
+            .bind(json)
+            .bind(username)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn set_password(
         &self,
         username: &str,
@@ -489,6 +519,7 @@ impl Store for SqliteStore {
                     created_at: r.try_get("created_at")?,
                     activates_at: r.try_get("activates_at")?,
                     retired_at: r.try_get("retired_at")?,
+                    purpose: r.try_get("purpose")?,
                 })
             })
             .collect()
@@ -496,8 +527,8 @@ impl Store for SqliteStore {
 
     async fn insert_signing_key(&self, k: &StoredSigningKey) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO signing_keys (kid, algorithm, encryption, private_key, created_at, activates_at, retired_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO signing_keys (kid, algorithm, encryption, private_key, created_at, activates_at, retired_at, purpose) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&k.kid)
         .bind(&k.algorithm)
@@ -506,6 +537,7 @@ impl Store for SqliteStore {
         .bind(k.created_at)
         .bind(k.activates_at)
         .bind(k.retired_at)
+        .bind(&k.purpose)
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -39,6 +39,8 @@ async fn seed_grant(store: &SqliteStore, code: &str) -> Grant {
                 introspect: false,
                 resource: None,
                 access_token_format: None,
+                id_token_signed_response_alg: None,
+                post_logout_redirect_uris: Vec::new(),
             },
             0,
         )
@@ -235,6 +237,8 @@ async fn replacing_a_session_moves_its_pending_requests_and_kills_the_old_id() {
         nonce: None,
         max_age: None,
         min_auth_time: None,
+        login_hint: Some("alice".into()),
+        id_token_hint: None,
     };
     store
         .save_authorization_request("r1", &old.id_hash, &request, 100)
@@ -347,6 +351,7 @@ async fn signing_keys_written_before_migration_0003_are_kept_and_flagged_clear()
         created_at: 1000,
         activates_at: 1000,
         retired_at: None,
+        purpose: "access_token".into(),
     };
     assert_eq!(
         store.signing_keys().await.unwrap(),
@@ -401,4 +406,61 @@ async fn signing_keys_written_before_migration_0003_are_kept_and_flagged_clear()
         store.signing_keys().await.unwrap()[0].retired_at,
         Some(2000)
     );
+}
+
+/// Migration 0004: user claims, the client's ID-token algorithm and logout
+/// URIs, and the purpose of signing keys round-trip.
+#[tokio::test]
+async fn openid_connect_fields_round_trip() {
+    use tessera_core::jwt::SigningAlgorithm;
+    use tessera_core::user_claims::UserClaims;
+
+    let (_dir, store) = store().await;
+    let user = User {
+        user_id: "u1".into(),
+        username: "alice".into(),
+        password_hash: "$argon2id$x".into(),
+        created_at: 0,
+        claims: UserClaims::default(),
+    };
+    store.create_user(&user).await.unwrap();
+    let claims = UserClaims {
+        name: Some("Alice".into()),
+        email: Some("alice@example.com".into()),
+        email_verified: Some(true),
+        ..UserClaims::default()
+    };
+    assert!(store.set_user_claims("alice", &claims).await.unwrap());
+    assert!(!store.set_user_claims("nobody", &claims).await.unwrap());
+    assert_eq!(store.user("u1").await.unwrap().unwrap().claims, claims);
+
+    let client = Client {
+        client_id: "rp".into(),
+        name: "RP".into(),
+        secret_hash: Some("h".into()),
+        redirect_uris: vec!["https://rp.example/cb".into()],
+        scopes: scope("a"),
+        grant_types: BTreeSet::from([GrantType::AuthorizationCode]),
+        require_pkce: true,
+        introspect: false,
+        resource: None,
+        access_token_format: None,
+        id_token_signed_response_alg: Some(SigningAlgorithm::EdDsa),
+        post_logout_redirect_uris: vec!["https://rp.example/bye".into()],
+    };
+    store.upsert_client(&client, 0).await.unwrap();
+    assert_eq!(store.client("rp").await.unwrap().unwrap(), client);
+
+    let key = StoredSigningKey {
+        kid: "k".into(),
+        algorithm: "RS256".into(),
+        encryption: "A256GCM".into(),
+        private_key: vec![1, 2, 3],
+        created_at: 0,
+        activates_at: 0,
+        retired_at: None,
+        purpose: PURPOSE_ID_TOKEN.into(),
+    };
+    store.insert_signing_key(&key).await.unwrap();
+    assert_eq!(store.signing_keys().await.unwrap(), vec![key]);
 }

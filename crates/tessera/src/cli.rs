@@ -12,6 +12,7 @@ use tessera_authorization_server::keys::{KeyManager, format_utc};
 use tessera_authorization_server::{AppState, serve};
 use tessera_core::jwt::SigningAlgorithm;
 use tessera_core::secrets::{SecretString, SystemRandomness};
+use tessera_core::user_claims::{Address, UserClaims};
 use tessera_store::{SqliteStore, Store};
 
 use crate::config::FileConfig;
@@ -88,6 +89,12 @@ enum ClientCommand {
         /// "jwt" or "opaque": this client's access-token format.
         #[arg(long)]
         access_token_format: Option<String>,
+        /// How this client's ID tokens are signed (default RS256).
+        #[arg(long, value_enum, ignore_case = true)]
+        id_token_signed_response_alg: Option<AlgorithmArg>,
+        /// Where RP-initiated logout may return (repeat for several; exact match).
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
     },
     /// List clients.
     List,
@@ -152,6 +159,15 @@ enum UserCommand {
         /// Read the password from standard input instead of prompting.
         #[arg(long)]
         password_stdin: bool,
+        #[command(flatten)]
+        claims: ClaimArgs,
+    },
+    /// Set a user's standard claims (released at UserInfo by scope); the
+    /// claims not named keep their values.
+    Set {
+        username: String,
+        #[command(flatten)]
+        claims: ClaimArgs,
     },
     /// List users.
     List,
@@ -163,6 +179,60 @@ enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+}
+
+/// A user's OpenID Connect standard claims, as options.
+#[derive(Debug, Clone, Default, clap::Args)]
+struct ClaimArgs {
+    /// Full name (`name`, scope profile).
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long)]
+    given_name: Option<String>,
+    #[arg(long)]
+    family_name: Option<String>,
+    #[arg(long)]
+    nickname: Option<String>,
+    #[arg(long)]
+    preferred_username: Option<String>,
+    #[arg(long)]
+    locale: Option<String>,
+    /// Email address (scope email).
+    #[arg(long)]
+    email: Option<String>,
+    /// Whether the email address was verified.
+    #[arg(long)]
+    email_verified: Option<bool>,
+    /// Phone number (scope phone).
+    #[arg(long)]
+    phone_number: Option<String>,
+    #[arg(long)]
+    phone_number_verified: Option<bool>,
+    /// Postal address, as one formatted string (scope address).
+    #[arg(long)]
+    address: Option<String>,
+}
+
+impl From<ClaimArgs> for UserClaims {
+    fn from(a: ClaimArgs) -> Self {
+        UserClaims {
+            name: a.name,
+            given_name: a.given_name,
+            family_name: a.family_name,
+            nickname: a.nickname,
+            preferred_username: a.preferred_username,
+            locale: a.locale,
+            email: a.email,
+            email_verified: a.email_verified,
+            phone_number: a.phone_number,
+            phone_number_verified: a.phone_number_verified,
+            address: a.address.map(|formatted| Address {
+                formatted: Some(formatted),
+                ..Address::default()
+            }),
+            ..UserClaims::default()
+        }
+    }
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -286,6 +356,8 @@ async fn client_command(config: &FileConfig, command: ClientCommand) -> anyhow::
             introspect,
             resource,
             access_token_format,
+            id_token_signed_response_alg,
+            post_logout_redirect_uris,
             client_id,
             name,
             redirect_uris,
@@ -309,6 +381,9 @@ async fn client_command(config: &FileConfig, command: ClientCommand) -> anyhow::
                 introspect,
                 resource,
                 access_token_format,
+                id_token_signed_response_alg: id_token_signed_response_alg
+                    .map(|a| SigningAlgorithm::from(a).as_str().to_owned()),
+                post_logout_redirect_uris,
             };
             match admin.register_client(&spec, !public, now).await? {
                 Some(secret) => {
@@ -368,10 +443,20 @@ async fn user_command(config: &FileConfig, command: UserCommand) -> anyhow::Resu
         UserCommand::Add {
             username,
             password_stdin,
+            claims,
         } => {
             let password = read_password(password_stdin)?;
-            admin.add_user(&username, &password, now).await?;
+            admin
+                .add_user_with_claims(&username, &password, claims.into(), now)
+                .await?;
             println!("user `{username}` added");
+        }
+        UserCommand::Set { username, claims } => {
+            let claims = admin.update_user_claims(&username, claims.into()).await?;
+            println!(
+                "claims of `{username}`: {}",
+                serde_json::to_string(&claims).unwrap_or_default()
+            );
         }
         UserCommand::List => {
             for u in admin.users().await? {
@@ -412,10 +497,18 @@ enum KeysCommand {
         /// that cached the JWKS only know it once they fetch it again).
         #[arg(long)]
         now: bool,
+        /// Rotate the ID-token key of the algorithm (default RS256) instead
+        /// of the access-token key.
+        #[arg(long)]
+        id_token: bool,
     },
     /// Stop publishing a key. Refused while a token it signed may still be
     /// valid, and for the active key.
-    Retire { kid: String },
+    Retire {
+        /// Key ids are random base64url and may start with `-`.
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -466,14 +559,23 @@ async fn keys_command(config: &FileConfig, command: KeysCommand) -> anyhow::Resu
                 if let Some(t) = k.retired_at {
                     line.push_str(&format!("\tretired {}", format_utc(t)));
                 }
+                if k.purpose == tessera_store::PURPOSE_ID_TOKEN {
+                    line.push_str("\tsigns ID tokens");
+                }
                 println!("{line}");
             }
         }
         KeysCommand::Rotate {
             algorithm,
             now: at_once,
+            id_token,
         } => {
-            let k = keys.rotate(algorithm.map(Into::into), at_once, now).await?;
+            let k = if id_token {
+                let algorithm = algorithm.map_or(SigningAlgorithm::Rs256, Into::into);
+                keys.rotate_id_token_key(algorithm, at_once, now).await?
+            } else {
+                keys.rotate(algorithm.map(Into::into), at_once, now).await?
+            };
             if k.activates_at <= now {
                 println!(
                     "signing key `{}` ({}) created: published and signing now",

@@ -109,7 +109,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
               "scopes": ["photos:read", "photos:write"],
               "grant_types": ["authorization_code", "refresh_token"] },
         ],
-        "users": [{ "username": DEMO_USER, "password": DEMO_PASSWORD }],
+        "users": [{ "username": DEMO_USER, "password": DEMO_PASSWORD,
+                    "claims": { "name": "Alice Liddell", "preferred_username": DEMO_USER,
+                                "email": "alice@example.com", "email_verified": true } }],
     })))
     .extract()
     .context("demo configuration of the authorization server")?;
@@ -130,7 +132,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         client_secret: tessera_client::Secret::new(printer_secret),
         redirect_uri: format!("{printer_url}/callback"),
         photo_api: api.clone(),
-        scopes: vec!["photos:read".into(), "photos:write".into()],
+        scopes: ["openid", "profile", "photos:read", "photos:write"]
+            .map(String::from)
+            .to_vec(),
         log: args.log.clone(),
     };
 

@@ -381,3 +381,84 @@ async fn the_committed_configs_work_together() {
     stop(printer);
     stop(authorization_server);
 }
+
+/// The OpenID Connect settings an operator sets from the command line: a
+/// client's ID-token algorithm and logout URIs, a user's standard claims.
+#[test]
+fn openid_connect_settings_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut add = tessera(dir.path());
+    add.args([
+        "client",
+        "add",
+        "rp",
+        "--redirect-uri",
+        "https://rp.example/cb",
+        "--id-token-signed-response-alg",
+        "EdDSA",
+        "--post-logout-redirect-uri",
+        "https://rp.example/bye",
+    ]);
+    let out = run(add, None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for refused in [
+        vec!["--id-token-signed-response-alg", "none"],
+        vec!["--post-logout-redirect-uri", "javascript:alert(1)"],
+    ] {
+        let mut bad = tessera(dir.path());
+        bad.args([
+            "client",
+            "add",
+            "rp2",
+            "--redirect-uri",
+            "https://rp.example/cb",
+        ])
+        .args(&refused);
+        assert!(!run(bad, None).status.success(), "{refused:?}");
+    }
+
+    let mut user = tessera(dir.path());
+    user.args([
+        "user",
+        "add",
+        "erin",
+        "--password-stdin",
+        "--name",
+        "Erin Example",
+        "--email",
+        "erin@example.com",
+    ]);
+    assert!(run(user, Some("erin-password\n")).status.success());
+    let mut set = tessera(dir.path());
+    set.args([
+        "user",
+        "set",
+        "erin",
+        "--email-verified",
+        "true",
+        "--phone-number",
+        "+1 555 0100",
+    ]);
+    let out = run(set, None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    for expected in [
+        "\"name\":\"Erin Example\"",
+        "\"email\":\"erin@example.com\"",
+        "\"email_verified\":true",
+        "\"phone_number\":\"+1 555 0100\"",
+    ] {
+        assert!(text.contains(expected), "{expected} in {text}");
+    }
+    let mut nobody = tessera(dir.path());
+    nobody.args(["user", "set", "nobody", "--name", "X"]);
+    assert!(!run(nobody, None).status.success());
+}

@@ -268,6 +268,9 @@ async fn the_demo_serves_all_three_parts_and_stops_on_ctrl_c_and_its_data_dir_ca
 
 // --- the browser ----------------------------------------------------------
 
+/// What the browser test leaves checked at consent: all but photos:write.
+const GRANTED: &[&str] = &["openid", "profile", "photos:read"];
+
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
@@ -466,7 +469,7 @@ async fn a_browser_clicks_through_the_demo_and_sees_every_step_of_the_dance() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    through_the_authorization_server(&c, &credentials, &["photos:read"], "02").await;
+    through_the_authorization_server(&c, &credentials, GRANTED, "02").await;
 
     // Back at the printer, with the code out of the address bar.
     let grid = wait().for_element(Css("#photo-grid")).await.unwrap();
@@ -491,7 +494,17 @@ async fn a_browser_clicks_through_the_demo_and_sees_every_step_of_the_dance() {
         .text()
         .await
         .unwrap();
-    assert_eq!(granted.trim(), "photos:read");
+    assert!(granted.contains("photos:read"), "{granted}");
+    assert!(!granted.contains("photos:write"), "{granted}");
+    // OpenID Connect: the printer knows who logged in.
+    let who = c
+        .find(Css("#signed-in-as"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(who.contains("Alice Liddell"), "{who}");
     let refused = c
         .find(Css("#refused-scopes"))
         .await
@@ -542,6 +555,26 @@ async fn a_browser_clicks_through_the_demo_and_sees_every_step_of_the_dance() {
             "POST /token".into(),
         ),
         ("authorization_server", "client", "back", "200 OK".into()),
+        (
+            "client",
+            "authorization_server",
+            "back",
+            "GET /jwks.json".into(),
+        ),
+        ("authorization_server", "client", "back", "200 OK".into()),
+        (
+            "client",
+            "authorization_server",
+            "back",
+            "GET /userinfo".into(),
+        ),
+        ("authorization_server", "client", "back", "200 OK".into()),
+        (
+            "client",
+            "client",
+            "local",
+            "ID token and UserInfo checked".into(),
+        ),
         (
             "client",
             "browser",
@@ -631,7 +664,7 @@ async fn a_browser_clicks_through_the_demo_and_sees_every_step_of_the_dance() {
     assert!(why.contains("no longer accepts"), "{why}");
     screenshot(&c, "06-authorize-again").await;
     again.click().await.unwrap();
-    through_the_authorization_server(&c, &credentials, &["photos:read"], "07").await;
+    through_the_authorization_server(&c, &credentials, GRANTED, "07").await;
     wait().for_element(Css("#photo-grid")).await.unwrap();
 
     // The whole story is in the diagram.

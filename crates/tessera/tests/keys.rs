@@ -252,7 +252,13 @@ async fn a_running_server_picks_up_a_cli_rotation() {
             .await
             .unwrap()
     };
-    assert_eq!(jwks().await.matches("\"kid\"").count(), 1);
+    // The access-token key, and an ID-token key per algorithm (RS256 among
+    // them, as OpenID Connect requires).
+    assert_eq!(jwks().await.matches("\"kid\"").count(), 4);
+    let mut list = tessera(d);
+    list.args(["--config"]).arg(&config).args(["keys", "list"]);
+    let listed = stdout(&list.output().unwrap());
+    assert_eq!(listed.matches("signs ID tokens").count(), 3, "{listed}");
 
     let mut rotate = tessera(d);
     rotate
@@ -271,6 +277,40 @@ async fn a_running_server_picks_up_a_cli_rotation() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+
+    // ID-token keys rotate on their own chain.
+    let mut rotate = tessera(d);
+    rotate
+        .args(["--config"])
+        .arg(&config)
+        .args(["keys", "rotate", "--id-token"]);
+    let out = rotate.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id_kid = kid_in(&stdout(&out));
+    let mut list = tessera(d);
+    list.args(["--config"]).arg(&config).args(["keys", "list"]);
+    let listed = stdout(&list.output().unwrap());
+    let line = listed.lines().find(|l| l.starts_with(&id_kid)).unwrap();
+    assert!(
+        line.contains("RS256") && line.contains("pending") && line.contains("signs ID tokens"),
+        "{line}"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// Key ids are random base64url, so one in 32 starts with `-`: it must be
+/// read as the kid, not as an option.
+#[test]
+fn a_kid_starting_with_a_hyphen_is_a_kid() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = refused(
+        dir.path(),
+        &["keys", "retire", "-tyOfLg6tabkMxMHlG7D0w"],
+        &[],
+    );
+    assert!(
+        err.contains("no signing key `-tyOfLg6tabkMxMHlG7D0w`"),
+        "{err}"
+    );
 }

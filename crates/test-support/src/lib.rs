@@ -53,6 +53,8 @@ fn spec(id: &str, secret: &str, redirect: &[&str], scopes: &[&str], grants: &[&s
         introspect: false,
         resource: None,
         access_token_format: None,
+        id_token_signed_response_alg: None,
+        post_logout_redirect_uris: Vec::new(),
     }
 }
 

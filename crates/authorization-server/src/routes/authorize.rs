@@ -12,6 +12,7 @@ use tessera_core::secrets;
 use super::FormBody;
 use super::flow::{self, Via};
 use crate::error::{OrInternal, WebError};
+use crate::id_tokens;
 use crate::session;
 use crate::state::AppState;
 
@@ -115,6 +116,25 @@ async fn handle(
         let Some((user_id, auth_time)) = signed_in else {
             return redirect_error(ErrorCode::LoginRequired, "the user is not signed in");
         };
+        // OIDC Core §3.1.2.2: the hint must be an ID token we issued, and
+        // name the signed-in user; otherwise the user would have to log in.
+        if let Some(hint) = &request.id_token_hint {
+            match id_tokens::verify_own_id_token(state, hint) {
+                None => {
+                    return redirect_error(
+                        ErrorCode::InvalidRequest,
+                        "id_token_hint is not an ID token issued here",
+                    );
+                }
+                Some(claims) if claims.sub != user_id => {
+                    return redirect_error(
+                        ErrorCode::LoginRequired,
+                        "the signed-in user is not the one the id_token_hint names",
+                    );
+                }
+                Some(_) => {}
+            }
+        }
         if !flow::consent_covers(state, &user_id, &client, &request).await? {
             return redirect_error(
                 ErrorCode::ConsentRequired,

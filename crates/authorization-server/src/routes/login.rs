@@ -24,13 +24,13 @@ pub async fn page(
 ) -> Response {
     let run = async {
         let params = Params::parse(query.unwrap_or_default().as_bytes());
-        let (session, request_id, _request, client) = pending(&state, &headers, &params).await?;
+        let (session, request_id, request, client) = pending(&state, &headers, &params).await?;
         Ok::<_, WebError>(render(
             &state,
             &session,
             &request_id,
             &client,
-            "",
+            request.login_hint.as_deref().unwrap_or_default(),
             None,
             StatusCode::OK,
         ))

@@ -1,4 +1,6 @@
-//! `GET /.well-known/oauth-authorization-server`: server metadata (RFC 8414).
+//! `GET /.well-known/oauth-authorization-server`: server metadata (RFC 8414),
+//! and `GET /.well-known/openid-configuration` (OIDC Discovery §3): the same
+//! document plus the OpenID Provider fields, built by the same code.
 //!
 //! Every list here comes from the constants the endpoints enforce, and
 //! `scopes_supported` from the registered clients and resources: the
@@ -10,10 +12,12 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use tessera_core::authorize::{RESPONSE_MODES, RESPONSE_TYPES};
+use tessera_core::authorize::{PROMPT_VALUES, RESPONSE_MODES, RESPONSE_TYPES};
 use tessera_core::client::GrantType;
+use tessera_core::jwt::SigningAlgorithm;
 use tessera_core::pkce;
 use tessera_core::token_request::AUTH_METHODS;
+use tessera_core::user_claims::{CLAIMS_SUPPORTED, OIDC_SCOPES};
 
 use crate::error::{OrInternal, WebError};
 use crate::state::AppState;
@@ -23,12 +27,61 @@ use crate::state::AppState;
 const INTROSPECTION_AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post"];
 
 pub async fn metadata(State(state): State<AppState>) -> Response {
-    document(&state)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    respond(document(&state).await)
 }
 
-async fn document(state: &AppState) -> Result<Response, WebError> {
+pub async fn openid_configuration(State(state): State<AppState>) -> Response {
+    respond(document(&state).await.map(|mut doc| {
+        add_openid_fields(&state, &mut doc);
+        doc
+    }))
+}
+
+fn respond(doc: Result<serde_json::Value, WebError>) -> Response {
+    match doc {
+        Ok(doc) => {
+            let mut r = axum::Json(doc).into_response();
+            r.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            );
+            r
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// What an OpenID Provider adds (OIDC Discovery §3), each value from the
+/// code that enforces it.
+fn add_openid_fields(state: &AppState, doc: &mut serde_json::Value) {
+    let c = &state.config;
+    let algs: Vec<&str> = SigningAlgorithm::ALL.iter().map(|a| a.as_str()).collect();
+    let mut scopes: BTreeSet<String> = doc["scopes_supported"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    scopes.extend(OIDC_SCOPES.iter().map(|s| (*s).to_owned()));
+    let fields = json!({
+        "userinfo_endpoint": c.endpoint("/userinfo"),
+        "end_session_endpoint": c.endpoint("/end_session"),
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": algs,
+        "claims_supported": CLAIMS_SUPPORTED,
+        "prompt_values_supported": PROMPT_VALUES,
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+    });
+    if let (Some(doc), serde_json::Value::Object(fields)) = (doc.as_object_mut(), fields) {
+        doc.extend(fields);
+    }
+}
+
+async fn document(state: &AppState) -> Result<serde_json::Value, WebError> {
     let mut scopes = BTreeSet::new();
     for client in state.store.clients().await.or_json()? {
         scopes.extend(client.scopes.iter().map(str::to_owned));
@@ -36,6 +89,8 @@ async fn document(state: &AppState) -> Result<Response, WebError> {
     for resource in state.store.resources().await.or_json()? {
         scopes.extend(resource.scopes.iter().map(str::to_owned));
     }
+    // Every code-flow client may ask for these (`Client::requestable_scopes`).
+    scopes.extend(OIDC_SCOPES.iter().map(|s| (*s).to_owned()));
     let c = &state.config;
     let grant_types: Vec<&str> = GrantType::ALL.iter().map(|g| g.as_str()).collect();
     let doc = json!({
@@ -55,10 +110,5 @@ async fn document(state: &AppState) -> Result<Response, WebError> {
         "scopes_supported": scopes,
         "authorization_response_iss_parameter_supported": true,
     });
-    let mut r = axum::Json(doc).into_response();
-    r.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=300"),
-    );
-    Ok(r)
+    Ok(doc)
 }

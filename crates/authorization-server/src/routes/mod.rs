@@ -4,6 +4,7 @@
 pub mod authorize;
 pub mod client_auth;
 pub mod consent;
+pub mod end_session;
 pub mod flow;
 pub mod introspect;
 pub mod jwks;
@@ -12,6 +13,7 @@ pub mod metadata;
 pub mod misc;
 pub mod revoke;
 pub mod token;
+pub mod userinfo;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};

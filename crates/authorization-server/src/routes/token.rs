@@ -10,6 +10,7 @@ use tessera_core::UnixTime;
 use tessera_core::client::{Client, GrantType};
 use tessera_core::error::{ErrorCode, OAuthError};
 use tessera_core::grant::{self, RefreshRejection};
+use tessera_core::id_token;
 use tessera_core::resource;
 use tessera_core::scope::Scope;
 use tessera_core::secrets::{self, SecretString, TokenHash};
@@ -20,6 +21,7 @@ use super::client_auth;
 use super::flow::record_event;
 use super::{BackChannelBody, PeerIp};
 use crate::error::{OrInternal, WebError};
+use crate::id_tokens::{IdTokenRequest, mint_id_token};
 use crate::state::AppState;
 use crate::tokens::{AccessTokenRequest, mint_access_token};
 
@@ -55,6 +57,8 @@ struct TokenResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<String>,
     scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
 }
 
 async fn handle(
@@ -191,6 +195,18 @@ async fn exchange_code(
         },
         now,
     )?;
+    let id_token = id_token_for(
+        state,
+        &code_grant.scope,
+        &IdTokenRequest {
+            client,
+            subject: &code_grant.user_id,
+            auth_time: code_grant.auth_time,
+            nonce: code_grant.nonce.as_deref(),
+            access_token: &access_token,
+        },
+        now,
+    )?;
     let refresh = if client.allows(GrantType::RefreshToken) {
         let (idle, absolute) = grant::refresh_expiry(&state.config.lifetimes, now, now);
         Some(new_refresh(
@@ -216,6 +232,7 @@ async fn exchange_code(
         access_token,
         refresh.map(|(t, _, _)| t),
         &code_grant.scope,
+        id_token,
     ))
 }
 
@@ -254,6 +271,20 @@ async fn refresh(
         },
         now,
     )?;
+    // OIDC Core §12.2: same sub and auth_time, no nonce. Decided by the
+    // grant's scope, so a narrowed refresh still gets one.
+    let id_token = id_token_for(
+        state,
+        &record.scope,
+        &IdTokenRequest {
+            client,
+            subject: &record.user_id,
+            auth_time: record.auth_time,
+            nonce: None,
+            access_token: &access_token,
+        },
+        now,
+    )?;
     let idle = now
         .saturating_add(state.config.lifetimes.refresh_token_idle)
         .min(record.absolute_expires_at);
@@ -274,7 +305,13 @@ async fn refresh(
         // Someone else rotated it between our read and our write.
         return Err(reuse_detected(state, client, &record.grant_id, &record.user_id).await);
     }
-    Ok(success(state, access_token, Some(new_token), &scope))
+    Ok(success(
+        state,
+        access_token,
+        Some(new_token),
+        &scope,
+        id_token,
+    ))
 }
 
 /// RFC 6749 §4.4: the client acts on its own behalf. No refresh token; the
@@ -333,7 +370,7 @@ async fn client_credentials(
         now,
     )?;
     state.store.issue_tokens(&access, None).await.or_json()?;
-    Ok(success(state, access_token, None, &scope))
+    Ok(success(state, access_token, None, &scope, None))
 }
 
 /// RFC 9700 §4.14.2: a rotated refresh token presented again means two
@@ -397,11 +434,25 @@ fn new_refresh(
     Ok((token, hash, record))
 }
 
+/// An ID token when the grant's scope has `openid` (OIDC Core §3.1.3.3).
+fn id_token_for(
+    state: &AppState,
+    scope: &Scope,
+    request: &IdTokenRequest<'_>,
+    now: UnixTime,
+) -> Result<Option<String>, WebError> {
+    if !id_token::wants_id_token(scope) {
+        return Ok(None);
+    }
+    mint_id_token(state, request, now).or_json().map(Some)
+}
+
 fn success(
     state: &AppState,
     access_token: String,
     refresh_token: Option<SecretString>,
     scope: &Scope,
+    id_token: Option<String>,
 ) -> Response {
     let body = TokenResponse {
         access_token,
@@ -409,6 +460,7 @@ fn success(
         expires_in: state.config.lifetimes.access_token,
         refresh_token: refresh_token.map(|t| t.expose().to_owned()),
         scope: scope.to_string(),
+        id_token,
     };
     let mut r = (StatusCode::OK, axum::Json(body)).into_response();
     r.headers_mut()

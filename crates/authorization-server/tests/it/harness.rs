@@ -284,6 +284,8 @@ pub fn client(id: &str, secret: Option<&str>, redirects: &[&str], scopes: &[&str
         introspect: false,
         resource: None,
         access_token_format: None,
+        id_token_signed_response_alg: None,
+        post_logout_redirect_uris: Vec::new(),
     }
 }
 
@@ -726,6 +728,14 @@ mod faulty_store_impl {
             self.check("delete_user")?;
             self.inner.delete_user(username).await
         }
+        async fn set_user_claims(
+            &self,
+            username: &str,
+            claims: &tessera_core::user_claims::UserClaims,
+        ) -> StoreResult<bool> {
+            self.check("set_user_claims")?;
+            self.inner.set_user_claims(username, claims).await
+        }
         async fn set_password(
             &self,
             username: &str,
@@ -943,6 +953,32 @@ impl TestApp {
         wrap: impl FnOnce(Arc<SqliteStore>) -> Arc<dyn Store>,
         configure: impl FnOnce(&mut ServerConfig),
     ) -> Self {
+        Self::spawn_custom_at(T0, issuer, wrap, configure).await
+    }
+
+    /// The standard fixture with the clock at the wall clock's time, for
+    /// clients outside the test's control (other languages' libraries) that
+    /// check token times against their own clock.
+    pub async fn spawn_at_wall_clock() -> Self {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("time")
+            .as_secs();
+        Self::spawn_custom_at(
+            i64::try_from(now).expect("time"),
+            |base| base.to_owned(),
+            |real| real,
+            |_| {},
+        )
+        .await
+    }
+
+    async fn spawn_custom_at(
+        start: i64,
+        issuer: impl FnOnce(&str) -> String,
+        wrap: impl FnOnce(Arc<SqliteStore>) -> Arc<dyn Store>,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> Self {
         init_log_capture();
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("tessera.db").display());
@@ -958,7 +994,7 @@ impl TestApp {
         if config.mode() == Mode::Production && config.keys.encryption_key.is_none() {
             config.keys.encryption_key = Some(TEST_KEY_ENCRYPTION_KEY);
         }
-        let clock = ManualClock::new(T0);
+        let clock = ManualClock::new(start);
         let rng = Arc::new(SystemRandomness);
         let served = wrap(store.clone());
         let admin = Admin::new(served.clone(), rng.clone(), Mode::Development)

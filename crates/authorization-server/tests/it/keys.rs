@@ -27,12 +27,35 @@ async fn jwks(app: &TestApp) -> JwkSet {
     r.json().await.unwrap()
 }
 
+/// The published access-token keys (the ID-token keys, one per algorithm,
+/// are published too: see the OIDC tests).
 async fn published_kids(app: &TestApp) -> Vec<String> {
+    let id_token_kids: Vec<String> = app
+        .store
+        .signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|k| k.purpose == "id_token")
+        .map(|k| k.kid)
+        .collect();
     jwks(app)
         .await
         .keys
         .into_iter()
         .filter_map(|k| k.common.key_id)
+        .filter(|kid| !id_token_kids.contains(kid))
+        .collect()
+}
+
+/// The stored access-token keys.
+async fn access_token_keys(app: &TestApp) -> Vec<tessera_store::StoredSigningKey> {
+    app.store
+        .signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|k| k.purpose == "access_token")
         .collect()
 }
 
@@ -303,7 +326,8 @@ async fn private_keys_are_encrypted_at_rest() {
         .unwrap();
     let published = jwks(&app).await;
     let stored = app.store.signing_keys().await.unwrap();
-    assert_eq!(stored.len(), 3);
+    // Three access-token keys and the three ID-token keys: all sealed.
+    assert_eq!(stored.len(), 6);
     let files = database_bytes(&app);
     let logs = captured_logs();
     assert!(!logs.contains(&base64::engine::general_purpose::STANDARD.encode(kek_bytes)));
@@ -384,7 +408,7 @@ async fn a_wrong_or_missing_encryption_key_refuses_to_start() {
         cli.rotate(None, true, T0).await,
         Err(KeysError::WrongEncryptionKey { .. })
     ));
-    assert_eq!(app.store.signing_keys().await.unwrap().len(), 1);
+    assert_eq!(access_token_keys(&app).await.len(), 1);
 
     // Keys made in development mode (under the generated key) do not open
     // under a configured one either.
@@ -471,6 +495,7 @@ async fn scheduled_rotation_rotates_and_retires() {
             .await
             .unwrap()
             .into_iter()
+            .filter(|k| k.purpose == "access_token")
             .map(|k| (k.kid, k.state))
             .collect::<Vec<_>>()
     };
@@ -520,7 +545,7 @@ async fn without_a_rotation_interval_nothing_rotates_by_itself() {
     let app = TestApp::spawn().await;
     app.clock.advance(400 * 86_400);
     app.state.keys.maintain().await.unwrap();
-    assert_eq!(app.store.signing_keys().await.unwrap().len(), 1);
+    assert_eq!(access_token_keys(&app).await.len(), 1);
 }
 
 #[tokio::test]
@@ -569,6 +594,7 @@ async fn a_key_stored_in_clear_by_an_earlier_version_is_sealed_at_start() {
             created_at: T0 - 100,
             activates_at: T0 - 100,
             retired_at: None,
+            purpose: "access_token".into(),
         })
         .await
         .unwrap();

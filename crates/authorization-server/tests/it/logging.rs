@@ -75,3 +75,27 @@ async fn secrets_codes_and_tokens_never_reach_the_logs() {
     // Not even the session cookie.
     assert!(!logs.contains("tessera_session="));
 }
+
+/// The OpenID Connect additions keep the rule: ID tokens, UserInfo tokens
+/// (good and bad) and logout hints never reach the logs.
+#[tokio::test]
+async fn id_tokens_and_userinfo_tokens_never_reach_the_logs() {
+    use crate::oidc_basic_op::{oidc_app, oidc_request, oidc_tokens, userinfo_get};
+    let app = oidc_app().await;
+    let browser = app.browser();
+    let body = oidc_tokens(&app, &browser, oidc_request("c1")).await;
+    let id_token = body["id_token"].as_str().unwrap().to_owned();
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(userinfo_get(&app, &access).await.status(), 200);
+    let bogus = "bogus-userinfo-token-0123456789";
+    assert_eq!(userinfo_get(&app, bogus).await.status(), 401);
+    let r = browser
+        .get(&format!("/end_session?id_token_hint={id_token}"))
+        .await;
+    assert_eq!(r.status(), 200);
+    let logs = captured_logs();
+    assert!(logs.contains("browser session ended by RP-initiated logout"));
+    for secret in [id_token.as_str(), access.as_str(), bogus] {
+        assert!(!logs.contains(secret), "a token reached the logs");
+    }
+}

@@ -81,7 +81,7 @@ const AUTH_METHODS: &[&str] = &[
     "private_key_jwt",
 ];
 /// Scopes no fixture client or resource has.
-const UNADVERTISED_SCOPES: &[&str] = &["zzz", "openid", "admin"];
+const UNADVERTISED_SCOPES: &[&str] = &["zzz", "offline_access", "admin"];
 
 /// A P-256 key that is not the server's, for `private_key_jwt` attempts.
 const FOREIGN_EC_KEY: &str = "-----BEGIN PRIVATE KEY-----
@@ -732,7 +732,14 @@ async fn conformance_1i_68_metadata_document() {
         as_set("introspection_endpoint_auth_methods_supported"),
         set(&["client_secret_basic", "client_secret_post"])
     );
-    assert_eq!(doc["scopes_supported"], json!(["a", "b", "c"]));
+    // The registered scopes, and the OIDC scopes every code-flow client may
+    // ask for.
+    assert_eq!(
+        doc["scopes_supported"],
+        json!([
+            "a", "address", "b", "c", "email", "openid", "phone", "profile"
+        ])
+    );
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
 
     // Nothing OAuth 2.1 dropped, in any list.

@@ -195,12 +195,17 @@ pub async fn callback(
         Ok(tokens) => {
             if let Some(identity) = &tokens.identity {
                 dance.record(
-                    NewStep::new(Lane::Client, Lane::Client, Channel::Local, "ID token verified")
-                        .param("sub", identity.subject.clone())
-                        .note(format!(
-                            "signed by the AS's key, issued for this client, nonce as sent: {} logged in",
-                            identity.display_name()
-                        )),
+                    NewStep::new(
+                        Lane::Client,
+                        Lane::Client,
+                        Channel::Local,
+                        "ID token and UserInfo checked",
+                    )
+                    .param("sub", identity.subject.clone())
+                    .note(format!(
+                        "the ID token is signed by the AS's key, for this client, with the nonce sent; UserInfo is about the same sub: {} logged in",
+                        identity.display_name()
+                    )),
                 );
             }
             state.tokens = Some(tokens);
