@@ -112,17 +112,17 @@ impl OAuthClient {
                 .await?;
             if let Some(endpoint) = &self.metadata.userinfo_endpoint {
                 // The name to show; without it the subject is shown.
-                if let Err(e) = crate::id_token::add_userinfo(
+                let answer = crate::id_token::add_userinfo(
                     &self.http.0,
                     endpoint,
                     tokens.access_token.expose(),
                     &mut identity,
                 )
-                .await
-                {
-                    if matches!(e, crate::Error::InvalidIdToken(_)) {
-                        return Err(e.into());
-                    }
+                .await;
+                // Another subject's answer is an attack; an unreachable
+                // UserInfo only costs the name.
+                if let Err(e @ crate::Error::InvalidIdToken(_)) = answer {
+                    return Err(e.into());
                 }
             }
             tokens.identity = Some(identity);
