@@ -11,10 +11,17 @@
 //! Every method that hands out a code or a token commits before it returns, so
 //! the server answers only with what is durably stored.
 
+mod open;
+mod postgres;
 mod records;
+mod rows;
+mod schema;
 mod sqlite;
 
+pub use open::{Backend, open};
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use records::*;
+pub use schema::Migrations;
 pub use sqlite::SqliteStore;
 pub use tessera_core::secrets::TokenHash;
 
@@ -36,6 +43,22 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0} already exists")]
     Conflict(String),
+    #[error("the database could not be reached after {attempts} attempt(s): {source}")]
+    Unreachable {
+        attempts: u32,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error(
+        "the database schema is newer than this binary: migration(s) {0:?} were applied by a newer release; run that release (or a later one) instead"
+    )]
+    SchemaNewer(Vec<i64>),
+    #[error(
+        "the database schema is older than this binary: migration(s) {0:?} are pending; run `tessera migrate` first, or start without --no-migrate"
+    )]
+    SchemaOlder(Vec<i64>),
+    #[error("{0}")]
+    InvalidOption(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
