@@ -12,9 +12,9 @@ use tessera_authorization_server::keys::{KeyManager, format_utc};
 use tessera_authorization_server::{AppState, serve};
 use tessera_core::jwt::SigningAlgorithm;
 use tessera_core::secrets::{SecretString, SystemRandomness};
-use tessera_store::{SqliteStore, Store};
+use tessera_store::{Migrations, Store};
 
-use crate::config::FileConfig;
+use crate::config::{self, FileConfig};
 
 #[derive(Debug, Parser)]
 #[command(name = "tessera", version, about = "An OAuth 2.0 authorization server")]
@@ -29,8 +29,16 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the authorization server.
-    Serve,
+    /// Run the authorization server. Pending database migrations are
+    /// applied first, unless --no-migrate.
+    Serve {
+        /// Do not migrate: refuse to start unless the schema is up to date
+        /// (when migrations are run separately with `tessera migrate`).
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Apply pending database migrations, then exit.
+    Migrate,
     /// Run the demo protected resource: the photo-storage API. `--config`
     /// then names the resource server's configuration.
     Resource,
@@ -163,7 +171,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.config.as_deref();
     let server_config = || FileConfig::load(config);
     match cli.command {
-        Command::Serve => serve_command(server_config()?).await,
+        Command::Serve { no_migrate } => {
+            let migrations = if no_migrate {
+                Migrations::Verify
+            } else {
+                Migrations::Apply
+            };
+            serve_command(server_config()?, migrations).await
+        }
+        Command::Migrate => {
+            let config = server_config()?;
+            init_logging(&config.log);
+            open_store(&config, Migrations::Apply).await?;
+            println!(
+                "database {} is up to date",
+                config::redacted_database(&config.database)
+            );
+            Ok(())
+        }
         Command::Client(c) => client_command(&server_config()?, c).await,
         Command::User(c) => user_command(&server_config()?, c).await,
         Command::Resources(c) => resource_command(&server_config()?, c).await,
@@ -176,17 +201,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn open_store(config: &FileConfig) -> anyhow::Result<Arc<dyn Store>> {
-    if !config.database.starts_with("sqlite:") {
-        bail!(
-            "database `{}` is not supported: use a sqlite:// URL",
-            config.database
-        );
-    }
-    let store = SqliteStore::connect(&config.database)
+/// Opens the configured store: SQLite or PostgreSQL, by the URL's scheme.
+async fn open_store(config: &FileConfig, migrations: Migrations) -> anyhow::Result<Arc<dyn Store>> {
+    tessera_store::open(&config.database, migrations, config.postgres_options()?)
         .await
-        .with_context(|| format!("cannot open the database {}", config.database))?;
-    Ok(Arc::new(store))
+        .with_context(|| {
+            format!(
+                "cannot open the database {}",
+                config::redacted_database(&config.database)
+            )
+        })
 }
 
 fn init_logging(filter: &str) {
@@ -198,10 +222,10 @@ fn init_logging(filter: &str) {
         .try_init();
 }
 
-async fn serve_command(config: FileConfig) -> anyhow::Result<()> {
+async fn serve_command(config: FileConfig, migrations: Migrations) -> anyhow::Result<()> {
     init_logging(&config.log);
     let server_config = config.server_config()?;
-    let store = open_store(&config).await?;
+    let store = open_store(&config, migrations).await?;
     let rng = Arc::new(SystemRandomness);
     let clock = Arc::new(SystemClock);
 
@@ -253,7 +277,12 @@ async fn shutdown_signal() {
 
 async fn admin(config: &FileConfig) -> anyhow::Result<Admin> {
     let mode = config.server_config()?.mode();
-    Ok(Admin::new(open_store(config).await?, Arc::new(SystemRandomness), mode).await?)
+    Ok(Admin::new(
+        open_store(config, Migrations::Apply).await?,
+        Arc::new(SystemRandomness),
+        mode,
+    )
+    .await?)
 }
 
 async fn client_command(config: &FileConfig, command: ClientCommand) -> anyhow::Result<()> {
@@ -419,7 +448,7 @@ impl From<AlgorithmArg> for SigningAlgorithm {
 async fn keys_command(config: &FileConfig, command: KeysCommand) -> anyhow::Result<()> {
     let server_config = config.server_config()?;
     let keys = KeyManager::new(
-        open_store(config).await?,
+        open_store(config, Migrations::Apply).await?,
         Arc::new(SystemRandomness),
         &server_config,
     );
