@@ -21,11 +21,16 @@ use tessera_core::pkce::CodeChallenge;
 use tessera_core::resource::{AccessTokenFormat, Resource};
 use tessera_core::scope::Scope;
 
+use crate::purge;
 use crate::rows::row_decoders;
 use crate::schema::{self, Migrations};
 use crate::*;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The advisory-lock key of housekeeping ("tessera" in ASCII): whichever
+/// node holds it purges, the others skip their turn.
+const HOUSEKEEPING_LOCK: i64 = 0x7465_7373_6572_61;
 
 /// How to reach the database and how hard to try.
 #[derive(Clone)]
@@ -148,6 +153,27 @@ impl PostgresStore {
         schema::prepare(&MIGRATOR, &mut *conn, options.migrations).await?;
         drop(conn);
         Ok(Self { pool })
+    }
+
+    async fn purge_batches(&self, now: UnixTime, batch: u32) -> StoreResult<PurgeReport> {
+        let mut report = PurgeReport::default();
+        for (sql, counter) in purge::statements("ctid", "$1", "$2", |id, select| {
+            format!("{id} = ANY(ARRAY({select}))")
+        }) {
+            loop {
+                let done = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                    .bind(now)
+                    .bind(i64::from(batch))
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                *counter(&mut report) += done;
+                if done < u64::from(batch) {
+                    break;
+                }
+            }
+        }
+        Ok(report)
     }
 
     /// The pool, for tests and maintenance that need plain SQL.
@@ -728,13 +754,18 @@ impl Store for PostgresStore {
         access: &AccessTokenRecord,
         new_hash: &TokenHash,
         new: &NewRefreshToken,
+        retry: Option<&RefreshRetry>,
     ) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
         let rotated = sqlx::query(
-            "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL \
+            "UPDATE refresh_tokens SET rotated_at = $1, child_hash = $2, retry_until = $3, retry_sealed = $4 \
+             WHERE token_hash = $5 AND rotated_at IS NULL \
              AND grant_id IN (SELECT grant_id FROM grants WHERE revoked_at IS NULL)",
         )
         .bind(now)
+        .bind(new_hash.as_str())
+        .bind(retry.map(|r| r.until))
+        .bind(retry.map(|r| r.sealed.as_slice()))
         .bind(old.as_str())
         .execute(&mut *tx)
         .await?;
@@ -748,8 +779,30 @@ impl Store for PostgresStore {
         bind_refresh(sqlx::query(INSERT_REFRESH_TOKEN), new_hash, new)
             .execute(&mut *tx)
             .await?;
+        // `old` is now used: the copy of the answer that produced it goes.
+        sqlx::query(
+            "UPDATE refresh_tokens SET retry_sealed = NULL, retry_until = NULL WHERE child_hash = $1",
+        )
+        .bind(old.as_str())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn refresh_retry(&self, old: &TokenHash, now: UnixTime) -> StoreResult<Option<Vec<u8>>> {
+        let row = sqlx::query(
+            "SELECT p.retry_sealed FROM refresh_tokens p \
+             JOIN refresh_tokens c ON c.token_hash = p.child_hash \
+             JOIN grants g ON g.grant_id = p.grant_id \
+             WHERE p.token_hash = $1 AND p.retry_sealed IS NOT NULL AND p.retry_until > $2 \
+             AND c.rotated_at IS NULL AND g.revoked_at IS NULL",
+        )
+        .bind(old.as_str())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get("retry_sealed")).transpose()?)
     }
 
     async fn revoke_grant(&self, grant_id: &str, now: UnixTime, reason: &str) -> StoreResult<()> {
@@ -795,6 +848,30 @@ impl Store for PostgresStore {
             .iter()
             .map(security_event_from_row)
             .collect()
+    }
+
+    async fn purge_expired(&self, now: UnixTime, batch: u32) -> StoreResult<Option<PurgeReport>> {
+        // A session-level advisory lock: one node purges at a time, and a
+        // node that dies mid-way releases it with its connection.
+        let mut conn = self.pool.acquire().await?;
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(HOUSEKEEPING_LOCK)
+            .fetch_one(&mut *conn)
+            .await?;
+        if !locked {
+            return Ok(None);
+        }
+        let purged = self.purge_batches(now, batch).await;
+        let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(HOUSEKEEPING_LOCK)
+            .execute(&mut *conn)
+            .await;
+        if unlocked.is_err() {
+            // Never hand a connection that may still hold the lock back to
+            // the pool: closing it releases the lock.
+            conn.close_on_drop();
+        }
+        purged.map(Some)
     }
 
     async fn retire_signing_key(&self, kid: &str, now: UnixTime) -> StoreResult<bool> {

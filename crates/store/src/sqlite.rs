@@ -21,6 +21,7 @@ use tessera_core::pkce::CodeChallenge;
 use tessera_core::resource::{AccessTokenFormat, Resource};
 use tessera_core::scope::Scope;
 
+use crate::purge;
 use crate::rows::row_decoders;
 use crate::schema::{self, Migrations};
 use crate::*;
@@ -630,13 +631,18 @@ impl Store for SqliteStore {
         access: &AccessTokenRecord,
         new_hash: &TokenHash,
         new: &NewRefreshToken,
+        retry: Option<&RefreshRetry>,
     ) -> StoreResult<bool> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let rotated = sqlx::query(
-            "UPDATE refresh_tokens SET rotated_at = ? WHERE token_hash = ? AND rotated_at IS NULL \
+            "UPDATE refresh_tokens SET rotated_at = ?, child_hash = ?, retry_until = ?, retry_sealed = ? \
+             WHERE token_hash = ? AND rotated_at IS NULL \
              AND grant_id IN (SELECT grant_id FROM grants WHERE revoked_at IS NULL)",
         )
         .bind(now)
+        .bind(new_hash.as_str())
+        .bind(retry.map(|r| r.until))
+        .bind(retry.map(|r| r.sealed.as_slice()))
         .bind(old.as_str())
         .execute(&mut *tx)
         .await?;
@@ -650,8 +656,30 @@ impl Store for SqliteStore {
         bind_refresh(sqlx::query(INSERT_REFRESH_TOKEN), new_hash, new)
             .execute(&mut *tx)
             .await?;
+        // `old` is now used: the copy of the answer that produced it goes.
+        sqlx::query(
+            "UPDATE refresh_tokens SET retry_sealed = NULL, retry_until = NULL WHERE child_hash = ?",
+        )
+        .bind(old.as_str())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn refresh_retry(&self, old: &TokenHash, now: UnixTime) -> StoreResult<Option<Vec<u8>>> {
+        let row = sqlx::query(
+            "SELECT p.retry_sealed FROM refresh_tokens p \
+             JOIN refresh_tokens c ON c.token_hash = p.child_hash \
+             JOIN grants g ON g.grant_id = p.grant_id \
+             WHERE p.token_hash = ? AND p.retry_sealed IS NOT NULL AND p.retry_until > ? \
+             AND c.rotated_at IS NULL AND g.revoked_at IS NULL",
+        )
+        .bind(old.as_str())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get("retry_sealed")).transpose()?)
     }
 
     async fn revoke_grant(&self, grant_id: &str, now: UnixTime, reason: &str) -> StoreResult<()> {
@@ -697,6 +725,28 @@ impl Store for SqliteStore {
             .iter()
             .map(security_event_from_row)
             .collect()
+    }
+
+    async fn purge_expired(&self, now: UnixTime, batch: u32) -> StoreResult<Option<PurgeReport>> {
+        // One node only: no lock needed.
+        let mut report = PurgeReport::default();
+        for (sql, counter) in purge::statements("rowid", "?1", "?2", |id, select| {
+            format!("{id} IN ({select})")
+        }) {
+            loop {
+                let done = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                    .bind(now)
+                    .bind(i64::from(batch))
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                *counter(&mut report) += done;
+                if done < u64::from(batch) {
+                    break;
+                }
+            }
+        }
+        Ok(Some(report))
     }
 
     async fn retire_signing_key(&self, kid: &str, now: UnixTime) -> StoreResult<bool> {

@@ -52,6 +52,8 @@ store_tests!(
     settings_are_initialised_once,
     signing_keys_keep_insertion_order_and_seal_and_retire_once,
     users_are_unique_and_deleting_a_client_revokes_its_grants,
+    a_retry_copy_is_served_in_its_window_until_the_child_is_used,
+    housekeeping_removes_expired_rows_in_batches_and_keeps_live_ones,
 );
 
 fn scope(s: &str) -> Scope {
@@ -187,6 +189,7 @@ async fn ten_concurrent_rotations_of_one_refresh_token_succeed_once(store: Arc<d
                     &access(&format!("j{}", i + 1), &grant),
                     &TokenHash::of(&format!("rt2-{i}")),
                     &refresh(&grant),
+                    None,
                 )
                 .await
                 .unwrap()
@@ -232,6 +235,7 @@ async fn revoking_a_grant_revokes_its_refresh_tokens_and_blocks_rotation(store: 
             &access("j1", &grant),
             &TokenHash::of("rt2"),
             &refresh(&grant),
+            None,
         )
         .await
         .unwrap();
@@ -437,6 +441,214 @@ async fn users_are_unique_and_deleting_a_client_revokes_its_grants(store: Arc<dy
     assert!(store.user_by_username("alice").await.unwrap().is_none());
 }
 
+async fn a_retry_copy_is_served_in_its_window_until_the_child_is_used(store: Arc<dyn Store>) {
+    let grant = seed_grant(store.as_ref(), "code").await;
+    let (rt1, rt2, rt3) = (
+        TokenHash::of("rt1"),
+        TokenHash::of("rt2"),
+        TokenHash::of("rt3"),
+    );
+    store
+        .issue_tokens(&access("j0", &grant), Some((&rt1, &refresh(&grant))))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.refresh_retry(&rt1, 5).await.unwrap(),
+        None,
+        "not rotated"
+    );
+    let copy = RefreshRetry {
+        until: 15,
+        sealed: b"sealed pair".to_vec(),
+    };
+    assert!(
+        store
+            .rotate_refresh_token(
+                &rt1,
+                5,
+                &access("j1", &grant),
+                &rt2,
+                &refresh(&grant),
+                Some(&copy)
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.refresh_retry(&rt1, 14).await.unwrap(),
+        Some(copy.sealed.clone())
+    );
+    assert_eq!(
+        store.refresh_retry(&rt1, 15).await.unwrap(),
+        None,
+        "window passed"
+    );
+    assert_eq!(
+        store.refresh_retry(&rt2, 14).await.unwrap(),
+        None,
+        "rt2 not rotated"
+    );
+
+    // Using the child wipes the copy.
+    assert!(
+        store
+            .rotate_refresh_token(&rt2, 6, &access("j2", &grant), &rt3, &refresh(&grant), None)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.refresh_retry(&rt1, 7).await.unwrap(),
+        None,
+        "child used"
+    );
+
+    // A revoked family serves no copy either.
+    let grant2 = seed_grant(store.as_ref(), "code2").await;
+    let (a, b) = (TokenHash::of("a"), TokenHash::of("b"));
+    store
+        .issue_tokens(&access("k0", &grant2), Some((&a, &refresh(&grant2))))
+        .await
+        .unwrap();
+    store
+        .rotate_refresh_token(
+            &a,
+            5,
+            &access("k1", &grant2),
+            &b,
+            &refresh(&grant2),
+            Some(&copy),
+        )
+        .await
+        .unwrap();
+    assert!(store.refresh_retry(&a, 6).await.unwrap().is_some());
+    store
+        .revoke_grant(&grant2.grant_id, 6, "test")
+        .await
+        .unwrap();
+    assert_eq!(store.refresh_retry(&a, 7).await.unwrap(), None, "revoked");
+}
+
+async fn housekeeping_removes_expired_rows_in_batches_and_keeps_live_ones(store: Arc<dyn Store>) {
+    // Codes: each seeded one expires at 60.
+    let grant = seed_grant(store.as_ref(), "code-0").await;
+    for i in 0..5 {
+        let g = seed_grant(store.as_ref(), &format!("dead-code-{i}")).await;
+        assert_eq!(g.grant_id, format!("g-dead-code-{i}"));
+    }
+    // Refresh tokens: idle expiry 1000 (dead at 1000), one alive longer.
+    for i in 0..3 {
+        store
+            .issue_tokens(
+                &access(&format!("dead-at-{i}"), &grant),
+                Some((&TokenHash::of(&format!("dead-rt-{i}")), &refresh(&grant))),
+            )
+            .await
+            .unwrap();
+    }
+    let live_rt = TokenHash::of("live-rt");
+    let mut long = refresh(&grant);
+    long.idle_expires_at = 5000;
+    long.absolute_expires_at = 6000;
+    let mut live_at = access("live-at", &grant);
+    live_at.expires_at = 5000;
+    store
+        .issue_tokens(&live_at, Some((&live_rt, &long)))
+        .await
+        .unwrap();
+    store.revoke_access_token("dead-at-0", 10).await.unwrap();
+    for (id, expires_at) in [("dead-s", 1000), ("live-s", 5000)] {
+        store
+            .create_session(&Session {
+                id_hash: TokenHash::of(id),
+                csrf_token: "c".into(),
+                user_id: None,
+                auth_time: None,
+                created_at: 0,
+                expires_at,
+            })
+            .await
+            .unwrap();
+    }
+    // A retry copy whose window has passed, on a live token.
+    let child = TokenHash::of("live-child");
+    store
+        .rotate_refresh_token(
+            &live_rt,
+            20,
+            &access("child-at", &grant),
+            &child,
+            &long,
+            Some(&RefreshRetry {
+                until: 30,
+                sealed: b"x".to_vec(),
+            }),
+        )
+        .await
+        .unwrap();
+
+    let mut now_live = store.purge_expired(1000, 2).await.unwrap().unwrap();
+    // The code of each seeded grant expires at 60: all six are dead at 1000.
+    assert_eq!(now_live.codes, 6);
+    assert_eq!(now_live.refresh_tokens, 3);
+    // dead-at-0..2 (one of them on the deny list) and child-at, all expiring at 600.
+    assert_eq!(now_live.access_tokens, 4);
+    assert_eq!(now_live.sessions, 1);
+    assert_eq!(now_live.retry_copies, 1);
+    assert!(
+        store
+            .access_token_by_jti("dead-at-0")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .access_token_by_jti("live-at")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .access_token_by_jti("child-at")
+            .await
+            .unwrap()
+            .is_none(),
+        "expired at 600"
+    );
+    assert!(
+        store
+            .refresh_token(&TokenHash::of("dead-rt-0"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let kept = store.refresh_token(&live_rt).await.unwrap().unwrap();
+    assert_eq!(
+        kept.rotated_at,
+        Some(20),
+        "rotated, live: kept for reuse detection"
+    );
+    assert!(store.refresh_token(&child).await.unwrap().is_some());
+    assert!(
+        store
+            .session(&TokenHash::of("live-s"), 1000)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        store
+            .consume_code(&TokenHash::of("dead-code-0"), 1000)
+            .await
+            .unwrap(),
+        CodeConsumption::Unknown
+    );
+    // Nothing left to do.
+    now_live = store.purge_expired(1000, 2).await.unwrap().unwrap();
+    assert_eq!(now_live.total(), 0);
+}
+
 /// Backend-specific tests: upgrades from old SQLite databases.
 mod sqlite_only {
     use super::*;
@@ -620,6 +832,31 @@ mod schema_versions {
         .execute(pg.pool())
         .await
         .unwrap();
+    }
+
+    #[tokio::test]
+    async fn postgres_housekeeping_runs_on_one_node_at_a_time() {
+        let Some(db) = backends::Postgres::new("housekeeping_lock").await else {
+            return;
+        };
+        let mut other_node = db.pg.pool().acquire().await.unwrap();
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(32762643830108769)")
+            .fetch_one(&mut *other_node)
+            .await
+            .unwrap();
+        assert!(locked);
+        assert_eq!(
+            db.store.purge_expired(10, 100).await.unwrap(),
+            None,
+            "skipped"
+        );
+        sqlx::query("SELECT pg_advisory_unlock(32762643830108769)")
+            .execute(&mut *other_node)
+            .await
+            .unwrap();
+        drop(other_node);
+        assert!(db.store.purge_expired(10, 100).await.unwrap().is_some());
+        db.drop_schema().await;
     }
 
     /// Needs no PostgreSQL: nothing listens on the port.

@@ -267,7 +267,7 @@ async fn refresh(
     )?;
     let rotated = state
         .store
-        .rotate_refresh_token(&hash, now, &access, &new_hash, &new)
+        .rotate_refresh_token(&hash, now, &access, &new_hash, &new, None)
         .await
         .or_json()?;
     if !rotated {

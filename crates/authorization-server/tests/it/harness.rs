@@ -847,11 +847,28 @@ mod faulty_store_impl {
             access: &AccessTokenRecord,
             new_hash: &TokenHash,
             new: &NewRefreshToken,
+            retry: Option<&RefreshRetry>,
         ) -> StoreResult<bool> {
             self.check("rotate_refresh_token")?;
             self.inner
-                .rotate_refresh_token(old, now, access, new_hash, new)
+                .rotate_refresh_token(old, now, access, new_hash, new, retry)
                 .await
+        }
+        async fn refresh_retry(
+            &self,
+            old: &TokenHash,
+            now: UnixTime,
+        ) -> StoreResult<Option<Vec<u8>>> {
+            self.check("refresh_retry")?;
+            self.inner.refresh_retry(old, now).await
+        }
+        async fn purge_expired(
+            &self,
+            now: UnixTime,
+            batch: u32,
+        ) -> StoreResult<Option<PurgeReport>> {
+            self.check("purge_expired")?;
+            self.inner.purge_expired(now, batch).await
         }
         async fn access_token_by_jti(&self, jti: &str) -> StoreResult<Option<AccessTokenStatus>> {
             self.check("access_token_by_jti")?;
