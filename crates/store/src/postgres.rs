@@ -30,7 +30,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 
 /// The advisory-lock key of housekeeping ("tessera" in ASCII): whichever
 /// node holds it purges, the others skip their turn.
-const HOUSEKEEPING_LOCK: i64 = 0x7465_7373_6572_61;
+const HOUSEKEEPING_LOCK: i64 = 0x0074_6573_7365_7261;
 
 /// How to reach the database and how hard to try.
 #[derive(Clone)]

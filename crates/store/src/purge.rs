@@ -4,12 +4,15 @@
 
 use crate::PurgeReport;
 
+/// Which counter of the report a statement adds to.
+pub(crate) type Counter = fn(&mut PurgeReport) -> &mut u64;
+
 /// One kind of dead row: the table, the condition (with `{now}` for the
 /// current time), and the counter it adds to.
 pub(crate) struct Dead {
     pub table: &'static str,
     pub condition: &'static str,
-    pub counter: fn(&mut PurgeReport) -> &mut u64,
+    pub counter: Counter,
 }
 
 /// Retry copies whose window has passed are wiped (the row stays: it still
@@ -61,7 +64,7 @@ pub(crate) fn statements(
     now: &str,
     limit: &str,
     delete_in: impl Fn(&str, &str) -> String,
-) -> Vec<(String, fn(&mut PurgeReport) -> &mut u64)> {
+) -> Vec<(String, Counter)> {
     let select = |d: &Dead| {
         format!(
             "SELECT {row_id} FROM {} WHERE {} LIMIT {limit}",

@@ -37,6 +37,8 @@ const ENV_KEYS: &[&str] = &[
     "database_connect_attempts",
     "database_connect_retry_secs",
     "database_schema",
+    "refresh_retry_window_secs",
+    "housekeeping_interval_secs",
 ];
 
 /// Reads `path` if given (it must then exist), then the environment
@@ -92,6 +94,12 @@ pub struct FileConfig {
     pub key_rotation_interval_secs: Option<i64>,
     /// How often a running server reloads the signing keys from the store.
     pub key_reload_interval_secs: Option<i64>,
+    /// How long a refresh retried by the same client gets the same answer;
+    /// 0 turns the retry window off.
+    pub refresh_retry_window_secs: Option<i64>,
+    /// How often expired codes, tokens and sessions are removed; 0 turns
+    /// housekeeping off.
+    pub housekeeping_interval_secs: Option<u64>,
     /// PostgreSQL only: connections this node keeps at most.
     pub database_max_connections: Option<u32>,
     /// PostgreSQL only: how long one statement may run.
@@ -197,6 +205,16 @@ impl FileConfig {
         }
         if let Some(v) = self.session_ttl_secs {
             config.session_ttl = positive("session_ttl_secs", v)?;
+        }
+        if let Some(v) = self.refresh_retry_window_secs {
+            anyhow::ensure!(
+                (0..=300).contains(&v),
+                "refresh_retry_window_secs must be between 0 (off) and 300 seconds"
+            );
+            config.refresh_retry_window_secs = v;
+        }
+        if let Some(v) = self.housekeeping_interval_secs {
+            config.housekeeping_interval_secs = (v > 0).then_some(v);
         }
         if let Some(f) = &self.access_token_format {
             config.access_token_format = f.parse()?;

@@ -1757,7 +1757,11 @@ async fn conformance_1f_51_refresh_reuse_revokes_family() {
         0
     );
 
-    // Replay of RT1: refused, and the whole family dies, RT2 included.
+    // Replay of RT1 once the retry window has passed (refresh_retry_window
+    // covers the replay inside it): refused, and the whole family dies, RT2
+    // included.
+    app.clock
+        .advance(tessera_authorization_server::config::DEFAULT_REFRESH_RETRY_WINDOW_SECS);
     expect_error(
         refresh_as(&app, &rt1, None, auth_of("c1")).await,
         400,
