@@ -38,12 +38,28 @@ pub const T0: i64 = 1_800_000_000;
 pub const TEST_KEY_ENCRYPTION_KEY: tessera_authorization_server::keys::KeyEncryptionKey =
     tessera_authorization_server::keys::KeyEncryptionKey::from_bytes([0x5e; 32]);
 
+/// Which store a test server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL database of the tests, if any.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("TESSERA_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
 pub struct TestApp {
     pub base: String,
     pub addr: SocketAddr,
     pub state: AppState,
     pub clock: ManualClock,
-    pub store: Arc<SqliteStore>,
+    /// The real store (inside any test wrapper): SQLite, or
+    /// PostgreSQL for [`TestApp::spawn_on`].
+    pub store: Arc<dyn Store>,
     pub admin: Admin,
     _dir: tempfile::TempDir,
     _shutdown: oneshot::Sender<()>,
@@ -615,13 +631,13 @@ pub const TOKEN_STORE_METHODS: &[&str] = &[
 /// that while failures are switched on the chosen methods fail as a broken
 /// database would (`StoreError::Corrupt("injected failure")`).
 pub struct FaultyStore {
-    inner: Arc<SqliteStore>,
+    inner: Arc<dyn Store>,
     failing: std::sync::atomic::AtomicBool,
     methods: std::sync::Mutex<Vec<&'static str>>,
 }
 
 impl FaultyStore {
-    pub fn new(inner: Arc<SqliteStore>) -> Self {
+    pub fn new(inner: Arc<dyn Store>) -> Self {
         Self {
             inner,
             failing: std::sync::atomic::AtomicBool::new(false),
@@ -957,13 +973,58 @@ impl TestApp {
     /// URL to the issuer, `wrap` may put something around the real store.
     async fn spawn_custom(
         issuer: impl FnOnce(&str) -> String,
-        wrap: impl FnOnce(Arc<SqliteStore>) -> Arc<dyn Store>,
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> Self {
+        Self::spawn_custom_on(Backend::Sqlite, issuer, wrap, configure).await
+    }
+
+    /// Like [`TestApp::spawn_with`], on `backend`; `None` (after saying so)
+    /// for PostgreSQL when `TESSERA_TEST_POSTGRES_URL` is not set.
+    pub async fn spawn_on(
+        backend: Backend,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> Option<Self> {
+        if backend == Backend::Postgres && postgres_url().is_none() {
+            println!("PostgreSQL suite not run: set TESSERA_TEST_POSTGRES_URL");
+            return None;
+        }
+        Some(Self::spawn_custom_on(backend, |base| base.to_owned(), |real| real, configure).await)
+    }
+
+    async fn spawn_custom_on(
+        backend: Backend,
+        issuer: impl FnOnce(&str) -> String,
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
         configure: impl FnOnce(&mut ServerConfig),
     ) -> Self {
         init_log_capture();
         let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("tessera.db").display());
-        let store = Arc::new(SqliteStore::connect(&url).await.expect("store"));
+        let store: Arc<dyn Store> = match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}", dir.path().join("tessera.db").display());
+                Arc::new(SqliteStore::connect(&url).await.expect("store"))
+            }
+            Backend::Postgres => {
+                let url = postgres_url().expect("checked by spawn_on");
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .expect("clock")
+                    .as_nanos();
+                let options = tessera_store::PostgresOptions {
+                    // A schema of its own: the tests run in parallel.
+                    schema: Some(format!("it_{}_{nanos}", std::process::id())),
+                    connect_attempts: 3,
+                    connect_retry_delay: std::time::Duration::from_millis(300),
+                    ..tessera_store::PostgresOptions::new(url)
+                };
+                Arc::new(
+                    tessera_store::PostgresStore::connect(&options)
+                        .await
+                        .expect("TESSERA_TEST_POSTGRES_URL is set but PostgreSQL is not usable"),
+                )
+            }
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

@@ -7,6 +7,38 @@ use tessera_authorization_server::config::DEFAULT_REFRESH_RETRY_WINDOW_SECS as W
 
 use crate::harness::*;
 
+/// Each test, on SQLite and on PostgreSQL (when `TESSERA_TEST_POSTGRES_URL`
+/// is set).
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(crate::harness::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::harness::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    ten_parallel_refreshes_with_one_token_all_get_the_same_pair,
+    a_retry_inside_the_window_gets_the_same_pair_and_one_at_its_end_revokes,
+    a_replay_after_the_child_was_used_revokes_the_family,
+    another_client_presenting_the_token_gets_invalid_grant_and_not_the_pair,
+    a_zero_window_turns_retries_off,
+    a_retry_asking_for_another_scope_is_reuse,
+);
+
 fn reuse_events(events: &[String]) -> usize {
     events
         .iter()
@@ -14,9 +46,10 @@ fn reuse_events(events: &[String]) -> usize {
         .count()
 }
 
-#[tokio::test]
-async fn ten_parallel_refreshes_with_one_token_all_get_the_same_pair() {
-    let app = TestApp::spawn().await;
+async fn ten_parallel_refreshes_with_one_token_all_get_the_same_pair(backend: Backend) {
+    let Some(app) = TestApp::spawn_on(backend, |_| {}).await else {
+        return;
+    };
     let rt1 = refresh_token(&app.tokens_for("c1", "a b").await);
     let (url, auth) = (app.url("/token"), basic_header("c1", C1_SECRET));
     let mut tasks = Vec::new();
@@ -49,9 +82,10 @@ async fn ten_parallel_refreshes_with_one_token_all_get_the_same_pair() {
     assert_ne!(refresh_token(&third), rt2);
 }
 
-#[tokio::test]
-async fn a_retry_inside_the_window_gets_the_same_pair_and_one_at_its_end_revokes() {
-    let app = TestApp::spawn().await;
+async fn a_retry_inside_the_window_gets_the_same_pair_and_one_at_its_end_revokes(backend: Backend) {
+    let Some(app) = TestApp::spawn_on(backend, |_| {}).await else {
+        return;
+    };
     let rt1 = refresh_token(&app.tokens_for("c1", "a").await);
     let second = expect_token_response(app.refresh("c1", &rt1).await).await;
 
@@ -72,9 +106,10 @@ async fn a_retry_inside_the_window_gets_the_same_pair_and_one_at_its_end_revokes
     assert_eq!(reuse_events(&app.security_events().await), 1);
 }
 
-#[tokio::test]
-async fn a_replay_after_the_child_was_used_revokes_the_family() {
-    let app = TestApp::spawn().await;
+async fn a_replay_after_the_child_was_used_revokes_the_family(backend: Backend) {
+    let Some(app) = TestApp::spawn_on(backend, |_| {}).await else {
+        return;
+    };
     let rt1 = refresh_token(&app.tokens_for("c1", "a").await);
     let rt2 = refresh_token(&expect_token_response(app.refresh("c1", &rt1).await).await);
     let third = expect_token_response(app.refresh("c1", &rt2).await).await;
@@ -95,9 +130,10 @@ async fn a_replay_after_the_child_was_used_revokes_the_family() {
     assert_eq!(reuse_events(&app.security_events().await), 1);
 }
 
-#[tokio::test]
-async fn another_client_presenting_the_token_gets_invalid_grant_and_not_the_pair() {
-    let app = TestApp::spawn().await;
+async fn another_client_presenting_the_token_gets_invalid_grant_and_not_the_pair(backend: Backend) {
+    let Some(app) = TestApp::spawn_on(backend, |_| {}).await else {
+        return;
+    };
     let rt1 = refresh_token(&app.tokens_for("c1", "a").await);
     let second = expect_token_response(app.refresh("c1", &rt1).await).await;
     let (at2, rt2) = (access_token(&second), refresh_token(&second));
@@ -113,9 +149,10 @@ async fn another_client_presenting_the_token_gets_invalid_grant_and_not_the_pair
     expect_token_response(app.refresh("c1", &rt2).await).await;
 }
 
-#[tokio::test]
-async fn a_zero_window_turns_retries_off() {
-    let app = TestApp::spawn_with(|c| c.refresh_retry_window_secs = 0).await;
+async fn a_zero_window_turns_retries_off(backend: Backend) {
+    let Some(app) = TestApp::spawn_on(backend, |c| c.refresh_retry_window_secs = 0).await else {
+        return;
+    };
     let rt1 = refresh_token(&app.tokens_for("c1", "a").await);
     let rt2 = refresh_token(&expect_token_response(app.refresh("c1", &rt1).await).await);
     expect_oauth_error(app.refresh("c1", &rt1).await, 400, "invalid_grant", &[&rt2]).await;
@@ -123,9 +160,10 @@ async fn a_zero_window_turns_retries_off() {
     assert_eq!(reuse_events(&app.security_events().await), 1);
 }
 
-#[tokio::test]
-async fn a_retry_asking_for_another_scope_is_reuse() {
-    let app = TestApp::spawn().await;
+async fn a_retry_asking_for_another_scope_is_reuse(backend: Backend) {
+    let Some(app) = TestApp::spawn_on(backend, |_| {}).await else {
+        return;
+    };
     let rt1 = refresh_token(&app.tokens_for("c1", "a b").await);
     let rt2 = refresh_token(&expect_token_response(app.refresh("c1", &rt1).await).await);
     let r = app
