@@ -6,29 +6,10 @@ mod common;
 
 use std::process::Output;
 
-use common::{run, start_command, stop, tessera};
+use common::{drop_schema, fresh_schema, postgres_url, run, start_command, stop, tessera};
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// A schema name of our own in the shared test database.
-fn fresh_schema(test: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("cli_{test}_{}_{nanos}", std::process::id())
-}
-
-fn postgres_url() -> Option<String> {
-    match std::env::var("TESSERA_TEST_POSTGRES_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            println!("PostgreSQL suite not run: set TESSERA_TEST_POSTGRES_URL");
-            None
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -95,7 +76,7 @@ async fn postgres_is_chosen_by_the_url_and_migrated_by_tessera_migrate() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let schema = fresh_schema("migrate");
+    let schema = fresh_schema("cli_migrate");
     let with_pg = |mut c: std::process::Command| {
         c.env("TESSERA_DATABASE", &url)
             .env("TESSERA_DATABASE_SCHEMA", &schema)
@@ -134,4 +115,5 @@ async fn postgres_is_chosen_by_the_url_and_migrated_by_tessera_migrate() {
     list.args(["user", "list"]);
     let out = run(list, None);
     assert!(common::stdout(&out).contains("carol"));
+    drop_schema(&url, &schema).await;
 }

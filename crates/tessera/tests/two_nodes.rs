@@ -9,7 +9,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{run, start_command, stdout, stop, tessera};
+use common::{drop_schema, fresh_schema, postgres_url, run, start_command, stdout, stop, tessera};
 
 const KEK: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const SECRET: &str = "app-secret-0123456789-0123456789-abcdef";
@@ -50,18 +50,13 @@ fn location(r: &reqwest::Response) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_nodes_on_one_postgres_database_act_as_one_server() {
-    let Ok(url) = std::env::var("TESSERA_TEST_POSTGRES_URL") else {
-        println!("PostgreSQL suite not run: set TESSERA_TEST_POSTGRES_URL");
+    let Some(url) = postgres_url() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("tessera.toml");
     std::fs::write(&config, CONFIG).unwrap();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let schema = format!("nodes_{}_{nanos}", std::process::id());
+    let schema = fresh_schema("nodes");
     let node_command = |args: &[&str]| {
         let mut c = tessera(dir.path());
         c.arg("--config")
@@ -253,6 +248,7 @@ async fn two_nodes_on_one_postgres_database_act_as_one_server() {
 
     stop(node1);
     stop(node2);
+    drop_schema(&url, &schema).await;
 }
 
 fn url_param(url: &str, name: &str) -> String {

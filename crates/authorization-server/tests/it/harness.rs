@@ -63,6 +63,41 @@ pub struct TestApp {
     pub admin: Admin,
     _dir: tempfile::TempDir,
     _shutdown: oneshot::Sender<()>,
+    _schema: Option<DropSchema>,
+}
+
+/// Drops a test's PostgreSQL schema when the test ends (on a thread and
+/// connection of its own: the test's runtime is going away).
+pub struct DropSchema {
+    pub url: String,
+    pub schema: String,
+}
+
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        let (url, schema) = (self.url.clone(), self.schema.clone());
+        let dropped = std::thread::spawn(move || {
+            use sqlx::Connection as _;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&url).await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+                )))
+                .execute(&mut conn)
+                .await?;
+                conn.close().await?;
+                Ok::<_, sqlx::Error>(())
+            })?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop the test schema {}", self.schema);
+        }
+    }
 }
 
 impl TestApp {
@@ -1000,6 +1035,7 @@ impl TestApp {
     ) -> Self {
         init_log_capture();
         let dir = tempfile::tempdir().expect("temp dir");
+        let mut schema_guard = None;
         let store: Arc<dyn Store> = match backend {
             Backend::Sqlite => {
                 let url = format!("sqlite://{}", dir.path().join("tessera.db").display());
@@ -1011,9 +1047,14 @@ impl TestApp {
                     .duration_since(std::time::UNIX_EPOCH)
                     .expect("clock")
                     .as_nanos();
+                let schema = format!("it_{}_{nanos}", std::process::id());
+                schema_guard = Some(DropSchema {
+                    url: url.clone(),
+                    schema: schema.clone(),
+                });
                 let options = tessera_store::PostgresOptions {
                     // A schema of its own: the tests run in parallel.
-                    schema: Some(format!("it_{}_{nanos}", std::process::id())),
+                    schema: Some(schema),
                     connect_attempts: 3,
                     connect_retry_delay: std::time::Duration::from_millis(300),
                     ..tessera_store::PostgresOptions::new(url)
@@ -1062,6 +1103,7 @@ impl TestApp {
             admin,
             _dir: dir,
             _shutdown: tx,
+            _schema: schema_guard,
         };
         app.seed().await;
         app

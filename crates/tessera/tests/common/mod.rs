@@ -72,3 +72,35 @@ pub fn stop(mut child: Child) {
     let status = child.wait().unwrap();
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
 }
+
+/// The PostgreSQL database of the tests, or `None` (after saying so).
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("TESSERA_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            println!("PostgreSQL suite not run: set TESSERA_TEST_POSTGRES_URL");
+            None
+        }
+    }
+}
+
+/// A schema name of our own in the shared test database.
+pub fn fresh_schema(test: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{test}_{}_{nanos}", std::process::id())
+}
+
+/// Drops `schema` (what the servers under test created in it).
+pub async fn drop_schema(url: &str, schema: &str) {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+    )))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+}
