@@ -259,3 +259,16 @@ async fn the_committed_configs_work_together() {
     }
     stop(authorization_server);
 }
+
+/// A supervisor may send SIGTERM the moment the server logs that it
+/// listens: the handler is already installed, so the stop is graceful.
+#[test]
+fn sigterm_right_after_listening_is_a_graceful_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..3 {
+        let mut serve = tessera(dir.path());
+        serve.arg("serve").env("TESSERA_LISTEN", "127.0.0.1:0");
+        let (child, _) = start_command(serve);
+        stop(child);
+    }
+}
