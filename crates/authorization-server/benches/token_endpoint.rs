@@ -26,11 +26,23 @@ async fn main() {
         Ok("postgres") => Backend::Postgres,
         _ => Backend::Sqlite,
     };
-    let app = TestApp::spawn_on(backend, |_| {})
-        .await
-        .expect("TESSERA_BENCH_BACKEND=postgres needs TESSERA_TEST_POSTGRES_URL");
+    // TESSERA_BENCH_RETRY_WINDOW_SECS=0 measures rotation without the
+    // retry window's sealed copy.
+    let window = std::env::var("TESSERA_BENCH_RETRY_WINDOW_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let app = TestApp::spawn_on(backend, |c| {
+        if let Some(w) = window {
+            c.refresh_retry_window_secs = w;
+        }
+    })
+    .await
+    .expect("TESSERA_BENCH_BACKEND=postgres needs TESSERA_TEST_POSTGRES_URL");
     let app = std::sync::Arc::new(app);
-    println!("backend: {backend:?}");
+    println!(
+        "backend: {backend:?}, refresh retry window: {} s",
+        app.state.config.refresh_retry_window_secs
+    );
 
     // Codes for every chain (the browser part is not what is measured).
     let mut flows = Vec::new();
