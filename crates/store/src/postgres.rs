@@ -155,27 +155,6 @@ impl PostgresStore {
         Ok(Self { pool })
     }
 
-    async fn purge_batches(&self, now: UnixTime, batch: u32) -> StoreResult<PurgeReport> {
-        let mut report = PurgeReport::default();
-        for (sql, counter) in purge::statements("ctid", "$1", "$2", |id, select| {
-            format!("{id} = ANY(ARRAY({select}))")
-        }) {
-            loop {
-                let done = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
-                    .bind(now)
-                    .bind(i64::from(batch))
-                    .execute(&self.pool)
-                    .await?
-                    .rows_affected();
-                *counter(&mut report) += done;
-                if done < u64::from(batch) {
-                    break;
-                }
-            }
-        }
-        Ok(report)
-    }
-
     /// The pool, for tests and maintenance that need plain SQL.
     pub fn pool(&self) -> &PgPool {
         &self.pool
@@ -861,7 +840,9 @@ impl Store for PostgresStore {
         if !locked {
             return Ok(None);
         }
-        let purged = self.purge_batches(now, batch).await;
+        // On the locking connection itself: with a pool of one, waiting for
+        // a second connection would wait for ever.
+        let purged = purge_batches(&mut conn, now, batch).await;
         let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
             .bind(HOUSEKEEPING_LOCK)
             .execute(&mut *conn)
@@ -901,6 +882,32 @@ impl Store for PostgresStore {
         .await?;
         Ok(done.rows_affected() > 0)
     }
+}
+
+/// Housekeeping's batches, each statement at most `batch` rows.
+async fn purge_batches(
+    conn: &mut PgConnection,
+    now: UnixTime,
+    batch: u32,
+) -> StoreResult<PurgeReport> {
+    let mut report = PurgeReport::default();
+    for (sql, counter) in purge::statements("ctid", "$1", "$2", |id, select| {
+        format!("{id} = ANY(ARRAY({select}))")
+    }) {
+        loop {
+            let done = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(now)
+                .bind(i64::from(batch))
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
+            *counter(&mut report) += done;
+            if done < u64::from(batch) {
+                break;
+            }
+        }
+    }
+    Ok(report)
 }
 
 async fn insert_session(conn: &mut sqlx::PgConnection, s: &Session) -> StoreResult<()> {

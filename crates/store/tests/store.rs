@@ -856,6 +856,19 @@ mod schema_versions {
             .unwrap();
         drop(other_node);
         assert!(db.store.purge_expired(10, 100).await.unwrap().is_some());
+
+        // The purge runs on the connection holding the lock: a pool of one
+        // is enough.
+        let url = backends::postgres_url().unwrap();
+        let one = PostgresStore::connect(&PostgresOptions {
+            max_connections: 1,
+            acquire_timeout: std::time::Duration::from_secs(2),
+            ..backends::options(&url, &db.schema)
+        })
+        .await
+        .unwrap();
+        assert!(one.purge_expired(10, 100).await.unwrap().is_some());
+        one.pool().close().await;
         db.drop_schema().await;
     }
 
