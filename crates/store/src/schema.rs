@@ -6,7 +6,7 @@
 //! it refuses to start rather than guess. Pending migrations are applied, or,
 //! when the operator asked to migrate separately (`--no-migrate`), refused.
 
-use sqlx::migrate::{Migrate, Migrator};
+use sqlx::migrate::{Migrate, MigrateError, Migrator};
 
 use crate::{StoreError, StoreResult};
 
@@ -30,13 +30,21 @@ pub(crate) async fn prepare<C: Migrate>(
     conn: &mut C,
     mode: Migrations,
 ) -> StoreResult<()> {
-    conn.ensure_migrations_table(MIGRATIONS_TABLE).await?;
-    let applied: Vec<i64> = conn
-        .list_applied_migrations(MIGRATIONS_TABLE)
-        .await?
-        .into_iter()
-        .map(|m| m.version)
-        .collect();
+    let listed = match mode {
+        Migrations::Apply => {
+            conn.ensure_migrations_table(MIGRATIONS_TABLE).await?;
+            conn.list_applied_migrations(MIGRATIONS_TABLE).await?
+        }
+        // Verifying writes nothing (the role may be read-only for DDL): a
+        // missing bookkeeping table, which the database reports as an error,
+        // means nothing was ever applied.
+        Migrations::Verify => match conn.list_applied_migrations(MIGRATIONS_TABLE).await {
+            Ok(listed) => listed,
+            Err(MigrateError::Execute(sqlx::Error::Database(_))) => Vec::new(),
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let applied: Vec<i64> = listed.into_iter().map(|m| m.version).collect();
     let unknown: Vec<i64> = applied
         .iter()
         .copied()

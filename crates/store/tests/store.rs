@@ -789,6 +789,14 @@ mod schema_versions {
             }
             other => panic!("expected SchemaOlder, got {other:?}"),
         }
+        let untouched = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let tables: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table'")
+                .fetch_one(&untouched)
+                .await
+                .unwrap();
+        assert_eq!(tables, 0, "verifying writes nothing");
+        untouched.close().await;
         SqliteStore::open(&url, Migrations::Apply).await.unwrap();
         SqliteStore::open(&url, Migrations::Verify).await.unwrap();
     }
