@@ -45,6 +45,23 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// SQLite, unless `TESSERA_TEST_BACKEND=postgres` asks for the whole
+    /// suite on PostgreSQL (then `TESSERA_TEST_POSTGRES_URL` is required).
+    pub fn from_env() -> Self {
+        match std::env::var("TESSERA_TEST_BACKEND").as_deref() {
+            Ok("postgres") => {
+                assert!(
+                    postgres_url().is_some(),
+                    "TESSERA_TEST_BACKEND=postgres needs TESSERA_TEST_POSTGRES_URL"
+                );
+                Self::Postgres
+            }
+            _ => Self::Sqlite,
+        }
+    }
+}
+
 /// The PostgreSQL database of the tests, if any.
 pub fn postgres_url() -> Option<String> {
     std::env::var("TESSERA_TEST_POSTGRES_URL")
@@ -64,6 +81,7 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
     _shutdown: oneshot::Sender<()>,
     _schema: Option<DropSchema>,
+    pub backend: Backend,
 }
 
 /// Drops a test's PostgreSQL schema when the test ends (on a thread and
@@ -182,6 +200,28 @@ impl TestApp {
             .register_client(&spec, false, T0)
             .await
             .expect("register client");
+    }
+
+    /// A second, independent connection to this server's database, as
+    /// another process (the CLI, another node) would open it.
+    pub async fn second_store(&self) -> Arc<dyn Store> {
+        match &self._schema {
+            None => {
+                let url = format!("sqlite://{}", self.data_dir().join("tessera.db").display());
+                Arc::new(SqliteStore::connect(&url).await.expect("second store"))
+            }
+            Some(pg) => {
+                let options = tessera_store::PostgresOptions {
+                    schema: Some(pg.schema.clone()),
+                    ..tessera_store::PostgresOptions::new(pg.url.clone())
+                };
+                Arc::new(
+                    tessera_store::PostgresStore::connect(&options)
+                        .await
+                        .expect("second store"),
+                )
+            }
+        }
     }
 
     /// The directory holding the SQLite database (`tessera.db` and its WAL).
@@ -1011,7 +1051,7 @@ impl TestApp {
         wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
         configure: impl FnOnce(&mut ServerConfig),
     ) -> Self {
-        Self::spawn_custom_on(Backend::Sqlite, issuer, wrap, configure).await
+        Self::spawn_custom_on(Backend::from_env(), issuer, wrap, configure).await
     }
 
     /// Like [`TestApp::spawn_with`], on `backend`; `None` (after saying so)
@@ -1104,6 +1144,7 @@ impl TestApp {
             _dir: dir,
             _shutdown: tx,
             _schema: schema_guard,
+            backend,
         };
         app.seed().await;
         app
