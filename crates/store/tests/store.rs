@@ -880,6 +880,33 @@ mod schema_versions {
         db.drop_schema().await;
     }
 
+    #[tokio::test]
+    async fn postgres_statement_timeout_cancels_a_slow_statement() {
+        let Some(url) = backends::postgres_url() else {
+            return;
+        };
+        let schema = backends::unique_schema("timeout");
+        let pg = PostgresStore::connect(&PostgresOptions {
+            statement_timeout: std::time::Duration::from_millis(200),
+            ..backends::options(&url, &schema)
+        })
+        .await
+        .unwrap();
+        let slow = sqlx::query("SELECT pg_sleep(2)").execute(pg.pool()).await;
+        match slow {
+            Err(sqlx::Error::Database(e)) => {
+                assert_eq!(e.code().as_deref(), Some("57014"), "query_canceled: {e}")
+            }
+            other => panic!("expected a cancelled statement, got {other:?}"),
+        }
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA \"{schema}\" CASCADE"
+        )))
+        .execute(pg.pool())
+        .await
+        .unwrap();
+    }
+
     /// Needs no PostgreSQL: nothing listens on the port.
     #[tokio::test]
     async fn postgres_unreachable_fails_after_the_configured_attempts() {
