@@ -1,6 +1,8 @@
 //! Throughput of the token endpoint over real HTTP on loopback, against a
-//! real SQLite file (`synchronous = FULL`): refresh-token rotation, the path
-//! a busy client hits most, and the code exchange.
+//! real SQLite file (`synchronous = FULL`) or, with
+//! `TESSERA_BENCH_BACKEND=postgres`, the PostgreSQL database of
+//! `TESSERA_TEST_POSTGRES_URL`: refresh-token rotation, the path a busy
+//! client hits most, and the code exchange.
 //!
 //! Run: `cargo bench -p tessera-authorization-server --bench token_endpoint`.
 //! Bounded: a fixed number of requests, loopback only.
@@ -20,7 +22,27 @@ const REFRESHES_PER_CHAIN: usize = 200;
 async fn main() {
     // No log capture while measuring.
     let _ = tracing::subscriber::set_global_default(tracing::subscriber::NoSubscriber::default());
-    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let backend = match std::env::var("TESSERA_BENCH_BACKEND").as_deref() {
+        Ok("postgres") => Backend::Postgres,
+        _ => Backend::Sqlite,
+    };
+    // TESSERA_BENCH_RETRY_WINDOW_SECS=0 measures rotation without the
+    // retry window's sealed copy.
+    let window = std::env::var("TESSERA_BENCH_RETRY_WINDOW_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let app = TestApp::spawn_on(backend, |c| {
+        if let Some(w) = window {
+            c.refresh_retry_window_secs = w;
+        }
+    })
+    .await
+    .expect("TESSERA_BENCH_BACKEND=postgres needs TESSERA_TEST_POSTGRES_URL");
+    let app = std::sync::Arc::new(app);
+    println!(
+        "backend: {backend:?}, refresh retry window: {} s",
+        app.state.config.refresh_retry_window_secs
+    );
 
     // Codes for every chain (the browser part is not what is measured).
     let mut flows = Vec::new();

@@ -35,6 +35,12 @@ impl Default for BruteForcePolicy {
     }
 }
 
+/// Default refresh retry window: long enough for a client's retry after a
+/// timeout, short enough that a stolen token rarely lands inside it.
+pub const DEFAULT_REFRESH_RETRY_WINDOW_SECS: i64 = 10;
+/// Default interval between housekeeping passes.
+pub const DEFAULT_HOUSEKEEPING_INTERVAL_SECS: u64 = 300;
+
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     issuer: String,
@@ -51,6 +57,12 @@ pub struct ServerConfig {
     pub access_token_format: tessera_core::resource::AccessTokenFormat,
     /// Signing keys: algorithm, pre-publication, rotation, encryption at rest.
     pub keys: crate::keys::KeyPolicy,
+    /// How long the same client presenting the same refresh token again gets
+    /// the same answer (its child pair, while unused) instead of reuse
+    /// detection; 0 turns the window off.
+    pub refresh_retry_window_secs: i64,
+    /// How often expired rows are removed; `None` turns housekeeping off.
+    pub housekeeping_interval_secs: Option<u64>,
 }
 
 impl ServerConfig {
@@ -79,6 +91,8 @@ impl ServerConfig {
             brute_force: BruteForcePolicy::default(),
             access_token_format: Default::default(),
             keys: Default::default(),
+            refresh_retry_window_secs: DEFAULT_REFRESH_RETRY_WINDOW_SECS,
+            housekeeping_interval_secs: Some(DEFAULT_HOUSEKEEPING_INTERVAL_SECS),
         })
     }
 

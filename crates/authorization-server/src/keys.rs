@@ -139,6 +139,16 @@ impl KeyEncryptionKey {
         ))
     }
 
+    /// A separate key for another purpose, named by `label`
+    /// (HMAC-SHA-256 of the label under this key): what it seals can never
+    /// be opened as a signing key, nor the other way round.
+    pub fn derive(&self, label: &[u8]) -> Self {
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &self.0);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(aws_lc_rs::hmac::sign(&key, label).as_ref());
+        Self(out)
+    }
+
     fn aead(&self) -> Result<LessSafeKey, KeysError> {
         let key =
             UnboundKey::new(&AES_256_GCM, &self.0).map_err(|_| KeysError::InvalidEncryptionKey)?;
@@ -462,6 +472,13 @@ impl KeyManager {
                 Ok(KeyEncryptionKey(bytes))
             })
             .await
+    }
+
+    /// A key derived from the key-encryption key for another purpose (see
+    /// [`KeyEncryptionKey::derive`]); in development mode without a
+    /// configured key, from the generated one.
+    pub async fn derived_key(&self, label: &[u8]) -> Result<KeyEncryptionKey, KeysError> {
+        Ok(self.encryption_key().await?.derive(label))
     }
 
     /// Every key and its state at `now`, in activation order. Needs no

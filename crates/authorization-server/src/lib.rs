@@ -15,10 +15,12 @@ pub mod brute_force;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod housekeeping;
 pub mod id_tokens;
 pub mod keys;
 pub mod pages;
 pub mod passwords;
+pub mod refresh_retry;
 pub mod routes;
 pub mod session;
 pub mod state;
@@ -119,17 +121,27 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves until `shutdown` completes, then lets in-flight requests finish.
 /// Signing-key maintenance (reloading keys rotated by other processes,
-/// scheduled rotation) runs alongside for as long as the server does.
+/// scheduled rotation) and housekeeping (removing expired rows) run
+/// alongside for as long as the server does.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let maintenance = tokio::spawn(state.keys.clone().run());
+    let housekeeping = state.config.housekeeping_interval_secs.map(|secs| {
+        tokio::spawn(housekeeping::run(
+            state.clone(),
+            std::time::Duration::from_secs(secs),
+        ))
+    });
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     maintenance.abort();
+    if let Some(h) = housekeeping {
+        h.abort();
+    }
     served
 }

@@ -12,6 +12,7 @@ use crate::clock::Clock;
 use crate::config::ServerConfig;
 use crate::keys::{KeyRing, KeysError};
 use crate::passwords::{self, PasswordError};
+use crate::refresh_retry::{ROOT_LABEL, RetrySealer};
 
 /// The name under which the HMAC key for client secrets is stored.
 const CLIENT_SECRET_KEY_SETTING: &str = "client_secret_hmac_key";
@@ -42,6 +43,8 @@ pub struct Inner {
     pub client_secrets: ClientSecretHasher,
     /// The signing keys: which one signs now, which ones are published.
     pub keys: KeyRing,
+    /// Seals the answers kept for the refresh retry window.
+    pub refresh_retry: RetrySealer,
     pub brute_force: BruteForceGuard,
     /// An Argon2id hash of a random password: unknown usernames are checked
     /// against it so a failed login costs the same whether or not the user
@@ -88,6 +91,7 @@ impl AppState {
         let client_secrets = client_secret_hasher(store.as_ref(), rng.as_ref()).await?;
 
         let keys = KeyRing::open(store.clone(), clock.clone(), rng.clone(), &config).await?;
+        let refresh_retry = RetrySealer::new(keys.manager().derived_key(ROOT_LABEL).await?);
 
         let dummy = secrets::new_opaque_token(rng.as_ref())?;
         let dummy_password_hash = passwords::hash(dummy.expose().to_owned()).await?;
@@ -100,6 +104,7 @@ impl AppState {
             rng,
             client_secrets,
             keys,
+            refresh_retry,
             dummy_password_hash,
         })))
     }

@@ -11,10 +11,18 @@
 //! Every method that hands out a code or a token commits before it returns, so
 //! the server answers only with what is durably stored.
 
+mod open;
+mod postgres;
+mod purge;
 mod records;
+mod rows;
+mod schema;
 mod sqlite;
 
+pub use open::{Backend, open};
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use records::*;
+pub use schema::Migrations;
 pub use sqlite::SqliteStore;
 pub use tessera_core::secrets::TokenHash;
 
@@ -36,6 +44,22 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0} already exists")]
     Conflict(String),
+    #[error("the database could not be reached after {attempts} attempt(s): {source}")]
+    Unreachable {
+        attempts: u32,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error(
+        "the database schema is newer than this binary: migration(s) {0:?} were applied by a newer release; run that release (or a later one) instead"
+    )]
+    SchemaNewer(Vec<i64>),
+    #[error(
+        "the database schema is older than this binary: migration(s) {0:?} are pending; run `tessera migrate` first, or start without --no-migrate"
+    )]
+    SchemaOlder(Vec<i64>),
+    #[error("{0}")]
+    InvalidOption(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -159,7 +183,9 @@ pub trait Store: Send + Sync + 'static {
     async fn refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<RefreshTokenRecord>>;
     /// Marks `old` rotated and stores its successor and the new access token,
     /// in one transaction. `false` if `old` was rotated concurrently: the
-    /// caller treats that as reuse.
+    /// caller treats that as reuse. With `retry`, `old` keeps the sealed
+    /// answer until `retry.until` (the refresh retry window); rotating `old`
+    /// also wipes the copy its own parent kept, since its child is now used.
     async fn rotate_refresh_token(
         &self,
         old: &TokenHash,
@@ -167,7 +193,11 @@ pub trait Store: Send + Sync + 'static {
         access: &AccessTokenRecord,
         new_hash: &TokenHash,
         new: &NewRefreshToken,
+        retry: Option<&RefreshRetry>,
     ) -> StoreResult<bool>;
+    /// The sealed answer kept for a rotated `old`, only while the window is
+    /// open, its child unused and its grant live.
+    async fn refresh_retry(&self, old: &TokenHash, now: UnixTime) -> StoreResult<Option<Vec<u8>>>;
     /// An access token by `jti` (JWTs) or by hash (opaque tokens).
     async fn access_token_by_jti(&self, jti: &str) -> StoreResult<Option<AccessTokenStatus>>;
     async fn access_token_by_hash(
@@ -183,6 +213,14 @@ pub trait Store: Send + Sync + 'static {
     // --- security events --------------------------------------------------
     async fn record_security_event(&self, event: &SecurityEvent) -> StoreResult<()>;
     async fn security_events(&self, limit: u32) -> StoreResult<Vec<SecurityEvent>>;
+
+    // --- housekeeping -----------------------------------------------------
+    /// Deletes codes, refresh tokens, access tokens (deny-list entries
+    /// included), sessions and authorization requests expired at `now`, and
+    /// wipes retry copies whose window has passed: at most `batch` rows per
+    /// statement, looping until none is left. `None` if another node is
+    /// doing it right now (PostgreSQL advisory lock).
+    async fn purge_expired(&self, now: UnixTime, batch: u32) -> StoreResult<Option<PurgeReport>>;
 
     // --- signing keys: lifecycle ------------------------------------------
     /// Marks the key retired at `now`, once: `false` if there is no such key

@@ -150,3 +150,42 @@ pub struct SecurityEvent {
     pub grant_id: Option<String>,
     pub detail: String,
 }
+
+/// The answer to a refresh, sealed, kept on the parent token for the retry
+/// window so a retry within it gets the same pair.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RefreshRetry {
+    pub until: UnixTime,
+    /// AES-256-GCM ciphertext: the store never sees the tokens in clear.
+    pub sealed: Vec<u8>,
+}
+
+impl std::fmt::Debug for RefreshRetry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshRetry")
+            .field("until", &self.until)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What one housekeeping pass removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    pub codes: u64,
+    pub refresh_tokens: u64,
+    pub access_tokens: u64,
+    pub sessions: u64,
+    pub authorization_requests: u64,
+    pub retry_copies: u64,
+}
+
+impl PurgeReport {
+    pub fn total(&self) -> u64 {
+        self.codes
+            + self.refresh_tokens
+            + self.access_tokens
+            + self.sessions
+            + self.authorization_requests
+            + self.retry_copies
+    }
+}

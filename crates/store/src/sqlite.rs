@@ -21,6 +21,9 @@ use tessera_core::pkce::CodeChallenge;
 use tessera_core::resource::{AccessTokenFormat, Resource};
 use tessera_core::scope::Scope;
 
+use crate::purge;
+use crate::rows::row_decoders;
+use crate::schema::{self, Migrations};
 use crate::*;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -34,6 +37,13 @@ impl SqliteStore {
     /// Opens (creating if missing) the database at `url` (`sqlite://path` or
     /// `sqlite::memory:`) and applies pending migrations.
     pub async fn connect(url: &str) -> StoreResult<Self> {
+        Self::open(url, Migrations::Apply).await
+    }
+
+    /// Opens the database at `url`; pending migrations are applied or
+    /// refused as `migrations` says, and a schema newer than this binary is
+    /// always refused.
+    pub async fn open(url: &str, migrations: Migrations) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -44,114 +54,14 @@ impl SqliteStore {
             .max_connections(8)
             .connect_with(options)
             .await?;
-        MIGRATOR.run(&pool).await?;
+        let mut conn = pool.acquire().await?;
+        schema::prepare(&MIGRATOR, &mut *conn, migrations).await?;
+        drop(conn);
         Ok(Self { pool })
     }
 }
 
-fn scope_of(s: String) -> StoreResult<Scope> {
-    Scope::parse(&s).map_err(|_| StoreError::Corrupt("stored scope".into()))
-}
-
-fn client_from_row(row: &SqliteRow) -> StoreResult<Client> {
-    let redirect_uris: Vec<String> = serde_json::from_str(row.try_get("redirect_uris")?)
-        .map_err(|_| StoreError::Corrupt("client redirect_uris".into()))?;
-    let grant_names: Vec<String> = serde_json::from_str(row.try_get("grant_types")?)
-        .map_err(|_| StoreError::Corrupt("client grant_types".into()))?;
-    let grant_types = grant_names
-        .iter()
-        .map(|g| GrantType::from_str(g))
-        .collect::<Result<BTreeSet<_>, _>>()
-        .map_err(|_| StoreError::Corrupt("client grant_types".into()))?;
-    Ok(Client {
-        client_id: row.try_get("client_id")?,
-        name: row.try_get("name")?,
-        secret_hash: row.try_get("secret_hash")?,
-        redirect_uris,
-        scopes: scope_of(row.try_get("scopes")?)?,
-        grant_types,
-        require_pkce: row.try_get("require_pkce")?,
-        introspect: row.try_get("introspect")?,
-        resource: row.try_get("resource")?,
-        access_token_format: row
-            .try_get::<Option<String>, _>("access_token_format")?
-            .map(|f| AccessTokenFormat::from_str(&f))
-            .transpose()
-            .map_err(|_| StoreError::Corrupt("client access_token_format".into()))?,
-        id_token_signed_response_alg: row
-            .try_get::<Option<String>, _>("id_token_signed_response_alg")?
-            .map(|a| tessera_core::jwt::SigningAlgorithm::parse(&a))
-            .transpose()
-            .map_err(|_| StoreError::Corrupt("client id_token_signed_response_alg".into()))?,
-        post_logout_redirect_uris: serde_json::from_str(row.try_get("post_logout_redirect_uris")?)
-            .map_err(|_| StoreError::Corrupt("client post_logout_redirect_uris".into()))?,
-    })
-}
-
-fn user_from_row(row: &SqliteRow) -> StoreResult<User> {
-    Ok(User {
-        user_id: row.try_get("user_id")?,
-        username: row.try_get("username")?,
-        password_hash: row.try_get("password_hash")?,
-        created_at: row.try_get("created_at")?,
-        claims: serde_json::from_str(row.try_get("claims")?)
-            .map_err(|_| StoreError::Corrupt("user claims".into()))?,
-    })
-}
-
-fn session_from_row(row: &SqliteRow) -> StoreResult<Session> {
-    Ok(Session {
-        id_hash: TokenHash::from_stored(row.try_get("id_hash")?),
-        csrf_token: row.try_get("csrf_token")?,
-        user_id: row.try_get("user_id")?,
-        auth_time: row.try_get("auth_time")?,
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-    })
-}
-
-fn code_from_row(row: &SqliteRow) -> StoreResult<CodeGrant> {
-    Ok(CodeGrant {
-        grant_id: row.try_get("grant_id")?,
-        client_id: row.try_get("client_id")?,
-        user_id: row.try_get("user_id")?,
-        redirect_uri: row.try_get("redirect_uri")?,
-        redirect_uri_explicit: row.try_get("redirect_explicit")?,
-        scope: scope_of(row.try_get("scope")?)?,
-        audience: row.try_get("audience")?,
-        code_challenge: row
-            .try_get::<Option<String>, _>("code_challenge")?
-            .map(CodeChallenge::from_stored),
-        nonce: row.try_get("nonce")?,
-        auth_time: row.try_get("auth_time")?,
-        issued_at: row.try_get("issued_at")?,
-        expires_at: row.try_get("expires_at")?,
-    })
-}
-
-fn grant_from_row(row: &SqliteRow) -> StoreResult<Grant> {
-    Ok(Grant {
-        grant_id: row.try_get("grant_id")?,
-        client_id: row.try_get("client_id")?,
-        user_id: row.try_get("user_id")?,
-        scope: scope_of(row.try_get("scope")?)?,
-        audience: row.try_get("audience")?,
-        auth_time: row.try_get("auth_time")?,
-        created_at: row.try_get("created_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-    })
-}
-
-fn security_event_from_row(row: &SqliteRow) -> StoreResult<SecurityEvent> {
-    Ok(SecurityEvent {
-        at: row.try_get("at")?,
-        kind: row.try_get("kind")?,
-        client_id: row.try_get("client_id")?,
-        user_id: row.try_get("user_id")?,
-        grant_id: row.try_get("grant_id")?,
-        detail: row.try_get("detail")?,
-    })
-}
+row_decoders!(SqliteRow);
 
 const INSERT_ACCESS_TOKEN: &str = "INSERT INTO access_tokens \
      (jti, token_hash, grant_id, client_id, subject, scope, audience, auth_time, issued_at, expires_at) \
@@ -161,34 +71,6 @@ const INSERT_ACCESS_TOKEN: &str = "INSERT INTO access_tokens \
 const SELECT_ACCESS_TOKEN: &str = "SELECT a.*, g.revoked_at AS grant_revoked_at \
      FROM access_tokens a LEFT JOIN grants g ON g.grant_id = a.grant_id";
 
-fn access_token_from_row(row: &SqliteRow) -> StoreResult<AccessTokenStatus> {
-    Ok(AccessTokenStatus {
-        record: AccessTokenRecord {
-            jti: row.try_get("jti")?,
-            token_hash: row
-                .try_get::<Option<String>, _>("token_hash")?
-                .map(TokenHash::from_stored),
-            grant_id: row.try_get("grant_id")?,
-            client_id: row.try_get("client_id")?,
-            subject: row.try_get("subject")?,
-            scope: scope_of(row.try_get("scope")?)?,
-            audience: row.try_get("audience")?,
-            auth_time: row.try_get("auth_time")?,
-            issued_at: row.try_get("issued_at")?,
-            expires_at: row.try_get("expires_at")?,
-        },
-        revoked_at: row.try_get("revoked_at")?,
-        grant_revoked_at: row.try_get("grant_revoked_at")?,
-    })
-}
-
-fn resource_from_row(row: &SqliteRow) -> StoreResult<Resource> {
-    Ok(Resource {
-        identifier: row.try_get("identifier")?,
-        name: row.try_get("name")?,
-        scopes: scope_of(row.try_get("scopes")?)?,
-    })
-}
 const INSERT_REFRESH_TOKEN: &str = "INSERT INTO refresh_tokens \
      (token_hash, grant_id, client_id, issued_at, idle_expires_at, absolute_expires_at) VALUES (?, ?, ?, ?, ?, ?)";
 
@@ -509,20 +391,7 @@ impl Store for SqliteStore {
         let rows = sqlx::query("SELECT * FROM signing_keys ORDER BY rowid")
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(StoredSigningKey {
-                    kid: r.try_get("kid")?,
-                    algorithm: r.try_get("algorithm")?,
-                    encryption: r.try_get("encryption")?,
-                    private_key: r.try_get("private_key")?,
-                    created_at: r.try_get("created_at")?,
-                    activates_at: r.try_get("activates_at")?,
-                    retired_at: r.try_get("retired_at")?,
-                    purpose: r.try_get("purpose")?,
-                })
-            })
-            .collect()
+        rows.iter().map(signing_key_from_row).collect()
     }
 
     async fn insert_signing_key(&self, k: &StoredSigningKey) -> StoreResult<()> {
@@ -643,16 +512,7 @@ impl Store for SqliteStore {
             .bind(client_id)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| {
-            Ok(Consent {
-                user_id: r.try_get("user_id")?,
-                client_id: r.try_get("client_id")?,
-                scope: scope_of(r.try_get("scope")?)?,
-                redirect_uri: r.try_get("redirect_uri")?,
-                granted_at: r.try_get("granted_at")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(consent_from_row).transpose()
     }
 
     async fn save_consent(&self, c: &Consent) -> StoreResult<()> {
@@ -783,22 +643,7 @@ impl Store for SqliteStore {
         .bind(hash.as_str())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(RefreshTokenRecord {
-                grant_id: r.try_get("grant_id")?,
-                client_id: r.try_get("client_id")?,
-                user_id: r.try_get("user_id")?,
-                scope: scope_of(r.try_get("scope")?)?,
-                audience: r.try_get("audience")?,
-                auth_time: r.try_get("auth_time")?,
-                issued_at: r.try_get("issued_at")?,
-                idle_expires_at: r.try_get("idle_expires_at")?,
-                absolute_expires_at: r.try_get("absolute_expires_at")?,
-                rotated_at: r.try_get("rotated_at")?,
-                grant_revoked_at: r.try_get("revoked_at")?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(refresh_token_from_row).transpose()
     }
 
     async fn rotate_refresh_token(
@@ -808,13 +653,18 @@ impl Store for SqliteStore {
         access: &AccessTokenRecord,
         new_hash: &TokenHash,
         new: &NewRefreshToken,
+        retry: Option<&RefreshRetry>,
     ) -> StoreResult<bool> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let rotated = sqlx::query(
-            "UPDATE refresh_tokens SET rotated_at = ? WHERE token_hash = ? AND rotated_at IS NULL \
+            "UPDATE refresh_tokens SET rotated_at = ?, child_hash = ?, retry_until = ?, retry_sealed = ? \
+             WHERE token_hash = ? AND rotated_at IS NULL \
              AND grant_id IN (SELECT grant_id FROM grants WHERE revoked_at IS NULL)",
         )
         .bind(now)
+        .bind(new_hash.as_str())
+        .bind(retry.map(|r| r.until))
+        .bind(retry.map(|r| r.sealed.as_slice()))
         .bind(old.as_str())
         .execute(&mut *tx)
         .await?;
@@ -828,8 +678,30 @@ impl Store for SqliteStore {
         bind_refresh(sqlx::query(INSERT_REFRESH_TOKEN), new_hash, new)
             .execute(&mut *tx)
             .await?;
+        // `old` is now used: the copy of the answer that produced it goes.
+        sqlx::query(
+            "UPDATE refresh_tokens SET retry_sealed = NULL, retry_until = NULL WHERE child_hash = ?",
+        )
+        .bind(old.as_str())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    async fn refresh_retry(&self, old: &TokenHash, now: UnixTime) -> StoreResult<Option<Vec<u8>>> {
+        let row = sqlx::query(
+            "SELECT p.retry_sealed FROM refresh_tokens p \
+             JOIN refresh_tokens c ON c.token_hash = p.child_hash \
+             JOIN grants g ON g.grant_id = p.grant_id \
+             WHERE p.token_hash = ? AND p.retry_sealed IS NOT NULL AND p.retry_until > ? \
+             AND c.rotated_at IS NULL AND g.revoked_at IS NULL",
+        )
+        .bind(old.as_str())
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.try_get("retry_sealed")).transpose()?)
     }
 
     async fn revoke_grant(&self, grant_id: &str, now: UnixTime, reason: &str) -> StoreResult<()> {
@@ -875,6 +747,28 @@ impl Store for SqliteStore {
             .iter()
             .map(security_event_from_row)
             .collect()
+    }
+
+    async fn purge_expired(&self, now: UnixTime, batch: u32) -> StoreResult<Option<PurgeReport>> {
+        // One node only: no lock needed.
+        let mut report = PurgeReport::default();
+        for (sql, counter) in purge::statements("rowid", "?1", "?2", |id, select| {
+            format!("{id} IN ({select})")
+        }) {
+            loop {
+                let done = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                    .bind(now)
+                    .bind(i64::from(batch))
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                *counter(&mut report) += done;
+                if done < u64::from(batch) {
+                    break;
+                }
+            }
+        }
+        Ok(Some(report))
     }
 
     async fn retire_signing_key(&self, kid: &str, now: UnixTime) -> StoreResult<bool> {

@@ -13,9 +13,9 @@ use tessera_authorization_server::{AppState, serve};
 use tessera_core::jwt::SigningAlgorithm;
 use tessera_core::secrets::{SecretString, SystemRandomness};
 use tessera_core::user_claims::{Address, UserClaims};
-use tessera_store::{SqliteStore, Store};
+use tessera_store::{Migrations, Store};
 
-use crate::config::FileConfig;
+use crate::config::{self, FileConfig};
 
 #[derive(Debug, Parser)]
 #[command(name = "tessera", version, about = "An OAuth 2.0 authorization server")]
@@ -30,8 +30,16 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the authorization server.
-    Serve,
+    /// Run the authorization server. Pending database migrations are
+    /// applied first, unless --no-migrate.
+    Serve {
+        /// Do not migrate: refuse to start unless the schema is up to date
+        /// (when migrations are run separately with `tessera migrate`).
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Apply pending database migrations, then exit.
+    Migrate,
     /// Run the demo protected resource: the photo-storage API. `--config`
     /// then names the resource server's configuration.
     Resource,
@@ -239,7 +247,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.config.as_deref();
     let server_config = || FileConfig::load(config);
     match cli.command {
-        Command::Serve => serve_command(server_config()?).await,
+        Command::Serve { no_migrate } => {
+            let migrations = if no_migrate {
+                Migrations::Verify
+            } else {
+                Migrations::Apply
+            };
+            serve_command(server_config()?, migrations).await
+        }
+        Command::Migrate => {
+            let config = server_config()?;
+            init_logging(&config.log);
+            open_store(&config, Migrations::Apply).await?;
+            println!(
+                "database {} is up to date",
+                config::redacted_database(&config.database)
+            );
+            Ok(())
+        }
         Command::Client(c) => client_command(&server_config()?, c).await,
         Command::User(c) => user_command(&server_config()?, c).await,
         Command::Resources(c) => resource_command(&server_config()?, c).await,
@@ -258,17 +283,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn open_store(config: &FileConfig) -> anyhow::Result<Arc<dyn Store>> {
-    if !config.database.starts_with("sqlite:") {
-        bail!(
-            "database `{}` is not supported: use a sqlite:// URL",
-            config.database
-        );
-    }
-    let store = SqliteStore::connect(&config.database)
+/// Opens the configured store: SQLite or PostgreSQL, by the URL's scheme.
+async fn open_store(config: &FileConfig, migrations: Migrations) -> anyhow::Result<Arc<dyn Store>> {
+    tessera_store::open(&config.database, migrations, config.postgres_options()?)
         .await
-        .with_context(|| format!("cannot open the database {}", config.database))?;
-    Ok(Arc::new(store))
+        .with_context(|| {
+            format!(
+                "cannot open the database {}",
+                config::redacted_database(&config.database)
+            )
+        })
 }
 
 pub fn init_logging(filter: &str) {
@@ -280,23 +304,27 @@ pub fn init_logging(filter: &str) {
         .try_init();
 }
 
-async fn serve_command(config: FileConfig) -> anyhow::Result<()> {
+async fn serve_command(config: FileConfig, migrations: Migrations) -> anyhow::Result<()> {
     init_logging(&config.log);
+    // Installed before the server says it listens (see `shutdown_signal`).
+    let shutdown = shutdown_signal();
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
-    serve_authorization_server(config, listener, shutdown_signal()).await
+    serve_authorization_server(config, migrations, listener, shutdown).await
 }
 
-/// Seeds what the configuration declares, then serves the authorization
-/// server on `listener` until `shutdown`.
+/// Opens (and migrates, or checks) the store, seeds what the configuration
+/// declares, then serves the authorization server on `listener` until
+/// `shutdown`.
 pub async fn serve_authorization_server(
     config: FileConfig,
+    migrations: Migrations,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let server_config = config.server_config()?;
-    let store = open_store(&config).await?;
+    let store = open_store(&config, migrations).await?;
     let rng = Arc::new(SystemRandomness);
     let clock = Arc::new(SystemClock);
 
@@ -320,32 +348,43 @@ pub async fn serve_authorization_server(
     Ok(())
 }
 
-/// Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Ctrl-C or SIGTERM. The SIGTERM handler is installed when this is called,
+/// not when the future is first polled: a supervisor may stop the server as
+/// soon as it logs that it listens, and that must still be a graceful stop.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        #[cfg(unix)]
+        let term = async move {
+            match term {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            () = ctrl_c => {},
+            () = term => {},
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        tracing::info!("shutting down; letting in-flight requests finish");
     }
-    tracing::info!("shutting down; letting in-flight requests finish");
 }
 
 async fn admin(config: &FileConfig) -> anyhow::Result<Admin> {
     let mode = config.server_config()?.mode();
-    Ok(Admin::new(open_store(config).await?, Arc::new(SystemRandomness), mode).await?)
+    Ok(Admin::new(
+        open_store(config, Migrations::Apply).await?,
+        Arc::new(SystemRandomness),
+        mode,
+    )
+    .await?)
 }
 
 async fn client_command(config: &FileConfig, command: ClientCommand) -> anyhow::Result<()> {
@@ -534,7 +573,7 @@ impl From<AlgorithmArg> for SigningAlgorithm {
 async fn keys_command(config: &FileConfig, command: KeysCommand) -> anyhow::Result<()> {
     let server_config = config.server_config()?;
     let keys = KeyManager::new(
-        open_store(config).await?,
+        open_store(config, Migrations::Apply).await?,
         Arc::new(SystemRandomness),
         &server_config,
     );

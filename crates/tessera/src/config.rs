@@ -2,6 +2,7 @@
 //! `TESSERA_<KEY>` environment variable.
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use figment::Figment;
@@ -11,6 +12,7 @@ use tessera_authorization_server::ServerConfig;
 use tessera_authorization_server::admin::{ClientSpec, ResourceSpec, UserSpec};
 use tessera_authorization_server::keys::KeyEncryptionKey;
 use tessera_core::secrets::SecretString;
+use tessera_store::PostgresOptions;
 
 /// Top-level keys that may come from the environment.
 const ENV_KEYS: &[&str] = &[
@@ -30,6 +32,13 @@ const ENV_KEYS: &[&str] = &[
     "key_prepublication_secs",
     "key_rotation_interval_secs",
     "key_reload_interval_secs",
+    "database_max_connections",
+    "database_statement_timeout_secs",
+    "database_connect_attempts",
+    "database_connect_retry_secs",
+    "database_schema",
+    "refresh_retry_window_secs",
+    "housekeeping_interval_secs",
 ];
 
 /// Reads `path` if given (it must then exist), then the environment
@@ -51,7 +60,9 @@ pub fn load<T: serde::de::DeserializeOwned>(
     Ok(figment.merge(Env::prefixed(prefix).only(keys)).extract()?)
 }
 
-#[derive(Debug, Deserialize)]
+// No `Debug`: `database` may hold a PostgreSQL password. Messages name the
+// database through `redacted_database`.
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     #[serde(default = "defaults::issuer")]
@@ -83,6 +94,23 @@ pub struct FileConfig {
     pub key_rotation_interval_secs: Option<i64>,
     /// How often a running server reloads the signing keys from the store.
     pub key_reload_interval_secs: Option<i64>,
+    /// How long a refresh retried by the same client gets the same answer;
+    /// 0 turns the retry window off.
+    pub refresh_retry_window_secs: Option<i64>,
+    /// How often expired codes, tokens and sessions are removed; 0 turns
+    /// housekeeping off.
+    pub housekeeping_interval_secs: Option<u64>,
+    /// PostgreSQL only: connections this node keeps at most.
+    pub database_max_connections: Option<u32>,
+    /// PostgreSQL only: how long one statement may run.
+    pub database_statement_timeout_secs: Option<u64>,
+    /// PostgreSQL only: attempts to reach the database at start.
+    pub database_connect_attempts: Option<u32>,
+    /// PostgreSQL only: the pause between two attempts.
+    pub database_connect_retry_secs: Option<u64>,
+    /// PostgreSQL only: the schema to use (created if missing) instead of the
+    /// user's default search path.
+    pub database_schema: Option<String>,
     /// A tracing filter, such as `info` or `tessera=debug`.
     #[serde(default = "defaults::log")]
     pub log: String,
@@ -113,7 +141,44 @@ mod defaults {
     }
 }
 
+/// The database URL with any password masked, for messages.
+pub fn redacted_database(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            match url[scheme_end + 3..at].split_once(':') {
+                Some((user, _password)) => {
+                    format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..])
+                }
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
 impl FileConfig {
+    /// Pool and retry settings for a PostgreSQL database (ignored for SQLite).
+    pub fn postgres_options(&self) -> anyhow::Result<PostgresOptions> {
+        let mut o = PostgresOptions::new(self.database.clone());
+        if let Some(n) = self.database_max_connections {
+            anyhow::ensure!(n > 0, "database_max_connections must be positive");
+            o.max_connections = n;
+        }
+        if let Some(s) = self.database_statement_timeout_secs {
+            anyhow::ensure!(s > 0, "database_statement_timeout_secs must be positive");
+            o.statement_timeout = Duration::from_secs(s);
+        }
+        if let Some(n) = self.database_connect_attempts {
+            anyhow::ensure!(n > 0, "database_connect_attempts must be positive");
+            o.connect_attempts = n;
+        }
+        if let Some(s) = self.database_connect_retry_secs {
+            o.connect_retry_delay = Duration::from_secs(s);
+        }
+        o.schema = self.database_schema.clone();
+        Ok(o)
+    }
+
     /// Reads `path` if given (it must then exist), then the environment.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
         load(path, "TESSERA_", ENV_KEYS).context("invalid configuration")
@@ -140,6 +205,16 @@ impl FileConfig {
         }
         if let Some(v) = self.session_ttl_secs {
             config.session_ttl = positive("session_ttl_secs", v)?;
+        }
+        if let Some(v) = self.refresh_retry_window_secs {
+            anyhow::ensure!(
+                (0..=300).contains(&v),
+                "refresh_retry_window_secs must be between 0 (off) and 300 seconds"
+            );
+            config.refresh_retry_window_secs = v;
+        }
+        if let Some(v) = self.housekeeping_interval_secs {
+            config.housekeeping_interval_secs = (v > 0).then_some(v);
         }
         if let Some(f) = &self.access_token_format {
             config.access_token_format = f.parse()?;
@@ -174,5 +249,26 @@ impl FileConfig {
             keys.rotation_interval_secs = Some(v);
         }
         Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted_database;
+
+    #[test]
+    fn database_passwords_are_masked_in_messages() {
+        assert_eq!(
+            redacted_database("postgres://tessera:s3cret@db:5432/tessera"),
+            "postgres://tessera:***@db:5432/tessera"
+        );
+        assert_eq!(
+            redacted_database("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+        assert_eq!(
+            redacted_database("sqlite://tessera.db"),
+            "sqlite://tessera.db"
+        );
     }
 }

@@ -155,6 +155,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         };
     let authorization_server = part(Box::pin(crate::cli::serve_authorization_server(
         as_config,
+        tessera_store::Migrations::Apply,
         as_listener,
         on_stop(stopped.clone()),
     )));

@@ -1,43 +1,12 @@
 //! The `tessera` binary as an operator uses it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead as _, BufReader, Write as _};
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
 
-fn tessera(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tessera"));
-    c.env_remove("TESSERA_CONFIG")
-        .env_remove("RUST_LOG")
-        .env(
-            "TESSERA_DATABASE",
-            format!("sqlite://{}", dir.join("t.db").display()),
-        )
-        .current_dir(dir);
-    c
-}
-
-fn run(mut c: Command, stdin: Option<&str>) -> Output {
-    c.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+use common::{run, start_command, stdout, stop, tessera};
 
 #[test]
 fn client_and_user_management() {
@@ -139,39 +108,6 @@ fn start(dir: &Path, config: &Path) -> (Child, u16) {
     let mut serve = tessera(dir);
     serve.args(["serve", "--config"]).arg(config);
     start_command(serve)
-}
-
-/// Spawns a server command and waits for the port it logs.
-fn start_command(mut command: Command) -> (Child, u16) {
-    command.stdout(Stdio::piped()).stderr(Stdio::inherit());
-    let mut child = command.spawn().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let port = loop {
-        assert!(Instant::now() < deadline, "server did not start");
-        let line = lines.next().expect("server exited").unwrap();
-        if let Some(rest) = line.split("listening on http://127.0.0.1:").nth(1) {
-            break rest
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect::<String>()
-                .parse()
-                .unwrap();
-        }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, port)
-}
-
-fn stop(mut child: Child) {
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
-    let status = child.wait().unwrap();
-    assert!(status.success(), "graceful shutdown exits 0, got {status}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -461,4 +397,17 @@ fn openid_connect_settings_from_the_command_line() {
     let mut nobody = tessera(dir.path());
     nobody.args(["user", "set", "nobody", "--name", "X"]);
     assert!(!run(nobody, None).status.success());
+}
+
+/// A supervisor may send SIGTERM the moment the server logs that it
+/// listens: the handler is already installed, so the stop is graceful.
+#[test]
+fn sigterm_right_after_listening_is_a_graceful_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..3 {
+        let mut serve = tessera(dir.path());
+        serve.arg("serve").env("TESSERA_LISTEN", "127.0.0.1:0");
+        let (child, _) = start_command(serve);
+        stop(child);
+    }
 }

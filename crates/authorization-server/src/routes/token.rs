@@ -9,19 +9,20 @@ use serde::Serialize;
 use tessera_core::UnixTime;
 use tessera_core::client::{Client, GrantType};
 use tessera_core::error::{ErrorCode, OAuthError};
-use tessera_core::grant::{self, RefreshRejection};
+use tessera_core::grant::{self, RefreshRejection, RefreshTokenRecord};
 use tessera_core::id_token;
 use tessera_core::resource;
 use tessera_core::scope::Scope;
 use tessera_core::secrets::{self, SecretString, TokenHash};
 use tessera_core::token_request::{self, GrantRequest};
-use tessera_store::{CodeConsumption, NewRefreshToken};
+use tessera_store::{CodeConsumption, NewRefreshToken, RefreshRetry};
 
 use super::client_auth;
 use super::flow::record_event;
 use super::{BackChannelBody, PeerIp};
 use crate::error::{OrInternal, WebError};
 use crate::id_tokens::{IdTokenRequest, mint_id_token};
+use crate::refresh_retry::RetryAnswer;
 use crate::state::AppState;
 use crate::tokens::{AccessTokenRequest, mint_access_token};
 
@@ -254,8 +255,9 @@ async fn refresh(
     let scope = match grant::check_refresh(&record, &client.client_id, requested, now) {
         Ok(scope) => scope,
         Err(RefreshRejection::Invalid(e)) => return Err(e.into()),
+        // check_refresh verified the client first: this is the same client.
         Err(RefreshRejection::Reused) => {
-            return Err(reuse_detected(state, client, &record.grant_id, &record.user_id).await);
+            return retry_or_reuse(state, client, &hash, &record, requested).await;
         }
     };
     check_resource(resource, &record.audience)?;
@@ -296,14 +298,34 @@ async fn refresh(
         idle,
         record.absolute_expires_at,
     )?;
+    let window = state.config.refresh_retry_window_secs;
+    let retry = if window > 0 {
+        let answer = RetryAnswer {
+            access_token: access_token.clone(),
+            refresh_token: new_token.expose().to_owned(),
+            scope: scope.to_string(),
+            issued_at: now,
+            id_token: id_token.clone(),
+        };
+        Some(RefreshRetry {
+            until: now.saturating_add(window),
+            sealed: state
+                .refresh_retry
+                .seal(&hash, &answer, state.rng.as_ref())
+                .or_json()?,
+        })
+    } else {
+        None
+    };
     let rotated = state
         .store
-        .rotate_refresh_token(&hash, now, &access, &new_hash, &new)
+        .rotate_refresh_token(&hash, now, &access, &new_hash, &new, retry.as_ref())
         .await
         .or_json()?;
     if !rotated {
-        // Someone else rotated it between our read and our write.
-        return Err(reuse_detected(state, client, &record.grant_id, &record.user_id).await);
+        // Someone else rotated it between our read and our write: a
+        // concurrent retry of the same refresh, or a thief.
+        return retry_or_reuse(state, client, &hash, &record, requested).await;
     }
     Ok(success(
         state,
@@ -312,6 +334,46 @@ async fn refresh(
         &scope,
         id_token,
     ))
+}
+
+/// A rotated refresh token presented again by its own client. Inside the
+/// retry window, with the child pair still unused and the same scope asked
+/// for, the client gets that same pair again (its first answer was lost, or
+/// it refreshed twice at once). Anything else is reuse.
+async fn retry_or_reuse(
+    state: &AppState,
+    client: &Client,
+    hash: &TokenHash,
+    record: &RefreshTokenRecord,
+    requested: Option<&Scope>,
+) -> Result<Response, WebError> {
+    let now = state.now();
+    if state.config.refresh_retry_window_secs > 0
+        && record.client_id == client.client_id
+        && let Some(sealed) = state.store.refresh_retry(hash, now).await.or_json()?
+    {
+        let answer = state.refresh_retry.open(hash, &sealed).or_json()?;
+        let wanted = match requested {
+            Some(s) if !s.is_empty() => s.to_string(),
+            _ => record.scope.to_string(),
+        };
+        if answer.scope == wanted {
+            let expires_in = state
+                .config
+                .lifetimes
+                .access_token
+                .saturating_sub(now.saturating_sub(answer.issued_at));
+            tracing::info!(client_id = %client.client_id, "refresh retried within the window; the same pair is returned");
+            return Ok(token_answer(
+                answer.access_token,
+                expires_in,
+                Some(answer.refresh_token),
+                answer.scope,
+                answer.id_token,
+            ));
+        }
+    }
+    Err(reuse_detected(state, client, &record.grant_id, &record.user_id).await)
 }
 
 /// RFC 6749 §4.4: the client acts on its own behalf. No refresh token; the
@@ -454,12 +516,28 @@ fn success(
     scope: &Scope,
     id_token: Option<String>,
 ) -> Response {
+    token_answer(
+        access_token,
+        state.config.lifetimes.access_token,
+        refresh_token.map(|t| t.expose().to_owned()),
+        scope.to_string(),
+        id_token,
+    )
+}
+
+fn token_answer(
+    access_token: String,
+    expires_in: i64,
+    refresh_token: Option<String>,
+    scope: String,
+    id_token: Option<String>,
+) -> Response {
     let body = TokenResponse {
         access_token,
         token_type: "Bearer",
-        expires_in: state.config.lifetimes.access_token,
-        refresh_token: refresh_token.map(|t| t.expose().to_owned()),
-        scope: scope.to_string(),
+        expires_in,
+        refresh_token,
+        scope,
         id_token,
     };
     let mut r = (StatusCode::OK, axum::Json(body)).into_response();

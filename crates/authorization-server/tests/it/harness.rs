@@ -38,15 +38,84 @@ pub const T0: i64 = 1_800_000_000;
 pub const TEST_KEY_ENCRYPTION_KEY: tessera_authorization_server::keys::KeyEncryptionKey =
     tessera_authorization_server::keys::KeyEncryptionKey::from_bytes([0x5e; 32]);
 
+/// Which store a test server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// SQLite, unless `TESSERA_TEST_BACKEND=postgres` asks for the whole
+    /// suite on PostgreSQL (then `TESSERA_TEST_POSTGRES_URL` is required).
+    pub fn from_env() -> Self {
+        match std::env::var("TESSERA_TEST_BACKEND").as_deref() {
+            Ok("postgres") => {
+                assert!(
+                    postgres_url().is_some(),
+                    "TESSERA_TEST_BACKEND=postgres needs TESSERA_TEST_POSTGRES_URL"
+                );
+                Self::Postgres
+            }
+            _ => Self::Sqlite,
+        }
+    }
+}
+
+/// The PostgreSQL database of the tests, if any.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("TESSERA_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
 pub struct TestApp {
     pub base: String,
     pub addr: SocketAddr,
     pub state: AppState,
     pub clock: ManualClock,
-    pub store: Arc<SqliteStore>,
+    /// The real store (inside any test wrapper): SQLite, or
+    /// PostgreSQL for [`TestApp::spawn_on`].
+    pub store: Arc<dyn Store>,
     pub admin: Admin,
     _dir: tempfile::TempDir,
     _shutdown: oneshot::Sender<()>,
+    _schema: Option<DropSchema>,
+    pub backend: Backend,
+}
+
+/// Drops a test's PostgreSQL schema when the test ends (on a thread and
+/// connection of its own: the test's runtime is going away).
+pub struct DropSchema {
+    pub url: String,
+    pub schema: String,
+}
+
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        let (url, schema) = (self.url.clone(), self.schema.clone());
+        let dropped = std::thread::spawn(move || {
+            use sqlx::Connection as _;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let mut conn = sqlx::PgConnection::connect(&url).await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+                )))
+                .execute(&mut conn)
+                .await?;
+                conn.close().await?;
+                Ok::<_, sqlx::Error>(())
+            })?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop the test schema {}", self.schema);
+        }
+    }
 }
 
 impl TestApp {
@@ -131,6 +200,28 @@ impl TestApp {
             .register_client(&spec, false, T0)
             .await
             .expect("register client");
+    }
+
+    /// A second, independent connection to this server's database, as
+    /// another process (the CLI, another node) would open it.
+    pub async fn second_store(&self) -> Arc<dyn Store> {
+        match &self._schema {
+            None => {
+                let url = format!("sqlite://{}", self.data_dir().join("tessera.db").display());
+                Arc::new(SqliteStore::connect(&url).await.expect("second store"))
+            }
+            Some(pg) => {
+                let options = tessera_store::PostgresOptions {
+                    schema: Some(pg.schema.clone()),
+                    ..tessera_store::PostgresOptions::new(pg.url.clone())
+                };
+                Arc::new(
+                    tessera_store::PostgresStore::connect(&options)
+                        .await
+                        .expect("second store"),
+                )
+            }
+        }
     }
 
     /// The directory holding the SQLite database (`tessera.db` and its WAL).
@@ -617,13 +708,13 @@ pub const TOKEN_STORE_METHODS: &[&str] = &[
 /// that while failures are switched on the chosen methods fail as a broken
 /// database would (`StoreError::Corrupt("injected failure")`).
 pub struct FaultyStore {
-    inner: Arc<SqliteStore>,
+    inner: Arc<dyn Store>,
     failing: std::sync::atomic::AtomicBool,
     methods: std::sync::Mutex<Vec<&'static str>>,
 }
 
 impl FaultyStore {
-    pub fn new(inner: Arc<SqliteStore>) -> Self {
+    pub fn new(inner: Arc<dyn Store>) -> Self {
         Self {
             inner,
             failing: std::sync::atomic::AtomicBool::new(false),
@@ -857,11 +948,28 @@ mod faulty_store_impl {
             access: &AccessTokenRecord,
             new_hash: &TokenHash,
             new: &NewRefreshToken,
+            retry: Option<&RefreshRetry>,
         ) -> StoreResult<bool> {
             self.check("rotate_refresh_token")?;
             self.inner
-                .rotate_refresh_token(old, now, access, new_hash, new)
+                .rotate_refresh_token(old, now, access, new_hash, new, retry)
                 .await
+        }
+        async fn refresh_retry(
+            &self,
+            old: &TokenHash,
+            now: UnixTime,
+        ) -> StoreResult<Option<Vec<u8>>> {
+            self.check("refresh_retry")?;
+            self.inner.refresh_retry(old, now).await
+        }
+        async fn purge_expired(
+            &self,
+            now: UnixTime,
+            batch: u32,
+        ) -> StoreResult<Option<PurgeReport>> {
+            self.check("purge_expired")?;
+            self.inner.purge_expired(now, batch).await
         }
         async fn access_token_by_jti(&self, jti: &str) -> StoreResult<Option<AccessTokenStatus>> {
             self.check("access_token_by_jti")?;
@@ -950,10 +1058,32 @@ impl TestApp {
     /// URL to the issuer, `wrap` may put something around the real store.
     async fn spawn_custom(
         issuer: impl FnOnce(&str) -> String,
-        wrap: impl FnOnce(Arc<SqliteStore>) -> Arc<dyn Store>,
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
         configure: impl FnOnce(&mut ServerConfig),
     ) -> Self {
-        Self::spawn_custom_at(T0, issuer, wrap, configure).await
+        Self::spawn_custom_on(Backend::from_env(), issuer, wrap, configure).await
+    }
+
+    /// Like [`TestApp::spawn_with`], on `backend`; `None` (after saying so)
+    /// for PostgreSQL when `TESSERA_TEST_POSTGRES_URL` is not set.
+    pub async fn spawn_on(
+        backend: Backend,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> Option<Self> {
+        if backend == Backend::Postgres && postgres_url().is_none() {
+            println!("PostgreSQL suite not run: set TESSERA_TEST_POSTGRES_URL");
+            return None;
+        }
+        Some(Self::spawn_custom_on(backend, |base| base.to_owned(), |real| real, configure).await)
+    }
+
+    async fn spawn_custom_on(
+        backend: Backend,
+        issuer: impl FnOnce(&str) -> String,
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+        configure: impl FnOnce(&mut ServerConfig),
+    ) -> Self {
+        Self::spawn_custom_at(backend, T0, issuer, wrap, configure).await
     }
 
     /// The standard fixture with the clock at the wall clock's time, for
@@ -965,6 +1095,7 @@ impl TestApp {
             .expect("time")
             .as_secs();
         Self::spawn_custom_at(
+            Backend::from_env(),
             i64::try_from(now).expect("time"),
             |base| base.to_owned(),
             |real| real,
@@ -974,15 +1105,45 @@ impl TestApp {
     }
 
     async fn spawn_custom_at(
+        backend: Backend,
         start: i64,
         issuer: impl FnOnce(&str) -> String,
-        wrap: impl FnOnce(Arc<SqliteStore>) -> Arc<dyn Store>,
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
         configure: impl FnOnce(&mut ServerConfig),
     ) -> Self {
         init_log_capture();
         let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("tessera.db").display());
-        let store = Arc::new(SqliteStore::connect(&url).await.expect("store"));
+        let mut schema_guard = None;
+        let store: Arc<dyn Store> = match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}", dir.path().join("tessera.db").display());
+                Arc::new(SqliteStore::connect(&url).await.expect("store"))
+            }
+            Backend::Postgres => {
+                let url = postgres_url().expect("checked by spawn_on");
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .expect("clock")
+                    .as_nanos();
+                let schema = format!("it_{}_{nanos}", std::process::id());
+                schema_guard = Some(DropSchema {
+                    url: url.clone(),
+                    schema: schema.clone(),
+                });
+                let options = tessera_store::PostgresOptions {
+                    // A schema of its own: the tests run in parallel.
+                    schema: Some(schema),
+                    connect_attempts: 3,
+                    connect_retry_delay: std::time::Duration::from_millis(300),
+                    ..tessera_store::PostgresOptions::new(url)
+                };
+                Arc::new(
+                    tessera_store::PostgresStore::connect(&options)
+                        .await
+                        .expect("TESSERA_TEST_POSTGRES_URL is set but PostgreSQL is not usable"),
+                )
+            }
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -1020,6 +1181,8 @@ impl TestApp {
             admin,
             _dir: dir,
             _shutdown: tx,
+            _schema: schema_guard,
+            backend,
         };
         app.seed().await;
         app

@@ -122,9 +122,11 @@ async fn machine_token(app: &TestApp) -> String {
 
 /// What `tessera keys …` does: its own connection to the same database.
 async fn other_process(app: &TestApp) -> KeyManager {
-    let url = format!("sqlite://{}", app.data_dir().join("tessera.db").display());
-    let store = Arc::new(SqliteStore::connect(&url).await.unwrap());
-    KeyManager::new(store, Arc::new(SystemRandomness), &app.state.config)
+    KeyManager::new(
+        app.second_store().await,
+        Arc::new(SystemRandomness),
+        &app.state.config,
+    )
 }
 
 async fn restart(

@@ -40,7 +40,10 @@ async fn secrets_codes_and_tokens_never_reach_the_logs() {
     secrets.push(refreshed["refresh_token"].as_str().unwrap().to_owned());
     secrets.push(refreshed["access_token"].as_str().unwrap().to_owned());
     // Refresh replay first: a code replay would revoke the grant, after which
-    // the old refresh token is refused as revoked rather than as reused.
+    // the old refresh token is refused as revoked rather than as reused. Past
+    // the retry window, so it counts as reuse.
+    app.clock
+        .advance(tessera_authorization_server::config::DEFAULT_REFRESH_RETRY_WINDOW_SECS);
     let r = app
         .token(
             &[("grant_type", "refresh_token"), ("refresh_token", &rt1)],
