@@ -141,8 +141,14 @@ pub fn check_refresh(
     now: UnixTime,
 ) -> Result<Scope, RefreshRejection> {
     // RFC 6749 §10.4: the binding to the client is verified first, so another
-    // client cannot use (or burn) someone else's token.
+    // client can never use someone else's token. A live token it presents is
+    // only refused (it cannot burn another client's grant), but one that was
+    // already rotated is a leaked token in use: reuse, which ends the family
+    // (the retry window serves only the token's own client).
     if token.client_id != client_id {
+        if token.rotated_at.is_some() && token.grant_revoked_at.is_none() {
+            return Err(RefreshRejection::Reused);
+        }
         return Err(
             OAuthError::invalid_grant("the refresh token was not issued to this client").into(),
         );
@@ -349,6 +355,19 @@ mod tests {
         assert!(
             matches!(check_refresh(&rt(), "c2", None, 10), Err(RefreshRejection::Invalid(e)) if e.code == ErrorCode::InvalidGrant),
             "48"
+        );
+        assert_eq!(
+            check_refresh(
+                &RefreshTokenRecord {
+                    rotated_at: Some(5),
+                    ..rt()
+                },
+                "c2",
+                None,
+                10
+            ),
+            Err(RefreshRejection::Reused),
+            "a rotated token from another client is reuse (issue 7)"
         );
         assert_eq!(
             check_refresh(

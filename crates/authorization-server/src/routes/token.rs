@@ -255,7 +255,8 @@ async fn refresh(
     let scope = match grant::check_refresh(&record, &client.client_id, requested, now) {
         Ok(scope) => scope,
         Err(RefreshRejection::Invalid(e)) => return Err(e.into()),
-        // check_refresh verified the client first: this is the same client.
+        // A rotated token again: a retry of its own client inside the
+        // window, or reuse (by that client or another), which ends the family.
         Err(RefreshRejection::Reused) => {
             return retry_or_reuse(state, client, &hash, &record, requested).await;
         }
