@@ -755,3 +755,44 @@ async fn with_openid_the_printer_checks_the_id_token_and_shows_who_logged_in() {
     assert!(!dance.contains(&nonce), "the nonce is redacted");
     assert!(dance.contains("id_token</b>="), "the ID token, by prefix");
 }
+
+#[tokio::test]
+async fn a_401_from_the_photo_api_refreshes_once_and_a_refused_refresh_asks_again() {
+    let app = app().await;
+    let browser = Browser::new(&app.servers);
+    app.signed_in(&browser, None).await;
+    // The grant ends at the AS behind the printer's back: the access token
+    // is now refused by the photo API (it introspects every token).
+    app.servers.end_alices_grants().await;
+    let before = app.servers.token_requests();
+    let page = app.page(&browser, "/photos").await;
+    assert!(
+        page.contains("Please authorize the printer again"),
+        "{page}"
+    );
+    assert_eq!(
+        app.servers.token_requests(),
+        before + 1,
+        "exactly one refresh"
+    );
+    let steps = app.steps(&browser).await;
+    let tail: Vec<(&str, &str, &str)> = steps[steps.len() - 6..]
+        .iter()
+        .map(|(a, b, _, l)| (a.as_str(), b.as_str(), l.as_str()))
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            ("browser", "client", "GET /photos"),
+            ("client", "resource", "GET /photos"),
+            ("resource", "client", "401 Unauthorized"),
+            ("client", "authorization_server", "POST /token"),
+            ("authorization_server", "client", "400 Bad Request"),
+            ("client", "client", "authorization has ended"),
+        ]
+    );
+    let dance = app.page(&browser, "/dance").await;
+    assert!(dance.contains("invalid_token"), "the challenge is shown");
+    assert!(dance.contains("grant_type</b>=refresh_token"));
+    assert!(dance.contains("error</b>=invalid_grant"));
+}

@@ -38,6 +38,9 @@ pub struct Servers {
     token_requests: Arc<AtomicUsize>,
     /// How many of them authenticated with HTTP Basic.
     basic_token_requests: Arc<AtomicUsize>,
+    /// The AS's administration, for what an operator does behind the
+    /// client's back.
+    admin: Admin,
     _dirs: (tempfile::TempDir, tempfile::TempDir),
 }
 
@@ -163,11 +166,28 @@ pub async fn start_with_redirect_uri(redirect_uri: &str) -> Servers {
         redirect_uri: redirect_uri.to_owned(),
         token_requests,
         basic_token_requests,
+        admin,
         _dirs: (as_dir, api_dir),
     }
 }
 
 impl Servers {
+    /// Changes alice's password at the AS, which ends every grant of hers:
+    /// her access tokens turn inactive (the photo API answers 401
+    /// `invalid_token`) and her refresh tokens `invalid_grant`.
+    pub async fn end_alices_grants(&self) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let changed = self
+            .admin
+            .set_password(ALICE, &SecretString::new("alice-new-password-2"), now)
+            .await
+            .unwrap();
+        assert!(changed);
+    }
+
     pub fn token_requests(&self) -> usize {
         self.token_requests.load(Ordering::SeqCst)
     }
