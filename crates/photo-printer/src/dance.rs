@@ -5,8 +5,8 @@
 //! ([`tessera_client::observe`]), so they show the requests that were really
 //! made; front-channel steps are recorded by the handlers that send or
 //! receive the browser. Values are redacted before they get here (the
-//! observer redacts; handlers use [`redact`]), so the log never holds a
-//! usable credential.
+//! observer redacts; handlers use [`tessera_client::observe::redact_field`],
+//! the same rule), so the log never holds a usable credential.
 
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -14,8 +14,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use tessera_client::observe::{Exchange, Observer};
 use tokio::sync::watch;
-
-pub use tessera_client::observe::redact;
 
 /// At most this many steps are kept per session; older ones are dropped.
 const MAX_STEPS: usize = 400;

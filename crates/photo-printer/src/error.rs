@@ -13,6 +13,9 @@ pub enum PrinterError {
     Randomness,
     #[error("the authorization server cannot be reached or is misconfigured: {0}")]
     Discovery(tessera_client::Error),
+    /// A refresh or revocation the authorization server did not complete.
+    #[error("the authorization server did not complete the request: {0}")]
+    AuthorizationServer(tessera_client::Error),
     #[error("the photo API cannot be reached: {0}")]
     Resource(String),
     #[error("the form is stale or was not sent by this site; go back and try again")]
@@ -23,9 +26,9 @@ impl IntoResponse for PrinterError {
     fn into_response(self) -> Response {
         let (status, title) = match &self {
             PrinterError::Randomness => (StatusCode::INTERNAL_SERVER_ERROR, "Internal error"),
-            PrinterError::Discovery(_) | PrinterError::Resource(_) => {
-                (StatusCode::BAD_GATEWAY, "A server is not answering")
-            }
+            PrinterError::Discovery(_)
+            | PrinterError::AuthorizationServer(_)
+            | PrinterError::Resource(_) => (StatusCode::BAD_GATEWAY, "A server is not answering"),
             PrinterError::Csrf => (StatusCode::FORBIDDEN, "Request refused"),
         };
         tracing::warn!(error = %self, "request failed");

@@ -68,6 +68,15 @@ impl std::fmt::Debug for Printer {
 
 impl Printer {
     pub fn new(config: PrinterConfig) -> Result<Self, reqwest::Error> {
+        Self::with_clock(config, Arc::new(std::time::SystemTime::now))
+    }
+
+    /// [`Printer::new`] with another clock: token expiry and the age of an
+    /// authorization request are read from it (tests move it).
+    pub fn with_clock(
+        config: PrinterConfig,
+        clock: tessera_client::Clock,
+    ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_secs(15))
@@ -80,18 +89,9 @@ impl Printer {
                 sessions: Sessions::new(secure),
                 http,
                 stopping: watch::Sender::new(false),
-                clock: Arc::new(std::time::SystemTime::now),
+                clock,
             }),
         })
-    }
-
-    /// Replaces the clock (before first use): token expiry and the age of
-    /// an authorization request are read from it.
-    pub fn with_clock(mut self, clock: tessera_client::Clock) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.clock = clock;
-        }
-        self
     }
 
     pub(crate) fn now(&self) -> std::time::SystemTime {

@@ -45,9 +45,11 @@ async fn app_with(adjust: impl FnOnce(&mut PrinterConfig)) -> App {
     adjust(&mut config);
     let ahead = Arc::new(AtomicU64::new(0));
     let skew = ahead.clone();
-    let printer = Printer::new(config).unwrap().with_clock(Arc::new(move || {
-        SystemTime::now() + Duration::from_secs(skew.load(Ordering::SeqCst))
-    }));
+    let printer = Printer::with_clock(
+        config,
+        Arc::new(move || SystemTime::now() + Duration::from_secs(skew.load(Ordering::SeqCst))),
+    )
+    .unwrap();
     tokio::spawn(tessera_photo_printer::serve(
         listener,
         printer,

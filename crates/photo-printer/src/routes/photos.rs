@@ -84,7 +84,7 @@ pub async fn photos(
                     &session.csrf,
                 ));
             }
-            Err(e) => return Err(PrinterError::Resource(e.to_string())),
+            Err(e) => return Err(PrinterError::AuthorizationServer(e)),
         }
     }
     let url = format!(

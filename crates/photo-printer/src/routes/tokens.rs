@@ -72,7 +72,7 @@ pub async fn refresh(
         Err(ClientError::ReauthorizationRequired) => {
             Ok(reauthorization_required(&mut state, &dance, &session.csrf))
         }
-        Err(e) => Err(PrinterError::Resource(e.to_string())),
+        Err(e) => Err(PrinterError::AuthorizationServer(e)),
     }
 }
 
@@ -150,7 +150,7 @@ pub async fn revoke(
         client.revoke(&token, kind),
     )
     .await
-    .map_err(|e| PrinterError::Resource(e.to_string()))?;
+    .map_err(PrinterError::AuthorizationServer)?;
     state.access_token_forgotten = true;
     state.notice = Some(
         "Revoked at the authorization server. The next call needs a refresh, which the server will refuse."
