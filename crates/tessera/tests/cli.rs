@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::{Child, Command};
 
-use common::{run, start_command, stdout, stop, tessera};
+use common::{free_port, printer_csrf, run, start_command, stdout, stop, tessera};
 
 #[test]
 fn client_and_user_management() {
@@ -175,11 +175,7 @@ async fn the_committed_configs_work_together() {
     let dir = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     // The AS's issuer must name its own port, so pick one first.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let issuer = format!("http://127.0.0.1:{port}");
     let with_as_env = |mut c: Command| {
         c.env("TESSERA_LISTEN", format!("127.0.0.1:{port}"))
@@ -293,12 +289,7 @@ async fn the_committed_configs_work_together() {
         .text()
         .await
         .unwrap();
-    let csrf = home
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap()
-        .to_owned();
+    let csrf = printer_csrf(&home);
     let start = no_redirects
         .post(format!("{printer_url}/start"))
         .header("host", "localhost:9000")

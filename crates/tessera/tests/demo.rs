@@ -3,20 +3,15 @@
 //! Chromium (through chromedriver) clicks through the whole dance.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::free_port;
+
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Ports {
     printer: u16,
@@ -213,12 +208,7 @@ async fn the_demo_serves_all_three_parts_and_stops_on_ctrl_c_and_its_data_dir_ca
             .text()
             .await
             .unwrap();
-        let csrf = home
-            .split("name=\"csrf\" value=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .expect("the start form's CSRF token")
-            .to_owned();
+        let csrf = common::printer_csrf(&home);
         let start = http
             .post(format!("{printer}/start"))
             .form(&[("csrf", csrf)])

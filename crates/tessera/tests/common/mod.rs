@@ -104,3 +104,21 @@ pub async fn drop_schema(url: &str, schema: &str) {
     .await
     .unwrap();
 }
+
+/// The CSRF token of the photo printer's first form in `html`.
+pub fn printer_csrf(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a form with the printer's CSRF token")
+        .to_owned()
+}
+
+/// A loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
