@@ -23,6 +23,16 @@ struct Entry {
     locked_until: UnixTime,
 }
 
+/// The key failures are counted under: the client *and* the source address,
+/// since counting per client alone would let anyone lock a client out with
+/// its public id.
+pub fn attempt_key(client_id: &str, peer: Option<std::net::IpAddr>) -> String {
+    match peer {
+        Some(ip) => format!("{client_id} from {ip}"),
+        None => client_id.to_owned(),
+    }
+}
+
 #[derive(Debug)]
 pub struct BruteForceGuard {
     policy: BruteForcePolicy,
@@ -134,14 +144,13 @@ mod tests {
 
     #[test]
     fn keys_from_different_sources_are_independent() {
-        use crate::routes::PeerIp;
         let g = BruteForceGuard::new(BruteForcePolicy {
             max_failures: 1,
             window_secs: 60,
             lockout_secs: 30,
         });
-        let attacker = PeerIp(Some([10, 0, 0, 9].into())).key_for("c1");
-        let owner = PeerIp(Some([10, 0, 0, 1].into())).key_for("c1");
+        let attacker = attempt_key("c1", Some([10, 0, 0, 9].into()));
+        let owner = attempt_key("c1", Some([10, 0, 0, 1].into()));
         assert!(g.record_failure(&attacker, 0));
         assert!(g.check(&attacker, 1).is_err());
         assert_eq!(

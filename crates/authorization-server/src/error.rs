@@ -9,6 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tessera_core::error::{ErrorCode, OAuthError};
 
+use crate::app::AppError;
 use crate::pages;
 
 #[derive(Debug)]
@@ -72,6 +73,59 @@ impl From<OAuthError> for WebError {
     }
 }
 
+impl WebError {
+    /// A use case's failure answered on an OAuth endpoint: JSON.
+    pub fn from_app_json(e: AppError) -> Self {
+        match e {
+            AppError::OAuth(error) => Self::json(error),
+            AppError::ClientAuthentication(e) => match Self::json(e.error) {
+                Self::Json {
+                    status,
+                    error,
+                    retry_after,
+                    ..
+                } => Self::Json {
+                    basic_challenge: e.basic_attempted && status == StatusCode::UNAUTHORIZED,
+                    status,
+                    error,
+                    retry_after,
+                },
+                page => page,
+            },
+            AppError::LockedOut { retry_after } => Self::Json {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                error: OAuthError::invalid_client(
+                    "too many failed authentication attempts; try again later",
+                ),
+                basic_challenge: false,
+                retry_after: Some(retry_after),
+            },
+            AppError::Forbidden(error) => Self::Json {
+                status: StatusCode::FORBIDDEN,
+                error,
+                basic_challenge: false,
+                retry_after: None,
+            },
+            AppError::Flow(refusal) => Self::json(OAuthError::invalid_request(refusal.to_string())),
+            AppError::Unavailable(cause) => Self::unavailable_json(&cause),
+        }
+    }
+
+    /// A use case's failure answered in the browser: a page. (Protocol
+    /// errors that may be redirected never get here: the use case returns
+    /// them as a redirect to the trusted URI.)
+    pub fn from_app_page(e: AppError) -> Self {
+        match e {
+            AppError::Flow(refusal) if refusal.is_forbidden() => {
+                Self::forbidden_page(refusal.to_string())
+            }
+            AppError::Flow(refusal) => Self::bad_request_page(refusal.to_string()),
+            AppError::Unavailable(cause) => Self::unavailable_page(&cause),
+            other => Self::bad_request_page(other.to_string()),
+        }
+    }
+}
+
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         match self {
@@ -121,23 +175,32 @@ pub trait OrInternal<T> {
 
 impl<T, E: std::fmt::Display> OrInternal<T> for Result<T, E> {
     fn or_json(self) -> Result<T, WebError> {
-        self.map_err(|e| {
-            tracing::error!(error = %e, "internal failure on an OAuth endpoint");
-            WebError::json(OAuthError::new(
-                ErrorCode::TemporarilyUnavailable,
-                "the server cannot handle this request right now; try again",
-            ))
-        })
+        self.map_err(|e| WebError::unavailable_json(&e))
     }
 
     fn or_page(self) -> Result<T, WebError> {
-        self.map_err(|e| {
-            tracing::error!(error = %e, "internal failure on a page");
-            WebError::page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Something went wrong",
-                "The server cannot handle this request right now. Please try again in a moment.",
-            )
-        })
+        self.map_err(|e| WebError::unavailable_page(&e))
+    }
+}
+
+impl WebError {
+    /// An internal failure on an OAuth endpoint: its cause logged, a 503
+    /// `temporarily_unavailable` answered.
+    fn unavailable_json(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal failure on an OAuth endpoint");
+        Self::json(OAuthError::new(
+            ErrorCode::TemporarilyUnavailable,
+            "the server cannot handle this request right now; try again",
+        ))
+    }
+
+    /// An internal failure on a page: its cause logged, a 503 page shown.
+    fn unavailable_page(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal failure on a page");
+        Self::page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Something went wrong",
+            "The server cannot handle this request right now. Please try again in a moment.",
+        )
     }
 }

@@ -1,16 +1,19 @@
-//! Tessera's authorization server: a thin axum layer over `tessera-core`
-//! (decisions) and `tessera-store` (state).
+//! Tessera's authorization server: thin axum routes over an application
+//! layer (`app`, one use case per module) over `tessera-core` (decisions)
+//! and `tessera-store` (state).
 //!
 //! ```text
-//! browser ──GET /authorize──▶ routes::authorize ──▶ core::authorize (validate)
-//!         ◀──302 /login──────                   ──▶ store (park the request)
-//!         ──POST /login─────▶ routes::login     ──▶ passwords (Argon2id), session rotation
-//!         ──POST /consent───▶ routes::consent   ──▶ routes::flow::issue_code ──▶ store
+//! browser ──GET /authorize──▶ routes::authorize ──▶ app::authorization::start ──▶ core::authorize, store
+//!         ◀──302 /login──────
+//!         ──POST /login─────▶ routes::login     ──▶ app::authorization::sign_in (Argon2id, new session)
+//!         ──POST /consent───▶ routes::consent   ──▶ app::authorization::consent ──▶ core::consent, store
 //!         ◀──303 redirect_uri?code&state&iss
-//! client  ──POST /token─────▶ routes::token     ──▶ core::token_request, core::grant, store
+//! client  ──POST /token─────▶ routes::back_channel::AuthenticatedClient ──▶ app::client_auth
+//!                             routes::token     ──▶ app::grants::exchange ──▶ core::grant, store
 //! ```
 
 pub mod admin;
+pub mod app;
 pub mod brute_force;
 pub mod clock;
 pub mod config;

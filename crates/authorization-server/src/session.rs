@@ -22,7 +22,7 @@ pub fn cookie_name(state: &AppState) -> &'static str {
 }
 
 /// The session cookie's value, if the request carries exactly one.
-fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+pub fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     let mut found = None;
     for value in headers.get_all(header::COOKIE) {
         let Ok(value) = value.to_str() else { continue };
@@ -41,22 +41,36 @@ fn cookie_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     found
 }
 
+/// The session cookie of this request, if it carries exactly one.
+pub fn cookie<'h>(state: &AppState, headers: &'h HeaderMap) -> Option<&'h str> {
+    cookie_value(headers, cookie_name(state))
+}
+
+/// The live session named by the cookie value `raw`, at `now`.
+pub async fn find(
+    state: &AppState,
+    raw: Option<&str>,
+    now: UnixTime,
+) -> Result<Option<Session>, StoreError> {
+    match raw {
+        Some(raw) => state.store.session(&TokenHash::of(raw), now).await,
+        None => Ok(None),
+    }
+}
+
 /// The live session of this request, if any.
 pub async fn load(state: &AppState, headers: &HeaderMap) -> Result<Option<Session>, StoreError> {
-    let Some(raw) = cookie_value(headers, cookie_name(state)) else {
-        return Ok(None);
-    };
-    state.store.session(&TokenHash::of(raw), state.now()).await
+    find(state, cookie(state, headers), state.now()).await
 }
 
 /// A new session (not yet stored) and the cookie value that names it.
 pub fn new_session(
     state: &AppState,
     user: Option<(&str, UnixTime)>,
+    now: UnixTime,
 ) -> Result<(SecretString, Session), RandomnessUnavailable> {
     let raw = secrets::new_opaque_token(state.rng.as_ref())?;
     let csrf = secrets::new_opaque_token(state.rng.as_ref())?;
-    let now = state.now();
     let session = Session {
         id_hash: TokenHash::of(raw.expose()),
         csrf_token: csrf.expose().to_owned(),

@@ -93,6 +93,18 @@ impl Client {
         self.grant_types.contains(&grant)
     }
 
+    /// [`Client::allows`] as the token endpoint answers it: a grant the
+    /// client is not registered for is `unauthorized_client` (RFC 6749 §5.2).
+    pub fn require(&self, grant: GrantType) -> Result<(), crate::error::OAuthError> {
+        if self.allows(grant) {
+            Ok(())
+        } else {
+            Err(crate::error::OAuthError::unauthorized_client(format!(
+                "this client is not allowed the {grant} grant"
+            )))
+        }
+    }
+
     pub fn pkce_required(&self) -> bool {
         self.require_pkce || self.is_public()
     }

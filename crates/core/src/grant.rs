@@ -181,11 +181,113 @@ pub fn refresh_expiry(
     now: UnixTime,
 ) -> (UnixTime, UnixTime) {
     let absolute = grant_started.saturating_add(lifetimes.refresh_token_absolute);
+    (idle_expiry(lifetimes, absolute, now), absolute)
+}
+
+/// The expiry of the successor of `parent`, rotated `now`: a fresh idle
+/// period, never past the family's absolute end (CONFORMANCE.md item 54).
+pub fn rotated_refresh_expiry(
+    lifetimes: &TokenLifetimes,
+    parent: &RefreshTokenRecord,
+    now: UnixTime,
+) -> (UnixTime, UnixTime) {
     (
-        now.saturating_add(lifetimes.refresh_token_idle)
-            .min(absolute),
-        absolute,
+        idle_expiry(lifetimes, parent.absolute_expires_at, now),
+        parent.absolute_expires_at,
     )
+}
+
+fn idle_expiry(lifetimes: &TokenLifetimes, absolute: UnixTime, now: UnixTime) -> UnixTime {
+    now.saturating_add(lifetimes.refresh_token_idle)
+        .min(absolute)
+}
+
+/// The answer kept for the refresh retry window, as far as the rule needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryCandidate<'a> {
+    /// The scope the kept answer was issued with.
+    pub scope: &'a str,
+    /// When the kept answer was issued.
+    pub issued_at: UnixTime,
+}
+
+/// The refresh retry window (CONFORMANCE.md decisions): a rotated token
+/// presented again is a *retry*, answered with the identical pair, only by
+/// its own client, with a window configured (`window_secs > 0`), an answer
+/// still kept (the store returns it only inside the window and while the
+/// child is unused) and the same scope asked for (none means the grant's).
+/// Anything else is reuse, which ends the family (RFC 9700 §4.14.2).
+/// Returns the `expires_in` of the kept access token when it is a retry.
+pub fn retry_answer(
+    token: &RefreshTokenRecord,
+    client_id: &str,
+    requested_scope: Option<&Scope>,
+    kept: Option<RetryCandidate<'_>>,
+    window_secs: i64,
+    lifetimes: &TokenLifetimes,
+    now: UnixTime,
+) -> Option<i64> {
+    let kept = kept?;
+    if window_secs <= 0 || token.client_id != client_id {
+        return None;
+    }
+    let wanted = match requested_scope {
+        Some(s) if !s.is_empty() => s.to_string(),
+        _ => token.scope.to_string(),
+    };
+    (kept.scope == wanted).then(|| {
+        lifetimes
+            .access_token
+            .saturating_sub(now.saturating_sub(kept.issued_at))
+    })
+}
+
+/// Whether a retry could apply at all, before the kept answer is read.
+pub fn retry_possible(token: &RefreshTokenRecord, client_id: &str, window_secs: i64) -> bool {
+    window_secs > 0 && token.client_id == client_id
+}
+
+/// RFC 6749 §4.4 / §3.3: the scope of a client-credentials token. A scope
+/// asked for must be within the client's registration; none asked means all
+/// of it, narrowed to what the named resource offers (`resource_scopes`,
+/// when one is registered). An empty result is `invalid_scope`.
+pub fn client_credentials_scope(
+    registered: &Scope,
+    requested: Option<Scope>,
+    resource_scopes: Option<&Scope>,
+) -> Result<Scope, OAuthError> {
+    let scope = match requested {
+        Some(s) if !s.is_empty() => {
+            if !s.is_subset(registered) {
+                return Err(OAuthError::invalid_scope(
+                    "the requested scope is not allowed for this client",
+                ));
+            }
+            s
+        }
+        _ => match resource_scopes {
+            Some(offered) => registered.intersection(offered),
+            None => registered.clone(),
+        },
+    };
+    if scope.is_empty() {
+        return Err(OAuthError::invalid_scope(
+            "this client has no scope it may use at that resource",
+        ));
+    }
+    Ok(scope)
+}
+
+/// RFC 8707 §2.2: a `resource` at the token endpoint must be one the grant
+/// was issued for.
+pub fn check_resource(requested: Option<&str>, audience: &str) -> Result<(), OAuthError> {
+    match requested {
+        Some(r) if r != audience => Err(OAuthError::new(
+            crate::error::ErrorCode::InvalidTarget,
+            "the resource is not one this grant was issued for",
+        )),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -408,5 +510,104 @@ mod tests {
         };
         assert_eq!(refresh_expiry(&l, 0, 10), (110, 150));
         assert_eq!(refresh_expiry(&l, 0, 120), (150, 150));
+    }
+
+    #[test]
+    fn conformance_54_a_rotated_token_gets_a_fresh_idle_period_within_the_absolute_end() {
+        let l = TokenLifetimes {
+            refresh_token_idle: 100,
+            refresh_token_absolute: 150,
+            ..TokenLifetimes::default()
+        };
+        let mut parent = rt();
+        parent.absolute_expires_at = 1_000;
+        assert_eq!(rotated_refresh_expiry(&l, &parent, 500), (600, 1_000));
+        assert_eq!(rotated_refresh_expiry(&l, &parent, 950), (1_000, 1_000));
+    }
+
+    #[test]
+    fn retry_window_only_same_client_same_scope_inside_a_configured_window() {
+        let l = TokenLifetimes::default();
+        let token = rt();
+        let grant_scope = token.scope.to_string();
+        let kept = Some(RetryCandidate {
+            scope: &grant_scope,
+            issued_at: 1_000,
+        });
+        let now = 1_004;
+        // The same client, no scope named: the grant's scope, the same pair,
+        // whose access token has aged 4 seconds.
+        assert_eq!(
+            retry_answer(&token, &token.client_id, None, kept, 10, &l, now),
+            Some(l.access_token - 4)
+        );
+        assert!(retry_possible(&token, &token.client_id, 10));
+        // Another client, no window, no kept answer, another scope: reuse.
+        assert_eq!(retry_answer(&token, "other", None, kept, 10, &l, now), None);
+        assert!(!retry_possible(&token, "other", 10));
+        assert_eq!(
+            retry_answer(&token, &token.client_id, None, kept, 0, &l, now),
+            None
+        );
+        assert!(!retry_possible(&token, &token.client_id, 0));
+        assert_eq!(
+            retry_answer(&token, &token.client_id, None, None, 10, &l, now),
+            None
+        );
+        let narrower = Scope::parse("a").unwrap_or_default();
+        assert_eq!(
+            retry_answer(&token, &token.client_id, Some(&narrower), kept, 10, &l, now),
+            None
+        );
+    }
+
+    #[test]
+    fn rfc6749_4_4_client_credentials_scope() {
+        let registered = Scope::parse("a b c").unwrap_or_default();
+        let offered = Scope::parse("b c d").unwrap_or_default();
+        let s = |v: &str| Scope::parse(v).unwrap_or_default();
+        let code = |r: Result<Scope, OAuthError>| r.map(|s| s.to_string()).map_err(|e| e.code);
+        assert_eq!(
+            code(client_credentials_scope(&registered, None, None)),
+            Ok("a b c".into())
+        );
+        assert_eq!(
+            code(client_credentials_scope(
+                &registered,
+                Some(s("")),
+                Some(&offered)
+            )),
+            Ok("b c".into()),
+            "none asked: narrowed to what the resource offers"
+        );
+        assert_eq!(
+            code(client_credentials_scope(
+                &registered,
+                Some(s("a")),
+                Some(&offered)
+            )),
+            Ok("a".into())
+        );
+        assert_eq!(
+            code(client_credentials_scope(&registered, Some(s("a x")), None)),
+            Err(ErrorCode::InvalidScope)
+        );
+        assert_eq!(
+            code(client_credentials_scope(&registered, None, Some(&s("x")))),
+            Err(ErrorCode::InvalidScope),
+            "nothing in common with the resource"
+        );
+    }
+
+    #[test]
+    fn rfc8707_2_2_resource_at_the_token_endpoint_must_match_the_grant() {
+        assert_eq!(check_resource(None, "https://rs"), Ok(()));
+        assert_eq!(check_resource(Some("https://rs"), "https://rs"), Ok(()));
+        assert_eq!(
+            check_resource(Some("https://other"), "https://rs")
+                .err()
+                .map(|e| e.code),
+            Some(ErrorCode::InvalidTarget)
+        );
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod authorize;
 pub mod client;
+pub mod consent;
 pub mod error;
 pub mod grant;
 pub mod id_token;

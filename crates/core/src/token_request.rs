@@ -9,9 +9,17 @@ use crate::params::Params;
 use crate::scope::Scope;
 use crate::secrets::SecretString;
 
-/// The client authentication methods of the token endpoint, as metadata
-/// names them (RFC 8414 §2): what [`client_authentication`] accepts.
-pub const AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "none"];
+/// The client authentication methods of the token and revocation endpoints,
+/// as metadata names them (RFC 8414 §2): what the server checks
+/// [`ClientAuthentication::method`] against, so the two cannot drift.
+pub const AUTH_METHODS: &[&str] = &[BASIC, POST, NONE];
+/// The methods of the introspection endpoint: only confidential clients
+/// introspect, so never `none`.
+pub const INTROSPECTION_AUTH_METHODS: &[&str] = &[BASIC, POST];
+
+const BASIC: &str = "client_secret_basic";
+const POST: &str = "client_secret_post";
+const NONE: &str = "none";
 
 /// How the client authenticated. The `client_id` is what it claims; the
 /// secret is checked by the caller against the store.
@@ -38,6 +46,20 @@ impl ClientAuthentication {
             | Self::Post { client_id, .. }
             | Self::None { client_id } => client_id,
         }
+    }
+
+    /// The method's name as metadata advertises it (RFC 8414 §2).
+    pub fn method(&self) -> &'static str {
+        match self {
+            Self::Basic { .. } => BASIC,
+            Self::Post { .. } => POST,
+            Self::None { .. } => NONE,
+        }
+    }
+
+    /// Whether this method is one of `allowed` (an endpoint's advertised list).
+    pub fn is_one_of(&self, allowed: &[&str]) -> bool {
+        allowed.contains(&self.method())
     }
 
     pub fn used_basic(&self) -> bool {

@@ -22,7 +22,7 @@ use tessera_core::redirect_uri;
 use tessera_store::Session;
 
 use super::FormBody;
-use super::flow::{self, Via};
+use super::redirect::{self, Via};
 use crate::error::{OrInternal, WebError};
 use crate::state::AppState;
 use crate::{id_tokens, pages, session};
@@ -60,7 +60,7 @@ async fn handle(
         tracing::info!("browser session ended by RP-initiated logout");
     }
     let mut response = match return_address(state, params).await? {
-        Some(location) => flow::redirect(&location, via),
+        Some(location) => redirect::redirect(&location, via),
         None => pages::render(
             StatusCode::OK,
             "logged_out.html",

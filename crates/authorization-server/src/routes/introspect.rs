@@ -7,25 +7,22 @@
 //! malformed, is exactly `{"active": false}` (§2.2).
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tessera_core::client::Client;
 use tessera_core::error::OAuthError;
 
-use super::client_auth;
-use super::{BackChannelBody, PeerIp};
+use super::back_channel::{AuthenticatedClient, Introspection};
 use crate::error::{OrInternal, WebError};
 use crate::state::AppState;
 use crate::tokens::{self, FoundToken, Hint};
 
 pub async fn introspect(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    peer: PeerIp,
-    BackChannelBody(body): BackChannelBody,
+    request: AuthenticatedClient<Introspection>,
 ) -> Result<Response, WebError> {
-    handle(&state, &headers, peer, &body).await
+    handle(&state, &request).await
 }
 
 /// Whether `caller` may learn about a token of `client_id` for `audience`.
@@ -35,12 +32,9 @@ fn visible(caller: &Client, client_id: &str, audience: &str) -> bool {
 
 async fn handle(
     state: &AppState,
-    headers: &HeaderMap,
-    peer: PeerIp,
-    body: &[u8],
+    request: &AuthenticatedClient<Introspection>,
 ) -> Result<Response, WebError> {
-    let params = client_auth::form(headers, body)?;
-    let caller = client_auth::authenticate_request(state, headers, &params, peer).await?;
+    let (caller, params) = (&request.client, &request.params);
     if caller.is_public() || !caller.introspect {
         return Err(WebError::Json {
             status: StatusCode::FORBIDDEN,
@@ -56,14 +50,14 @@ async fn handle(
         .map_err(OAuthError::from)?
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     let hint = Hint::parse(params.single("token_type_hint").map_err(OAuthError::from)?);
-    let now = state.now();
+    let now = request.received_at;
     let issuer = state.config.issuer();
     let answer = match tokens::find(state, token, hint).await.or_json()? {
         Some(FoundToken::Access(a))
             if a.revoked_at.is_none()
                 && a.grant_revoked_at.is_none()
                 && now < a.record.expires_at
-                && visible(&caller, &a.record.client_id, &a.record.audience) =>
+                && visible(caller, &a.record.client_id, &a.record.audience) =>
         {
             let r = &a.record;
             let mut v = json!({
@@ -87,7 +81,7 @@ async fn handle(
             if r.rotated_at.is_none()
                 && r.grant_revoked_at.is_none()
                 && now < r.idle_expires_at.min(r.absolute_expires_at)
-                && visible(&caller, &r.client_id, &r.audience) =>
+                && visible(caller, &r.client_id, &r.audience) =>
         {
             json!({
                 "active": true,

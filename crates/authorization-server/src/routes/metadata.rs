@@ -8,6 +8,7 @@
 
 use std::collections::BTreeSet;
 
+use super::back_channel::{Endpoint, Introspection, Revocation, Token};
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -16,15 +17,10 @@ use tessera_core::authorize::{PROMPT_VALUES, RESPONSE_MODES, RESPONSE_TYPES};
 use tessera_core::client::GrantType;
 use tessera_core::jwt::SigningAlgorithm;
 use tessera_core::pkce;
-use tessera_core::token_request::AUTH_METHODS;
 use tessera_core::user_claims::{CLAIMS_SUPPORTED, OIDC_SCOPES};
 
 use crate::error::{OrInternal, WebError};
 use crate::state::AppState;
-
-/// Methods a confidential client uses at introspection (public clients may
-/// not introspect).
-const INTROSPECTION_AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post"];
 
 pub async fn metadata(State(state): State<AppState>) -> Response {
     respond(document(&state).await)
@@ -104,9 +100,10 @@ async fn document(state: &AppState) -> Result<serde_json::Value, WebError> {
         "response_modes_supported": RESPONSE_MODES,
         "grant_types_supported": grant_types,
         "code_challenge_methods_supported": pkce::SUPPORTED_METHODS,
-        "token_endpoint_auth_methods_supported": AUTH_METHODS,
-        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
-        "introspection_endpoint_auth_methods_supported": INTROSPECTION_AUTH_METHODS,
+        // The lists the back-channel extractor enforces, per endpoint.
+        "token_endpoint_auth_methods_supported": Token::AUTH_METHODS,
+        "revocation_endpoint_auth_methods_supported": Revocation::AUTH_METHODS,
+        "introspection_endpoint_auth_methods_supported": Introspection::AUTH_METHODS,
         "scopes_supported": scopes,
         "authorization_response_iss_parameter_supported": true,
     });

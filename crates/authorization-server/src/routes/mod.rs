@@ -2,15 +2,15 @@
 //! core for decisions and the store for state, and shapes the response.
 
 pub mod authorize;
-pub mod client_auth;
+pub mod back_channel;
 pub mod consent;
 pub mod end_session;
-pub mod flow;
 pub mod introspect;
 pub mod jwks;
 pub mod login;
 pub mod metadata;
 pub mod misc;
+pub mod redirect;
 pub mod revoke;
 pub mod token;
 pub mod userinfo;
@@ -83,36 +83,5 @@ impl<S: Send + Sync> FromRequest<S> for FormBody {
             ));
         }
         Ok(Self(body))
-    }
-}
-
-/// The address of the peer that sent the request, when the server was
-/// started with connection info (as `serve` does).
-#[derive(Debug, Clone, Copy)]
-pub struct PeerIp(pub Option<std::net::IpAddr>);
-
-impl PeerIp {
-    /// The brute-force key for `client_id` from this peer.
-    pub fn key_for(&self, client_id: &str) -> String {
-        match self.0 {
-            Some(ip) => format!("{client_id} from {ip}"),
-            None => client_id.to_owned(),
-        }
-    }
-}
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        _state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip()),
-        ))
     }
 }

@@ -8,39 +8,33 @@
 //! failure is a 503, never a 200 (fosite CVE-2020-15223).
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tessera_core::error::OAuthError;
 
-use super::client_auth;
-use super::{BackChannelBody, PeerIp};
+use super::back_channel::{AuthenticatedClient, Revocation};
 use crate::error::{OrInternal, WebError};
 use crate::state::AppState;
 use crate::tokens::{self, FoundToken, Hint};
 
 pub async fn revoke(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    peer: PeerIp,
-    BackChannelBody(body): BackChannelBody,
+    request: AuthenticatedClient<Revocation>,
 ) -> Result<Response, WebError> {
-    handle(&state, &headers, peer, &body).await
+    handle(&state, &request).await
 }
 
 async fn handle(
     state: &AppState,
-    headers: &HeaderMap,
-    peer: PeerIp,
-    body: &[u8],
+    request: &AuthenticatedClient<Revocation>,
 ) -> Result<Response, WebError> {
-    let params = client_auth::form(headers, body)?;
-    let client = client_auth::authenticate_request(state, headers, &params, peer).await?;
+    let (client, params) = (&request.client, &request.params);
     let token = params
         .single("token")
         .map_err(OAuthError::from)?
         .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     let hint = Hint::parse(params.single("token_type_hint").map_err(OAuthError::from)?);
-    let now = state.now();
+    let now = request.received_at;
     match tokens::find(state, token, hint).await.or_json()? {
         None => {}
         Some(FoundToken::Refresh { record, .. }) => {

@@ -1,0 +1,177 @@
+//! Remembered consent: when a user's earlier decision answers a new
+//! authorization request without showing the consent page again
+//! (CONFORMANCE.md decisions: per user, client and scope set; `prompt=consent`
+//! always shows the page; for public clients only for the redirect URI that
+//! got it, since their identity cannot be assured).
+
+use crate::authorize::AuthorizationRequest;
+use crate::client::Client;
+use crate::scope::Scope;
+
+/// What is remembered of a user's consent to one client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remembered {
+    pub scope: Scope,
+    /// For public clients, the redirect URI the consent was given for.
+    pub redirect_uri: Option<String>,
+}
+
+/// Whether `remembered` answers `request` without asking the user.
+pub fn covers(
+    remembered: Option<&Remembered>,
+    client: &Client,
+    request: &AuthorizationRequest,
+) -> bool {
+    if request.prompt.consent {
+        return false;
+    }
+    remembered.is_some_and(|c| {
+        request.scope.is_subset(&c.scope)
+            && (!client.is_public()
+                || c.redirect_uri.as_deref() == Some(request.redirect.uri.as_str()))
+    })
+}
+
+/// What to remember after the user granted `granted` for `request`: added
+/// to what was remembered for the same redirect binding; a consent for
+/// another redirect URI (public clients) is replaced.
+pub fn remember(
+    previous: Option<&Remembered>,
+    client: &Client,
+    request: &AuthorizationRequest,
+    granted: &Scope,
+) -> Remembered {
+    let redirect_uri = client.is_public().then(|| request.redirect.uri.clone());
+    let scope = match previous {
+        Some(p) if p.redirect_uri == redirect_uri => p.scope.union(granted),
+        _ => granted.clone(),
+    };
+    Remembered {
+        scope,
+        redirect_uri,
+    }
+}
+
+/// Only what was asked can be granted, whatever the consent form says.
+pub fn granted(checked: &Scope, request: &AuthorizationRequest) -> Scope {
+    checked.intersection(&request.scope)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authorize::{Prompt, TrustedRedirect};
+    use crate::client::GrantType;
+    use std::collections::BTreeSet;
+
+    fn client(public: bool) -> Client {
+        Client {
+            client_id: "c1".into(),
+            name: "C1".into(),
+            secret_hash: (!public).then(|| "h".into()),
+            redirect_uris: vec!["http://127.0.0.1/cb".into()],
+            scopes: Scope::parse("a b c").unwrap_or_default(),
+            grant_types: BTreeSet::from([GrantType::AuthorizationCode]),
+            require_pkce: true,
+            introspect: false,
+            resource: None,
+            access_token_format: None,
+            id_token_signed_response_alg: None,
+            post_logout_redirect_uris: Vec::new(),
+        }
+    }
+
+    fn request(scope: &str, uri: &str, consent: bool) -> AuthorizationRequest {
+        AuthorizationRequest {
+            client_id: "c1".into(),
+            redirect: TrustedRedirect {
+                uri: uri.into(),
+                explicit: true,
+                state: None,
+            },
+            scope: Scope::parse(scope).unwrap_or_default(),
+            resource: None,
+            audience: "https://rs".into(),
+            code_challenge: None,
+            prompt: Prompt {
+                consent,
+                ..Prompt::default()
+            },
+            nonce: None,
+            max_age: None,
+            min_auth_time: None,
+            refused_session: None,
+            login_hint: None,
+            id_token_hint: None,
+        }
+    }
+
+    fn remembered(scope: &str, uri: Option<&str>) -> Remembered {
+        Remembered {
+            scope: Scope::parse(scope).unwrap_or_default(),
+            redirect_uri: uri.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_remembered_scope_set_covers_its_subsets_only() {
+        let c = client(false);
+        let r = remembered("a b", None);
+        assert!(covers(Some(&r), &c, &request("a", "https://x/cb", false)));
+        assert!(covers(Some(&r), &c, &request("a b", "https://x/cb", false)));
+        assert!(!covers(
+            Some(&r),
+            &c,
+            &request("a c", "https://x/cb", false)
+        ));
+        assert!(!covers(None, &c, &request("a", "https://x/cb", false)));
+    }
+
+    #[test]
+    fn prompt_consent_always_asks() {
+        let r = remembered("a b", None);
+        assert!(!covers(
+            Some(&r),
+            &client(false),
+            &request("a", "https://x/cb", true)
+        ));
+    }
+
+    #[test]
+    fn a_public_clients_consent_holds_only_for_its_redirect_uri() {
+        let c = client(true);
+        let r = remembered("a", Some("http://127.0.0.1/cb"));
+        assert!(covers(
+            Some(&r),
+            &c,
+            &request("a", "http://127.0.0.1/cb", false)
+        ));
+        assert!(!covers(
+            Some(&r),
+            &c,
+            &request("a", "http://127.0.0.1/other", false)
+        ));
+        // Remembering for another URI replaces, for the same URI adds.
+        let other = remember(
+            Some(&r),
+            &c,
+            &request("b", "http://127.0.0.1/other", false),
+            &Scope::parse("b").unwrap_or_default(),
+        );
+        assert_eq!(other, remembered("b", Some("http://127.0.0.1/other")));
+        let same = remember(
+            Some(&r),
+            &c,
+            &request("b", "http://127.0.0.1/cb", false),
+            &Scope::parse("b").unwrap_or_default(),
+        );
+        assert_eq!(same, remembered("a b", Some("http://127.0.0.1/cb")));
+    }
+
+    #[test]
+    fn only_requested_scopes_can_be_granted() {
+        let r = request("a b", "https://x/cb", false);
+        let checked = Scope::parse("b c").unwrap_or_default();
+        assert_eq!(granted(&checked, &r).to_string(), "b");
+    }
+}
