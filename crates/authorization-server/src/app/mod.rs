@@ -10,5 +10,8 @@ pub mod client_auth;
 pub mod error;
 pub mod events;
 pub mod grants;
+pub mod introspection;
+pub mod revocation;
+pub mod token_status;
 
 pub use error::{AppError, FlowRefusal, Unavailable};

@@ -19,8 +19,21 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode, header};
 use tessera_core::error::OAuthError;
+use tessera_core::params::Params;
 
 use crate::error::WebError;
+use crate::tokens::Hint;
+
+/// The `token` and `token_type_hint` of a revocation or introspection
+/// request (RFC 7009 §2.1, RFC 7662 §2.1).
+pub fn token_and_hint(params: &Params) -> Result<(&str, Hint), WebError> {
+    let token = params
+        .single("token")
+        .map_err(OAuthError::from)?
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let hint = Hint::parse(params.single("token_type_hint").map_err(OAuthError::from)?);
+    Ok((token, hint))
+}
 
 /// Whether the request body is `application/x-www-form-urlencoded` (any
 /// parameters, such as a charset, are allowed).

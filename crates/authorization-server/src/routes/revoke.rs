@@ -1,67 +1,23 @@
-//! `POST /revoke`: token revocation (RFC 7009).
-//!
-//! Revoking a refresh token revokes its grant: the whole family, and every
-//! access token of the grant becomes inactive at introspection. Revoking an
-//! access token puts its `jti` on the deny list until it expires. A token of
-//! another client is left alone (answered 200 all the same, CONFORMANCE.md
-//! decision on item 61); unknown tokens are answered 200 (§2.2). A storage
-//! failure is a 503, never a 200 (fosite CVE-2020-15223).
+//! `POST /revoke`: token revocation (RFC 7009); the use case is
+//! [`crate::app::revocation::revoke`].
 
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use tessera_core::error::OAuthError;
 
 use super::back_channel::{AuthenticatedClient, Revocation};
-use crate::error::{OrInternal, WebError};
+use crate::app::revocation;
+use crate::error::WebError;
 use crate::state::AppState;
-use crate::tokens::{self, FoundToken, Hint};
 
 pub async fn revoke(
     State(state): State<AppState>,
     request: AuthenticatedClient<Revocation>,
 ) -> Result<Response, WebError> {
-    handle(&state, &request).await
-}
-
-async fn handle(
-    state: &AppState,
-    request: &AuthenticatedClient<Revocation>,
-) -> Result<Response, WebError> {
-    let (client, params) = (&request.client, &request.params);
-    let token = params
-        .single("token")
-        .map_err(OAuthError::from)?
-        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
-    let hint = Hint::parse(params.single("token_type_hint").map_err(OAuthError::from)?);
-    let now = request.received_at;
-    match tokens::find(state, token, hint).await.or_json()? {
-        None => {}
-        Some(FoundToken::Refresh { record, .. }) => {
-            if record.client_id == client.client_id {
-                state
-                    .store
-                    .revoke_grant(&record.grant_id, now, "refresh token revoked by the client")
-                    .await
-                    .or_json()?;
-                tracing::info!(client_id = %client.client_id, "refresh token revoked; its grant is revoked");
-            } else {
-                tracing::warn!(client_id = %client.client_id, "a client tried to revoke another client's refresh token");
-            }
-        }
-        Some(FoundToken::Access(status)) => {
-            if status.record.client_id == client.client_id {
-                state
-                    .store
-                    .revoke_access_token(&status.record.jti, now)
-                    .await
-                    .or_json()?;
-                tracing::info!(client_id = %client.client_id, "access token revoked");
-            } else {
-                tracing::warn!(client_id = %client.client_id, "a client tried to revoke another client's access token");
-            }
-        }
-    }
+    let (token, hint) = super::token_and_hint(&request.params)?;
+    revocation::revoke(&state, &request.client, token, hint, request.received_at)
+        .await
+        .map_err(WebError::from_app_json)?;
     let mut r = StatusCode::OK.into_response();
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
