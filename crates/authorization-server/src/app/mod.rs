@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod grants;
 pub mod introspection;
+pub mod logout;
 pub mod revocation;
 pub mod token_status;
 
