@@ -15,6 +15,7 @@ mod interop_openidconnect;
 mod introspection;
 mod keys;
 mod logging;
+mod login_freshness;
 mod metadata;
 mod oidc;
 mod oidc_basic_op;
