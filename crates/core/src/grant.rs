@@ -53,7 +53,7 @@ pub struct CodeGrant {
 
 /// Checks a redemption of a code that was just consumed (the store marks a
 /// code used atomically *before* these checks, so a failed check burns it:
-/// CONFORMANCE.md item 37).
+/// docs/conformance.md item 37).
 pub fn check_code_redemption(
     code: &CodeGrant,
     client_id: &str,
@@ -367,7 +367,7 @@ mod tests {
                 10
             ),
             Err(RefreshRejection::Reused),
-            "a rotated token from another client is reuse (issue 7)"
+            "a rotated token from another client is reuse"
         );
         assert_eq!(
             check_refresh(

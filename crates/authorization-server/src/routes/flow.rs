@@ -43,7 +43,7 @@ pub fn redirect(location: &str, via: Via) -> Response {
     }
 }
 
-/// Whether a remembered consent covers this request (CONFORMANCE.md
+/// Whether a remembered consent covers this request (docs/conformance.md
 /// decisions: per user, client and scope set; for public clients only for
 /// the redirect URI that got it, since their identity cannot be assured).
 pub async fn consent_covers(
@@ -171,7 +171,7 @@ pub async fn issue_code(
 
 /// RFC 9700 §2.1.1 encourages detecting a constant PKCE challenge (a client
 /// that does not make a fresh verifier per request). Recorded, not refused
-/// (CONFORMANCE.md decision on item 46).
+/// (docs/conformance.md decision on item 46).
 async fn note_constant_challenge(
     state: &AppState,
     client_id: &str,

@@ -3,7 +3,7 @@
 //! Revoking a refresh token revokes its grant: the whole family, and every
 //! access token of the grant becomes inactive at introspection. Revoking an
 //! access token puts its `jti` on the deny list until it expires. A token of
-//! another client is left alone (answered 200 all the same, CONFORMANCE.md
+//! another client is left alone (answered 200 all the same, docs/conformance.md
 //! decision on item 61); unknown tokens are answered 200 (§2.2). A storage
 //! failure is a 503, never a 200 (fosite CVE-2020-15223).
 
