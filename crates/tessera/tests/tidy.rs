@@ -549,9 +549,9 @@ fn citations(after: &str) -> Vec<Cited> {
 /// The problem with one citation, if any.
 fn check(list: &Checklist, cited: &Cited) -> Option<String> {
     match cited {
-        Cited::Section(label) if !list.sections.contains(label) => Some(format!(
-            "cites §{label}, which {CHECKLIST} does not have"
-        )),
+        Cited::Section(label) if !list.sections.contains(label) => {
+            Some(format!("cites §{label}, which {CHECKLIST} does not have"))
+        }
         Cited::Item(n) if !list.items.contains_key(n) => {
             Some(format!("cites item {n}, which {CHECKLIST} does not have"))
         }
@@ -638,7 +638,7 @@ fn conformance_citations_name_existing_items() {
                 let Some(name) = line
                     .split("fn ")
                     .nth(1)
-                    .and_then(|r| r.split(|c: char| c == '(' || c == '<').next())
+                    .and_then(|r| r.split(['(', '<']).next())
                 else {
                     continue;
                 };
