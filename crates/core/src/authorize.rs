@@ -317,7 +317,7 @@ fn validate_inner(params: &Params, client: &Client) -> Result<Validated, OAuthEr
         }
     }
     // Request objects are not supported yet; we never fetch a request_uri
-    // (SSRF, CONFORMANCE.md item 98).
+    // (SSRF, docs/conformance.md item 98).
     if params.single("request")?.is_some() {
         return Err(OAuthError::new(
             ErrorCode::RequestNotSupported,

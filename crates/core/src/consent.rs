@@ -1,6 +1,6 @@
 //! Remembered consent: when a user's earlier decision answers a new
 //! authorization request without showing the consent page again
-//! (CONFORMANCE.md decisions: per user, client and scope set; `prompt=consent`
+//! (docs/conformance.md decisions: per user, client and scope set; `prompt=consent`
 //! always shows the page; for public clients only for the redirect URI that
 //! got it, since their identity cannot be assured).
 

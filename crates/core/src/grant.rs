@@ -53,7 +53,7 @@ pub struct CodeGrant {
 
 /// Checks a redemption of a code that was just consumed (the store marks a
 /// code used atomically *before* these checks, so a failed check burns it:
-/// CONFORMANCE.md item 37).
+/// docs/conformance.md item 37).
 pub fn check_code_redemption(
     code: &CodeGrant,
     client_id: &str,
@@ -185,7 +185,7 @@ pub fn refresh_expiry(
 }
 
 /// The expiry of the successor of `parent`, rotated `now`: a fresh idle
-/// period, never past the family's absolute end (CONFORMANCE.md item 54).
+/// period, never past the family's absolute end (docs/conformance.md item 54).
 pub fn rotated_refresh_expiry(
     lifetimes: &TokenLifetimes,
     parent: &RefreshTokenRecord,
@@ -211,7 +211,7 @@ pub struct RetryCandidate<'a> {
     pub issued_at: UnixTime,
 }
 
-/// The refresh retry window (CONFORMANCE.md decisions): a rotated token
+/// The refresh retry window (docs/conformance.md decisions): a rotated token
 /// presented again is a *retry*, answered with the identical pair, only by
 /// its own client, with a window configured (`window_secs > 0`), an answer
 /// still kept (the store returns it only inside the window and while the
@@ -469,7 +469,7 @@ mod tests {
                 10
             ),
             Err(RefreshRejection::Reused),
-            "a rotated token from another client is reuse (issue 7)"
+            "a rotated token from another client is reuse"
         );
         assert_eq!(
             check_refresh(

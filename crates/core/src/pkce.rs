@@ -1,7 +1,7 @@
 //! PKCE (RFC 7636), `S256` only.
 //!
 //! `plain` exposes the verifier to anyone who sees the authorization request,
-//! so it is refused and never advertised (CONFORMANCE.md decision). The method
+//! so it is refused and never advertised (docs/conformance.md decisions). The method
 //! stored with the code is the one used at the token endpoint: the token
 //! request cannot choose it.
 

@@ -112,7 +112,7 @@ impl fmt::Debug for ClientSecretHasher {
     }
 }
 
-/// Configured client secrets must be at least this long (CONFORMANCE.md
+/// Configured client secrets must be at least this long (docs/conformance.md
 /// decisions); generated ones are 43 characters of base64url (256 bits).
 pub const MIN_CLIENT_SECRET_LEN: usize = 32;
 

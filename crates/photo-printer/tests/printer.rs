@@ -1,7 +1,7 @@
 //! The photo printer over real HTTP, against the real AS and photo API on
 //! loopback: the whole dance, each refused callback (with no token request
 //! reaching the AS, counted on the AS side), the token buttons, and the
-//! dance view. Tests are named after CONFORMANCE.md §1L where they mirror it.
+//! dance view. Tests are named after docs/conformance.md §1L where they mirror it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -252,8 +252,8 @@ async fn the_whole_dance_shows_the_photos_and_every_step() {
         .into_owned();
     let before = app.servers.token_requests();
     let r = app.callback(&browser, &query).await;
-    // §1L: after processing, the callback redirects away so the code leaves
-    // the address bar, with no Referer leak.
+    // docs/conformance.md item 93: after processing, the callback redirects
+    // away so the code leaves the address bar, with no Referer leak.
     assert_eq!(r.status(), 303);
     assert_eq!(location(&r), "/photos");
     assert_eq!(r.headers()["referrer-policy"], "no-referrer");
@@ -366,8 +366,9 @@ async fn one_scope_unchecked_at_consent_shows_as_not_granted() {
 
 #[tokio::test]
 async fn client_state_is_bound_to_the_browser_session() {
-    // §1L: a callback in a browser without the session that started the
-    // request is refused, and no token request is made.
+    // docs/conformance.md item 86: a callback in a browser without the
+    // session that started the request is refused, and no token request is
+    // made.
     let app = app().await;
     let alice = Browser::new(&app.servers);
     let query = app.authorize(&alice, None).await;

@@ -107,7 +107,7 @@ pub trait Store: Send + Sync + 'static {
         claims: &tessera_core::user_claims::UserClaims,
     ) -> StoreResult<bool>;
     /// Sets a new password hash and revokes every grant of the user, so
-    /// refresh tokens end with the old password (CONFORMANCE.md decisions).
+    /// refresh tokens end with the old password (docs/conformance.md decisions).
     async fn set_password(
         &self,
         username: &str,
@@ -161,7 +161,7 @@ pub trait Store: Send + Sync + 'static {
         code: &CodeGrant,
     ) -> StoreResult<()>;
     /// Whether `client_id` used this exact code challenge since `since`
-    /// (constant-challenge detection, CONFORMANCE.md item 46).
+    /// (constant-challenge detection, docs/conformance.md item 46).
     async fn code_challenge_seen(
         &self,
         client_id: &str,

@@ -82,7 +82,7 @@ pub struct Consent {
     pub client_id: String,
     pub scope: Scope,
     /// For public clients, the redirect URI the consent was given for: it is
-    /// honoured only for that URI (CONFORMANCE.md decisions).
+    /// honoured only for that URI (docs/conformance.md decisions).
     pub redirect_uri: Option<String>,
     pub granted_at: UnixTime,
 }

@@ -2,7 +2,7 @@
 //! the whole family, and every access token of the grant becomes inactive.
 //! Revoking an access token puts its `jti` on the deny list until it
 //! expires. A token of another client is left alone (answered as success
-//! all the same, CONFORMANCE.md decision on item 61), as are unknown tokens
+//! all the same, docs/conformance.md decision on item 61), as are unknown tokens
 //! (§2.2). A storage failure is an error, never a success (fosite
 //! CVE-2020-15223).
 

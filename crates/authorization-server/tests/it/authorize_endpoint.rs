@@ -1,4 +1,5 @@
-//! Authorization endpoint, redirect URIs and browser pages (CONFORMANCE.md 1A, 1B, 1K, 1M-98/100).
+//! Authorization endpoint, redirect URIs and browser pages
+//! (docs/conformance.md §1A, §1B, §1K, items 98, 100).
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,5 +1,5 @@
-//! The client credentials grant (RFC 6749 §4.4; CONFORMANCE.md 1C-26 for
-//! clients not registered for it).
+//! The client credentials grant (RFC 6749 §4.4; docs/conformance.md item 26
+//! for clients not registered for it).
 //!
 //! Fixture: `svc` is confidential, registered for `client_credentials` only,
 //! with scopes `a b`.

@@ -135,7 +135,7 @@ async fn remembered_consent_skips_the_page_and_prompt_consent_forces_it() {
     assert_eq!(r.status(), 302);
     assert!(location(&r).starts_with(C1_REDIRECT), "{}", location(&r));
 
-    // prompt=consent always shows the page (CONFORMANCE.md item 14).
+    // prompt=consent always shows the page (docs/conformance.md item 14).
     let r = browser
         .authorize(&AuthRequest::new("c1").scope("a").set("prompt", "consent"))
         .await;

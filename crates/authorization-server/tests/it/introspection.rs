@@ -1,5 +1,5 @@
-//! Token introspection, RFC 7662 (CONFORMANCE.md 1H, items 64-67), one test
-//! per reason a token is inactive, and opaque access tokens.
+//! Token introspection, RFC 7662 (docs/conformance.md §1H, items 64-67),
+//! one test per reason a token is inactive, and opaque access tokens.
 //!
 //! `rs1` serves the fixture's default audience (PHOTOS), `rs2` serves OTHER;
 //! both are confidential clients with the `introspect` permission.

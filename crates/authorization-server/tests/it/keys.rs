@@ -142,7 +142,7 @@ async fn restart(
     .await
 }
 
-/// The rotation test: a token, a rotation, another token; both
+/// Rotation end to end: a token, a rotation, another token; both
 /// verify against the published JWKS until the first expires; the old key
 /// can be retired only then, and leaves the JWKS.
 #[tokio::test]

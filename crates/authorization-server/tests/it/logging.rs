@@ -1,5 +1,5 @@
-//! Secrets, codes and tokens never appear in logs (CONFORMANCE.md 1M-99,
-//! RFC 9700 §4.9.3 for the resource side; the logging rule).
+//! Secrets, codes and tokens never appear in logs (docs/conformance.md
+//! item 99, RFC 9700 §4.9.3 for the resource side, ARCHITECTURE.md's invariants).
 
 use crate::harness::*;
 

@@ -1,6 +1,6 @@
 //! Integration tests of the authorization server over real HTTP.
 //! One binary (faster to link); one module per area, tests named after the
-//! CONFORMANCE.md items they check.
+//! items of docs/conformance.md they check.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 #[allow(dead_code)]

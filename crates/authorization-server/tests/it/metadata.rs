@@ -1,5 +1,5 @@
 //! Server metadata, RFC 8414, and issuer identification, RFC 9207
-//! (CONFORMANCE.md 1I, items 68-69).
+//! (docs/conformance.md §1I, items 68-69).
 //!
 //! The central test, [`conformance_1i_69_metadata_matches_behaviour`],
 //! reads the document and exercises every advertised value through the

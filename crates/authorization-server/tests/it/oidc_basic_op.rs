@@ -1,5 +1,5 @@
-//! The OpenID Foundation's Basic OP plan (CONFORMANCE.md §2.1) and Config OP
-//! plan (§2.2), re-expressed as tests over real HTTP: one test per module,
+//! The OpenID Foundation's Basic OP plan (docs/conformance.md §2.1) and Config
+//! OP plan (§2.2), re-expressed as tests over real HTTP: one test per module,
 //! named after it (`oidcc-server` → `oidcc_server`). Modules whose feature
 //! Tessera does not offer still have a test, asserting the answer we chose
 //! and saying why.
@@ -270,7 +270,7 @@ async fn oidcc_userinfo_post_header() {
     assert!(info["sub"].is_string());
 }
 
-/// Form-body tokens are accepted at UserInfo's POST (CONFORMANCE.md
+/// Form-body tokens are accepted at UserInfo's POST (docs/conformance.md
 /// decisions), as RFC 6750 §2.2 describes.
 #[tokio::test]
 async fn oidcc_userinfo_post_body() {
@@ -688,7 +688,7 @@ async fn oidcc_server_client_secret_post() {
 
 /// Request objects are not supported: `request_uri` is answered with
 /// `request_uri_not_supported` at the redirect URI, and never fetched
-/// (SSRF, CONFORMANCE.md item 98).
+/// (SSRF, docs/conformance.md item 98).
 #[tokio::test]
 async fn oidcc_request_uri_unsigned_supported_correctly_or_rejected_as_unsupported() {
     let app = oidc_app().await;

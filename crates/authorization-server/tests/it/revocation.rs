@@ -1,4 +1,4 @@
-//! Token revocation, RFC 7009 (CONFORMANCE.md 1G, items 57-63).
+//! Token revocation, RFC 7009 (docs/conformance.md §1G, items 57-63).
 //!
 //! Every effect is observed from outside: refresh tokens through the token
 //! endpoint, access tokens through introspection by `rs1`, the resource

@@ -1,4 +1,4 @@
-//! Token endpoint, codes, PKCE and refresh tokens (CONFORMANCE.md 1C, 1D, 1E, 1F, 1M).
+//! Token endpoint, codes, PKCE and refresh tokens (docs/conformance.md §1C, §1D, §1E, §1F, §1M).
 //!
 //! Black-box: every test talks HTTP to a real server. Every error answer goes
 //! through [`expect_error`], which checks the status, the OAuth JSON shape,
@@ -1060,8 +1060,8 @@ async fn conformance_1d_32_parallel_redemptions_consume_the_code_once() {
     // Exactly one request consumed the code; the other nine are replays. The
     // winner usually gets tokens, but a replay's revocation may land between
     // its consume and its grant check, and then it is refused too: both are
-    // safe (CONFORMANCE.md item 32: every token issued is revoked, or only one
-    // was ever issued).
+    // safe (docs/conformance.md item 32: every token issued is revoked, or only
+    // one was ever issued).
     assert!(
         successes.len() <= 1,
         "at most one success, got {}",

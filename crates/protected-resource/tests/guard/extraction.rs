@@ -1,4 +1,4 @@
-//! Where the token may come from (RFC 6750 §2; CONFORMANCE.md 1J-70, 73-76).
+//! Where the token may come from (RFC 6750 §2; docs/conformance.md items 70, 73-76).
 
 use axum::body::Body;
 use axum::http::Request;
@@ -109,7 +109,7 @@ async fn another_scheme_is_no_bearer_credential() {
 async fn a_token_in_the_query_is_ignored() {
     let f = JwtFixture::start().await;
     let t = f.token(json!({}));
-    // A perfectly valid token, in the query: as good as none (1J-74).
+    // A perfectly valid token, in the query: as good as none (docs/conformance.md item 74).
     let a = send(
         &f.app,
         request("GET", &format!("/photos?access_token={t}"), &[], None),
@@ -117,7 +117,7 @@ async fn a_token_in_the_query_is_ignored() {
     .await;
     a.assert_no_credentials();
     assert!(!a.body.contains(&t));
-    // With the header too: two methods (1J-73).
+    // With the header too: two methods (docs/conformance.md item 73).
     let auth = format!("Bearer {t}");
     let a = send(
         &f.app,

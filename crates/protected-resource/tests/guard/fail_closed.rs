@@ -1,5 +1,5 @@
 //! When the AS cannot answer, nothing gets through: `503`, never `200`
-//! (CONFORMANCE.md 1J-78).
+//! (docs/conformance.md item 78).
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Local JWT verification (RFC 9068; CONFORMANCE.md 1M-96, 1J-71, 1J-72).
+//! Local JWT verification (RFC 9068; docs/conformance.md items 96, 71, 72).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

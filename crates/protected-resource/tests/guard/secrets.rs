@@ -1,5 +1,5 @@
-//! Tokens stay out of logs, error bodies and `Debug` output (CONFORMANCE.md
-//! 1J-79).
+//! Tokens stay out of logs, error bodies and `Debug` output (docs/conformance.md
+//! item 79).
 
 use serde_json::json;
 use tessera_protected_resource::{BearerToken, ManualClock};

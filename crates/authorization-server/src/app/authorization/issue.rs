@@ -66,7 +66,7 @@ pub async fn code(
 
 /// RFC 9700 §2.1.1 encourages detecting a constant PKCE challenge (a client
 /// that does not make a fresh verifier per request). Recorded, not refused
-/// (CONFORMANCE.md decision on item 46).
+/// (docs/conformance.md decision on item 46).
 async fn note_constant_challenge(
     state: &AppState,
     client_id: &str,
