@@ -202,9 +202,41 @@ pub fn validate_registration(
     Ok(())
 }
 
+/// RFC 6749 §4.4 / §3.3: the scope of a client-credentials token. A scope
+/// asked for must be within the client's registration; none asked means all
+/// of it, narrowed to what the named resource offers (`resource_scopes`,
+/// when one is registered). An empty result is `invalid_scope`.
+pub fn client_credentials_scope(
+    registered: &Scope,
+    requested: Option<Scope>,
+    resource_scopes: Option<&Scope>,
+) -> Result<Scope, crate::error::OAuthError> {
+    let scope = match requested {
+        Some(s) if !s.is_empty() => {
+            if !s.is_subset(registered) {
+                return Err(crate::error::OAuthError::invalid_scope(
+                    "the requested scope is not allowed for this client",
+                ));
+            }
+            s
+        }
+        _ => match resource_scopes {
+            Some(offered) => registered.intersection(offered),
+            None => registered.clone(),
+        },
+    };
+    if scope.is_empty() {
+        return Err(crate::error::OAuthError::invalid_scope(
+            "this client has no scope it may use at that resource",
+        ));
+    }
+    Ok(scope)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::{ErrorCode, OAuthError};
 
     fn grants(g: &[GrantType]) -> BTreeSet<GrantType> {
         g.iter().copied().collect()
@@ -255,5 +287,42 @@ mod tests {
             err,
             Err(ClientRegistrationError::RedirectUri { .. })
         ));
+    }
+    #[test]
+    fn rfc6749_4_4_client_credentials_scope() {
+        let registered = Scope::parse("a b c").unwrap_or_default();
+        let offered = Scope::parse("b c d").unwrap_or_default();
+        let s = |v: &str| Scope::parse(v).unwrap_or_default();
+        let code = |r: Result<Scope, OAuthError>| r.map(|s| s.to_string()).map_err(|e| e.code);
+        assert_eq!(
+            code(client_credentials_scope(&registered, None, None)),
+            Ok("a b c".into())
+        );
+        assert_eq!(
+            code(client_credentials_scope(
+                &registered,
+                Some(s("")),
+                Some(&offered)
+            )),
+            Ok("b c".into()),
+            "none asked: narrowed to what the resource offers"
+        );
+        assert_eq!(
+            code(client_credentials_scope(
+                &registered,
+                Some(s("a")),
+                Some(&offered)
+            )),
+            Ok("a".into())
+        );
+        assert_eq!(
+            code(client_credentials_scope(&registered, Some(s("a x")), None)),
+            Err(ErrorCode::InvalidScope)
+        );
+        assert_eq!(
+            code(client_credentials_scope(&registered, None, Some(&s("x")))),
+            Err(ErrorCode::InvalidScope),
+            "nothing in common with the resource"
+        );
     }
 }

@@ -247,49 +247,6 @@ pub fn retry_possible(token: &RefreshTokenRecord, client_id: &str, window_secs: 
     window_secs > 0 && token.client_id == client_id
 }
 
-/// RFC 6749 §4.4 / §3.3: the scope of a client-credentials token. A scope
-/// asked for must be within the client's registration; none asked means all
-/// of it, narrowed to what the named resource offers (`resource_scopes`,
-/// when one is registered). An empty result is `invalid_scope`.
-pub fn client_credentials_scope(
-    registered: &Scope,
-    requested: Option<Scope>,
-    resource_scopes: Option<&Scope>,
-) -> Result<Scope, OAuthError> {
-    let scope = match requested {
-        Some(s) if !s.is_empty() => {
-            if !s.is_subset(registered) {
-                return Err(OAuthError::invalid_scope(
-                    "the requested scope is not allowed for this client",
-                ));
-            }
-            s
-        }
-        _ => match resource_scopes {
-            Some(offered) => registered.intersection(offered),
-            None => registered.clone(),
-        },
-    };
-    if scope.is_empty() {
-        return Err(OAuthError::invalid_scope(
-            "this client has no scope it may use at that resource",
-        ));
-    }
-    Ok(scope)
-}
-
-/// RFC 8707 §2.2: a `resource` at the token endpoint must be one the grant
-/// was issued for.
-pub fn check_resource(requested: Option<&str>, audience: &str) -> Result<(), OAuthError> {
-    match requested {
-        Some(r) if r != audience => Err(OAuthError::new(
-            crate::error::ErrorCode::InvalidTarget,
-            "the resource is not one this grant was issued for",
-        )),
-        _ => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -558,56 +515,6 @@ mod tests {
         assert_eq!(
             retry_answer(&token, &token.client_id, Some(&narrower), kept, 10, &l, now),
             None
-        );
-    }
-
-    #[test]
-    fn rfc6749_4_4_client_credentials_scope() {
-        let registered = Scope::parse("a b c").unwrap_or_default();
-        let offered = Scope::parse("b c d").unwrap_or_default();
-        let s = |v: &str| Scope::parse(v).unwrap_or_default();
-        let code = |r: Result<Scope, OAuthError>| r.map(|s| s.to_string()).map_err(|e| e.code);
-        assert_eq!(
-            code(client_credentials_scope(&registered, None, None)),
-            Ok("a b c".into())
-        );
-        assert_eq!(
-            code(client_credentials_scope(
-                &registered,
-                Some(s("")),
-                Some(&offered)
-            )),
-            Ok("b c".into()),
-            "none asked: narrowed to what the resource offers"
-        );
-        assert_eq!(
-            code(client_credentials_scope(
-                &registered,
-                Some(s("a")),
-                Some(&offered)
-            )),
-            Ok("a".into())
-        );
-        assert_eq!(
-            code(client_credentials_scope(&registered, Some(s("a x")), None)),
-            Err(ErrorCode::InvalidScope)
-        );
-        assert_eq!(
-            code(client_credentials_scope(&registered, None, Some(&s("x")))),
-            Err(ErrorCode::InvalidScope),
-            "nothing in common with the resource"
-        );
-    }
-
-    #[test]
-    fn rfc8707_2_2_resource_at_the_token_endpoint_must_match_the_grant() {
-        assert_eq!(check_resource(None, "https://rs"), Ok(()));
-        assert_eq!(check_resource(Some("https://rs"), "https://rs"), Ok(()));
-        assert_eq!(
-            check_resource(Some("https://other"), "https://rs")
-                .err()
-                .map(|e| e.code),
-            Some(ErrorCode::InvalidTarget)
         );
     }
 }

@@ -7,6 +7,7 @@
 //! which keeps every rule testable without sleeping or networking (the sans-I/O
 //! style of rustls and oxide-auth).
 
+pub mod authorization_request;
 pub mod authorize;
 pub mod client;
 pub mod consent;

@@ -111,6 +111,18 @@ impl FromStr for AccessTokenFormat {
     }
 }
 
+/// RFC 8707 §2.2: a `resource` at the token endpoint must be one the grant
+/// was issued for.
+pub fn check_resource(requested: Option<&str>, audience: &str) -> Result<(), OAuthError> {
+    match requested {
+        Some(r) if r != audience => Err(OAuthError::new(
+            ErrorCode::InvalidTarget,
+            "the resource is not one this grant was issued for",
+        )),
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +191,17 @@ mod tests {
         assert_eq!(
             audience_for(Some("https://x"), Some(&r), &c, "https://d").map_err(|e| e.code),
             Err(ErrorCode::InvalidScope)
+        );
+    }
+    #[test]
+    fn rfc8707_2_2_resource_at_the_token_endpoint_must_match_the_grant() {
+        assert_eq!(check_resource(None, "https://rs"), Ok(()));
+        assert_eq!(check_resource(Some("https://rs"), "https://rs"), Ok(()));
+        assert_eq!(
+            check_resource(Some("https://other"), "https://rs")
+                .err()
+                .map(|e| e.code),
+            Some(ErrorCode::InvalidTarget)
         );
     }
 }

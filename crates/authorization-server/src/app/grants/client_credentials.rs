@@ -1,10 +1,9 @@
 //! RFC 6749 §4.4: the client acts on its own behalf. No refresh token and no
 //! grant; the subject is the client; the scope is the core's choice
-//! ([`tessera_core::grant::client_credentials_scope`]).
+//! ([`tessera_core::client::client_credentials_scope`]).
 
 use tessera_core::UnixTime;
 use tessera_core::client::Client;
-use tessera_core::grant;
 use tessera_core::resource;
 use tessera_core::scope::Scope;
 
@@ -24,7 +23,7 @@ pub async fn issue(
         Some(id) => state.store.resource(id).await.or_unavailable()?,
         None => None,
     };
-    let scope = grant::client_credentials_scope(
+    let scope = tessera_core::client::client_credentials_scope(
         &client.scopes,
         requested,
         registered.as_ref().map(|r| &r.scopes),

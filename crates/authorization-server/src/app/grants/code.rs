@@ -72,7 +72,7 @@ pub async fn redeem(
         r.code_verifier,
         now,
     )?;
-    grant::check_resource(r.resource, &code_grant.audience)?;
+    tessera_core::resource::check_resource(r.resource, &code_grant.audience)?;
     let live = state
         .store
         .grant(&code_grant.grant_id)

@@ -42,7 +42,7 @@ pub async fn rotate(
             return retry_or_reuse(state, client, &hash, &record, requested, now).await;
         }
     };
-    grant::check_resource(resource, &record.audience)?;
+    tessera_core::resource::check_resource(resource, &record.audience)?;
     let (access_token, access) = mint::access_token(
         state,
         &AccessTokenRequest {
