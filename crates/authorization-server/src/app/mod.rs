@@ -14,5 +14,6 @@ pub mod introspection;
 pub mod logout;
 pub mod revocation;
 pub mod token_status;
+pub mod userinfo;
 
 pub use error::{AppError, FlowRefusal, Unavailable};
