@@ -4,7 +4,7 @@
 //! released follow its scope. Refusals are the guard crate's `GuardError`,
 //! so UserInfo answers exactly as any protected resource does (RFC 6750).
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 use tessera_core::id_token::OPENID;
 use tessera_core::user_claims;
 use tessera_protected_resource::GuardError;
@@ -12,7 +12,7 @@ use tessera_protected_resource::GuardError;
 use crate::state::AppState;
 use crate::tokens::{self, FoundToken, Hint};
 
-pub async fn claims(state: &AppState, token: &str) -> Result<Value, GuardError> {
+pub async fn claims(state: &AppState, token: &str) -> Result<Map<String, Value>, GuardError> {
     let unavailable = |e: tessera_store::StoreError| GuardError::Unavailable(e.to_string());
     let found = tokens::find(state, token, Hint::AccessToken)
         .await
