@@ -85,7 +85,9 @@ pub trait Store: Send + Sync + 'static {
     async fn upsert_client(&self, client: &Client, now: UnixTime) -> StoreResult<()>;
     async fn client(&self, client_id: &str) -> StoreResult<Option<Client>>;
     async fn clients(&self) -> StoreResult<Vec<Client>>;
-    async fn delete_client(&self, client_id: &str) -> StoreResult<bool>;
+    /// Deletes the client, revoking at `now` its grants and its
+    /// client-credentials tokens; `false` if there was no such client.
+    async fn delete_client(&self, client_id: &str, now: UnixTime) -> StoreResult<bool>;
 
     // --- resources (RFC 8707) ----------------------------------------------
     async fn upsert_resource(&self, resource: &Resource, now: UnixTime) -> StoreResult<()>;
@@ -99,7 +101,9 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
     async fn user(&self, user_id: &str) -> StoreResult<Option<User>>;
     async fn users(&self) -> StoreResult<Vec<User>>;
-    async fn delete_user(&self, username: &str) -> StoreResult<bool>;
+    /// Deletes the user, revoking their grants at `now`; `false` if there
+    /// was no such user.
+    async fn delete_user(&self, username: &str, now: UnixTime) -> StoreResult<bool>;
     /// Replaces the user's standard claims; `false` if there is no such user.
     async fn set_user_claims(
         &self,

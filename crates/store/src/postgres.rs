@@ -276,18 +276,22 @@ impl Store for PostgresStore {
             .collect()
     }
 
-    async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
+    async fn delete_client(&self, client_id: &str, now: UnixTime) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
         // Deleting a client ends everything it was given.
-        sqlx::query("UPDATE grants SET revoked_at = EXTRACT(EPOCH FROM now())::BIGINT, revoked_reason = 'client deleted' WHERE client_id = $1 AND revoked_at IS NULL")
+        sqlx::query("UPDATE grants SET revoked_at = $1, revoked_reason = 'client deleted' WHERE client_id = $2 AND revoked_at IS NULL")
+            .bind(now)
             .bind(client_id)
             .execute(&mut *tx)
             .await?;
         // Client-credentials tokens belong to no grant: revoke them directly.
-        sqlx::query("UPDATE access_tokens SET revoked_at = EXTRACT(EPOCH FROM now())::BIGINT WHERE client_id = $1 AND revoked_at IS NULL")
-            .bind(client_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $1 WHERE client_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await?;
         let done = sqlx::query("DELETE FROM clients WHERE client_id = $1")
             .bind(client_id)
             .execute(&mut *tx)
@@ -426,12 +430,13 @@ impl Store for PostgresStore {
             .collect()
     }
 
-    async fn delete_user(&self, username: &str) -> StoreResult<bool> {
+    async fn delete_user(&self, username: &str, now: UnixTime) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "UPDATE grants SET revoked_at = EXTRACT(EPOCH FROM now())::BIGINT, revoked_reason = 'user deleted' \
-             WHERE revoked_at IS NULL AND user_id = (SELECT user_id FROM users WHERE username = $1)",
+            "UPDATE grants SET revoked_at = $1, revoked_reason = 'user deleted' \
+             WHERE revoked_at IS NULL AND user_id = (SELECT user_id FROM users WHERE username = $2)",
         )
+        .bind(now)
         .bind(username)
         .execute(&mut *tx)
         .await?;

@@ -176,18 +176,22 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
+    async fn delete_client(&self, client_id: &str, now: UnixTime) -> StoreResult<bool> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         // Deleting a client ends everything it was given.
-        sqlx::query("UPDATE grants SET revoked_at = unixepoch(), revoked_reason = 'client deleted' WHERE client_id = ? AND revoked_at IS NULL")
+        sqlx::query("UPDATE grants SET revoked_at = ?, revoked_reason = 'client deleted' WHERE client_id = ? AND revoked_at IS NULL")
+            .bind(now)
             .bind(client_id)
             .execute(&mut *tx)
             .await?;
         // Client-credentials tokens belong to no grant: revoke them directly.
-        sqlx::query("UPDATE access_tokens SET revoked_at = unixepoch() WHERE client_id = ? AND revoked_at IS NULL")
-            .bind(client_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE access_tokens SET revoked_at = ? WHERE client_id = ? AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(client_id)
+        .execute(&mut *tx)
+        .await?;
         let done = sqlx::query("DELETE FROM clients WHERE client_id = ?")
             .bind(client_id)
             .execute(&mut *tx)
@@ -323,12 +327,13 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn delete_user(&self, username: &str) -> StoreResult<bool> {
+    async fn delete_user(&self, username: &str, now: UnixTime) -> StoreResult<bool> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
-            "UPDATE grants SET revoked_at = unixepoch(), revoked_reason = 'user deleted' \
+            "UPDATE grants SET revoked_at = ?, revoked_reason = 'user deleted' \
              WHERE revoked_at IS NULL AND user_id = (SELECT user_id FROM users WHERE username = ?)",
         )
+        .bind(now)
         .bind(username)
         .execute(&mut *tx)
         .await?;
