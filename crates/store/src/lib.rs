@@ -1,7 +1,8 @@
 //! Tessera's storage.
 //!
-//! [`Store`] is the narrow interface the authorization server needs; each
-//! backend implements it with its own SQL (SQLite here, PostgreSQL later).
+//! [`Store`] is the narrow interface the authorization server needs. One
+//! implementation, written once in SQL both databases accept, serves SQLite
+//! ([`SqliteStore`]) and PostgreSQL ([`PostgresStore`]).
 //! Two rules every implementation keeps:
 //! - codes, refresh tokens and session ids arrive already hashed
 //!   ([`TokenHash`]); the store never sees them in the clear;
@@ -11,14 +12,17 @@
 //! Every method that hands out a code or a token commits before it returns, so
 //! the server answers only with what is durably stored.
 
+mod dialect;
 mod open;
 mod postgres;
 mod purge;
 mod records;
 mod rows;
 mod schema;
+mod shared;
 mod sqlite;
 
+pub use dialect::SqlStore;
 pub use open::{Backend, open};
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use records::*;

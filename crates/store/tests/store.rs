@@ -658,9 +658,26 @@ async fn housekeeping_removes_expired_rows_in_batches_and_keeps_live_ones(store:
     assert_eq!(now_live.total(), 0);
 }
 
-/// Backend-specific tests: upgrades from old SQLite databases.
+/// Backend-specific tests: upgrades from old SQLite databases, and the
+/// placeholder style the shared statements rely on.
 mod sqlite_only {
     use super::*;
+
+    /// The statements are written once with PostgreSQL's `$n`: sqlx's SQLite
+    /// driver must bind `$n` to the n-th argument, whatever the order the
+    /// placeholders appear in and however often.
+    #[tokio::test]
+    async fn dollar_placeholders_bind_by_number() {
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+        let (a, b): (i64, i64) = sqlx::query_as("SELECT $2 - $1, $1 * $2 + $1")
+            .bind(3_i64)
+            .bind(10_i64)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!((a, b), (7, 33));
+        pool.close().await;
+    }
 
     #[tokio::test]
     async fn signing_keys_written_before_migration_0003_are_kept_and_flagged_clear() {
