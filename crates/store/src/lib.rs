@@ -13,6 +13,8 @@
 //! the server answers only with what is durably stored.
 
 mod dialect;
+#[cfg(feature = "test-util")]
+mod gated;
 mod open;
 mod postgres;
 mod purge;
@@ -23,6 +25,8 @@ mod shared;
 mod sqlite;
 
 pub use dialect::SqlStore;
+#[cfg(feature = "test-util")]
+pub use gated::{Gate, Gated};
 pub use open::{Backend, open};
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use records::*;

@@ -1088,3 +1088,43 @@ async fn deletions_revoke_at_the_time_given_not_the_database_clock(store: Arc<dy
         Some(CLIENT_GONE)
     );
 }
+
+/// `Gated` (feature `test-util`) asks its gate before every call, by the
+/// method's name, and a refused call never reaches the inner store.
+mod gated {
+    use super::*;
+    use std::sync::Mutex;
+
+    struct RefuseConsume(Mutex<Vec<&'static str>>);
+
+    impl Gate for RefuseConsume {
+        fn check(&self, method: &'static str) -> StoreResult<()> {
+            self.0.lock().unwrap().push(method);
+            match method {
+                "consume_code" => Err(StoreError::Corrupt("injected failure".into())),
+                _ => Ok(()),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn every_call_passes_the_gate_first() {
+        let db = backends::Sqlite::new().await;
+        let gate = Arc::new(RefuseConsume(Mutex::new(Vec::new())));
+        let store = Gated::new(db.store.clone(), gate.clone());
+        let grant = seed_grant(&store, "code").await;
+        assert!(matches!(
+            store.consume_code(&TokenHash::of("code"), 1).await,
+            Err(StoreError::Corrupt(_))
+        ));
+        assert_eq!(
+            *gate.0.lock().unwrap(),
+            ["upsert_client", "issue_code", "consume_code"]
+        );
+        // The refused call left the code unused.
+        match db.store.consume_code(&TokenHash::of("code"), 1).await {
+            Ok(CodeConsumption::Consumed(c)) => assert_eq!(c.grant_id, grant.grant_id),
+            other => panic!("expected the code unused, got {other:?}"),
+        }
+    }
+}
