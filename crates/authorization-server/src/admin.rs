@@ -291,8 +291,9 @@ impl Admin {
         Ok(self.store.clients().await?)
     }
 
-    pub async fn remove_client(&self, client_id: &str) -> Result<bool, AdminError> {
-        Ok(self.store.delete_client(client_id).await?)
+    /// Removes the client; its grants and tokens end at `now`.
+    pub async fn remove_client(&self, client_id: &str, now: UnixTime) -> Result<bool, AdminError> {
+        Ok(self.store.delete_client(client_id, now).await?)
     }
 
     /// Creates a user; fails if the username is taken.
@@ -391,8 +392,9 @@ impl Admin {
         Ok(self.store.users().await?)
     }
 
-    pub async fn remove_user(&self, username: &str) -> Result<bool, AdminError> {
-        Ok(self.store.delete_user(username).await?)
+    /// Removes the user; their grants end at `now`.
+    pub async fn remove_user(&self, username: &str, now: UnixTime) -> Result<bool, AdminError> {
+        Ok(self.store.delete_user(username, now).await?)
     }
 }
 

@@ -1,7 +1,8 @@
 //! Tessera's storage.
 //!
-//! [`Store`] is the narrow interface the authorization server needs; each
-//! backend implements it with its own SQL (SQLite here, PostgreSQL later).
+//! [`Store`] is the narrow interface the authorization server needs. One
+//! implementation, written once in SQL both databases accept, serves SQLite
+//! ([`SqliteStore`]) and PostgreSQL ([`PostgresStore`]).
 //! Two rules every implementation keeps:
 //! - codes, refresh tokens and session ids arrive already hashed
 //!   ([`TokenHash`]); the store never sees them in the clear;
@@ -11,14 +12,21 @@
 //! Every method that hands out a code or a token commits before it returns, so
 //! the server answers only with what is durably stored.
 
+mod dialect;
+#[cfg(feature = "test-util")]
+mod gated;
 mod open;
 mod postgres;
 mod purge;
 mod records;
 mod rows;
 mod schema;
+mod shared;
 mod sqlite;
 
+pub use dialect::SqlStore;
+#[cfg(feature = "test-util")]
+pub use gated::{Gate, Gated};
 pub use open::{Backend, open};
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use records::*;
@@ -85,7 +93,9 @@ pub trait Store: Send + Sync + 'static {
     async fn upsert_client(&self, client: &Client, now: UnixTime) -> StoreResult<()>;
     async fn client(&self, client_id: &str) -> StoreResult<Option<Client>>;
     async fn clients(&self) -> StoreResult<Vec<Client>>;
-    async fn delete_client(&self, client_id: &str) -> StoreResult<bool>;
+    /// Deletes the client, revoking at `now` its grants and its
+    /// client-credentials tokens; `false` if there was no such client.
+    async fn delete_client(&self, client_id: &str, now: UnixTime) -> StoreResult<bool>;
 
     // --- resources (RFC 8707) ----------------------------------------------
     async fn upsert_resource(&self, resource: &Resource, now: UnixTime) -> StoreResult<()>;
@@ -99,7 +109,9 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
     async fn user(&self, user_id: &str) -> StoreResult<Option<User>>;
     async fn users(&self) -> StoreResult<Vec<User>>;
-    async fn delete_user(&self, username: &str) -> StoreResult<bool>;
+    /// Deletes the user, revoking their grants at `now`; `false` if there
+    /// was no such user.
+    async fn delete_user(&self, username: &str, now: UnixTime) -> StoreResult<bool>;
     /// Replaces the user's standard claims; `false` if there is no such user.
     async fn set_user_claims(
         &self,

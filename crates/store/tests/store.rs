@@ -9,6 +9,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use tessera_core::UnixTime;
 use tessera_core::authorize::{AuthorizationRequest, Prompt, TrustedRedirect};
 use tessera_core::client::{Client, GrantType};
 use tessera_core::grant::CodeGrant;
@@ -55,6 +56,7 @@ store_tests!(
     a_retry_copy_is_served_in_its_window_until_the_child_is_used,
     housekeeping_removes_expired_rows_in_batches_and_keeps_live_ones,
     openid_connect_fields_round_trip,
+    deletions_revoke_at_the_time_given_not_the_database_clock,
 );
 
 fn scope(s: &str) -> Scope {
@@ -429,8 +431,8 @@ async fn users_are_unique_and_deleting_a_client_revokes_its_grants(store: Arc<dy
         .issue_tokens(&access("j0", &grant), None)
         .await
         .unwrap();
-    assert!(store.delete_client("c1").await.unwrap());
-    assert!(!store.delete_client("c1").await.unwrap());
+    assert!(store.delete_client("c1", 11).await.unwrap());
+    assert!(!store.delete_client("c1", 12).await.unwrap());
     assert!(store.client("c1").await.unwrap().is_none());
     let g = store.grant(&grant.grant_id).await.unwrap().unwrap();
     assert!(g.revoked_at.is_some(), "the client's grants end with it");
@@ -444,7 +446,7 @@ async fn users_are_unique_and_deleting_a_client_revokes_its_grants(store: Arc<dy
             .await
             .unwrap()
     );
-    assert!(store.delete_user("alice").await.unwrap());
+    assert!(store.delete_user("alice", 13).await.unwrap());
     assert!(store.user_by_username("alice").await.unwrap().is_none());
 }
 
@@ -656,9 +658,26 @@ async fn housekeeping_removes_expired_rows_in_batches_and_keeps_live_ones(store:
     assert_eq!(now_live.total(), 0);
 }
 
-/// Backend-specific tests: upgrades from old SQLite databases.
+/// Backend-specific tests: upgrades from old SQLite databases, and the
+/// placeholder style the shared statements rely on.
 mod sqlite_only {
     use super::*;
+
+    /// The statements are written once with PostgreSQL's `$n`: sqlx's SQLite
+    /// driver must bind `$n` to the n-th argument, whatever the order the
+    /// placeholders appear in and however often.
+    #[tokio::test]
+    async fn dollar_placeholders_bind_by_number() {
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:").await.unwrap();
+        let (a, b): (i64, i64) = sqlx::query_as("SELECT $2 - $1, $1 * $2 + $1")
+            .bind(3_i64)
+            .bind(10_i64)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!((a, b), (7, 33));
+        pool.close().await;
+    }
 
     #[tokio::test]
     async fn signing_keys_written_before_migration_0003_are_kept_and_flagged_clear() {
@@ -998,4 +1017,114 @@ async fn openid_connect_fields_round_trip(store: Arc<dyn Store>) {
     };
     store.insert_signing_key(&key).await.unwrap();
     assert_eq!(store.signing_keys().await.unwrap(), vec![key]);
+}
+
+/// Deleting a client or a user revokes at the `now` the caller gives: a
+/// time decades from the wall clock shows the database's clock is not read.
+async fn deletions_revoke_at_the_time_given_not_the_database_clock(store: Arc<dyn Store>) {
+    const CLIENT_GONE: UnixTime = 1_000;
+    const USER_GONE: UnixTime = 4_000_000_000;
+    let grant = seed_grant(store.as_ref(), "code").await;
+    store
+        .issue_tokens(&access("by-grant", &grant), None)
+        .await
+        .unwrap();
+    // A client-credentials token: no grant, revoked by itself.
+    let own = AccessTokenRecord {
+        grant_id: None,
+        subject: "c1".into(),
+        auth_time: None,
+        ..access("own", &grant)
+    };
+    store.issue_tokens(&own, None).await.unwrap();
+    assert!(store.delete_client("c1", CLIENT_GONE).await.unwrap());
+    assert_eq!(
+        store
+            .grant(&grant.grant_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(CLIENT_GONE)
+    );
+    let by_grant = store
+        .access_token_by_jti("by-grant")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_grant.grant_revoked_at, Some(CLIENT_GONE));
+    let own = store.access_token_by_jti("own").await.unwrap().unwrap();
+    assert_eq!(own.revoked_at, Some(CLIENT_GONE));
+
+    store
+        .create_user(&User {
+            user_id: "u1".into(),
+            username: "alice".into(),
+            password_hash: "$argon2id$x".into(),
+            created_at: 0,
+            claims: Default::default(),
+        })
+        .await
+        .unwrap();
+    let live = seed_grant(store.as_ref(), "code2").await;
+    assert!(store.delete_user("alice", USER_GONE).await.unwrap());
+    assert_eq!(
+        store
+            .grant(&live.grant_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(USER_GONE)
+    );
+    // Already revoked with the client: the first revocation stands.
+    assert_eq!(
+        store
+            .grant(&grant.grant_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(CLIENT_GONE)
+    );
+}
+
+/// `Gated` (feature `test-util`) asks its gate before every call, by the
+/// method's name, and a refused call never reaches the inner store.
+mod gated {
+    use super::*;
+    use std::sync::Mutex;
+
+    struct RefuseConsume(Mutex<Vec<&'static str>>);
+
+    impl Gate for RefuseConsume {
+        fn check(&self, method: &'static str) -> StoreResult<()> {
+            self.0.lock().unwrap().push(method);
+            match method {
+                "consume_code" => Err(StoreError::Corrupt("injected failure".into())),
+                _ => Ok(()),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn every_call_passes_the_gate_first() {
+        let db = backends::Sqlite::new().await;
+        let gate = Arc::new(RefuseConsume(Mutex::new(Vec::new())));
+        let store = Gated::new(db.store.clone(), gate.clone());
+        let grant = seed_grant(&store, "code").await;
+        assert!(matches!(
+            store.consume_code(&TokenHash::of("code"), 1).await,
+            Err(StoreError::Corrupt(_))
+        ));
+        assert_eq!(
+            *gate.0.lock().unwrap(),
+            ["upsert_client", "issue_code", "consume_code"]
+        );
+        // The refused call left the code unused.
+        match db.store.consume_code(&TokenHash::of("code"), 1).await {
+            Ok(CodeConsumption::Consumed(c)) => assert_eq!(c.grant_id, grant.grant_id),
+            other => panic!("expected the code unused, got {other:?}"),
+        }
+    }
 }

@@ -453,7 +453,7 @@ async fn client_command(config: &FileConfig, command: ClientCommand) -> anyhow::
             }
         }
         ClientCommand::Remove { client_id } => {
-            if !admin.remove_client(&client_id).await? {
+            if !admin.remove_client(&client_id, now).await? {
                 bail!("no client `{client_id}`");
             }
             println!("client `{client_id}` removed");
@@ -503,7 +503,7 @@ async fn user_command(config: &FileConfig, command: UserCommand) -> anyhow::Resu
             }
         }
         UserCommand::Remove { username } => {
-            if !admin.remove_user(&username).await? {
+            if !admin.remove_user(&username, now).await? {
                 bail!("no user `{username}`");
             }
             println!("user `{username}` removed");

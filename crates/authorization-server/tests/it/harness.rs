@@ -779,9 +779,9 @@ mod faulty_store_impl {
             self.check("clients")?;
             self.inner.clients().await
         }
-        async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
+        async fn delete_client(&self, client_id: &str, now: UnixTime) -> StoreResult<bool> {
             self.check("delete_client")?;
-            self.inner.delete_client(client_id).await
+            self.inner.delete_client(client_id, now).await
         }
         async fn upsert_resource(&self, resource: &Resource, now: UnixTime) -> StoreResult<()> {
             self.check("upsert_resource")?;
@@ -815,9 +815,9 @@ mod faulty_store_impl {
             self.check("users")?;
             self.inner.users().await
         }
-        async fn delete_user(&self, username: &str) -> StoreResult<bool> {
+        async fn delete_user(&self, username: &str, now: UnixTime) -> StoreResult<bool> {
             self.check("delete_user")?;
-            self.inner.delete_user(username).await
+            self.inner.delete_user(username, now).await
         }
         async fn set_user_claims(
             &self,

@@ -2,6 +2,7 @@
 //! be read, wrong methods, and production-mode cookies.
 
 use crate::harness::*;
+use tessera_authorization_server::clock::Clock as _;
 
 #[tokio::test]
 async fn max_age_forces_a_new_login_when_the_last_one_is_too_old() {
@@ -229,7 +230,12 @@ async fn removing_a_client_ends_its_client_credentials_tokens() {
     let body: serde_json::Value = r.json().await.unwrap();
     let token = access_token(&body);
     app.assert_active("rs1", &token, "before removal").await;
-    assert!(app.admin.remove_client("svc").await.unwrap());
+    assert!(
+        app.admin
+            .remove_client("svc", app.clock.now())
+            .await
+            .unwrap()
+    );
     let v = app.introspection("rs1", &token).await;
     assert_eq!(v, serde_json::json!({ "active": false }));
 }
