@@ -22,6 +22,7 @@ pub mod pages;
 pub mod passwords;
 pub mod refresh_retry;
 pub mod routes;
+pub mod sealing;
 pub mod session;
 pub mod state;
 pub mod tokens;

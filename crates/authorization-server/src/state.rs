@@ -10,7 +10,7 @@ use tessera_store::{Store, StoreError};
 use crate::brute_force::BruteForceGuard;
 use crate::clock::Clock;
 use crate::config::ServerConfig;
-use crate::keys::{KeyRing, KeysError};
+use crate::keys::{KeyManager, KeyRing, KeysError};
 use crate::passwords::{self, PasswordError};
 use crate::refresh_retry::{ROOT_LABEL, RetrySealer};
 
@@ -90,7 +90,8 @@ impl AppState {
         tessera_core::jwt::install_crypto_provider();
         let client_secrets = client_secret_hasher(store.as_ref(), rng.as_ref()).await?;
 
-        let keys = KeyRing::open(store.clone(), clock.clone(), rng.clone(), &config).await?;
+        let manager = KeyManager::new(store.clone(), rng.clone(), &config);
+        let keys = KeyRing::open(manager, clock.clone()).await?;
         let refresh_retry = RetrySealer::new(keys.manager().derived_key(ROOT_LABEL).await?);
 
         let dummy = secrets::new_opaque_token(rng.as_ref())?;

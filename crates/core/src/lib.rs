@@ -13,6 +13,7 @@ pub mod error;
 pub mod grant;
 pub mod id_token;
 pub mod jwt;
+pub mod key_schedule;
 pub mod params;
 pub mod pkce;
 pub mod redirect_uri;
@@ -21,6 +22,7 @@ pub mod scope;
 pub mod secrets;
 pub mod token_request;
 pub mod user_claims;
+pub mod utc;
 
 pub use error::{ErrorCode, OAuthError};
 pub use scope::Scope;

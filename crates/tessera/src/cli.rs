@@ -8,11 +8,12 @@ use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
 use tessera_authorization_server::admin::{Admin, ClientSpec};
 use tessera_authorization_server::clock::{Clock as _, SystemClock};
-use tessera_authorization_server::keys::{KeyManager, format_utc};
+use tessera_authorization_server::keys::{KeyManager, KeyPurpose};
 use tessera_authorization_server::{AppState, serve};
 use tessera_core::jwt::SigningAlgorithm;
 use tessera_core::secrets::{SecretString, SystemRandomness};
 use tessera_core::user_claims::{Address, UserClaims};
+use tessera_core::utc::format_utc;
 use tessera_store::{Migrations, Store};
 
 use crate::config::{self, FileConfig};
@@ -598,7 +599,7 @@ async fn keys_command(config: &FileConfig, command: KeysCommand) -> anyhow::Resu
                 if let Some(t) = k.retired_at {
                     line.push_str(&format!("\tretired {}", format_utc(t)));
                 }
-                if k.purpose == tessera_store::PURPOSE_ID_TOKEN {
+                if k.purpose == KeyPurpose::IdToken {
                     line.push_str("\tsigns ID tokens");
                 }
                 println!("{line}");

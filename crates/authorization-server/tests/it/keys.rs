@@ -12,7 +12,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use tessera_authorization_server::AppState;
 use tessera_authorization_server::clock::Clock as _;
 use tessera_authorization_server::keys::{
-    DEV_KEK_SETTING, KeyEncryptionKey, KeyManager, KeyState, KeysError, format_utc,
+    DEV_KEK_SETTING, KeyEncryptionKey, KeyManager, KeyState, KeysError, RetireRefused, format_utc,
 };
 use tessera_authorization_server::state::InitError;
 use tessera_core::jwt::{AccessTokenClaims, SigningAlgorithm, SigningKey};
@@ -195,7 +195,7 @@ async fn rotation_keeps_old_tokens_verifiable_until_they_expire() {
     for now in [T0 + 600, T0 + 599 + 3600, retirable - 1] {
         let refused = cli.retire(&old, now).await.unwrap_err();
         assert!(
-            matches!(refused, KeysError::StillVerifying { retirable_at, .. } if retirable_at == retirable),
+            matches!(refused, KeysError::Refused(RetireRefused::StillVerifying { retirable_at, .. }) if retirable_at == retirable),
             "{refused}"
         );
         assert!(
@@ -205,7 +205,7 @@ async fn rotation_keeps_old_tokens_verifiable_until_they_expire() {
     }
     assert!(matches!(
         cli.retire(&new.kid, retirable).await,
-        Err(KeysError::StillActive(_))
+        Err(KeysError::Refused(RetireRefused::StillActive(_)))
     ));
     assert_eq!(published_kids(&app).await, [old.clone(), new.kid.clone()]);
 
@@ -221,7 +221,7 @@ async fn rotation_keeps_old_tokens_verifiable_until_they_expire() {
     verify(&app, &machine_token(&app).await).await.unwrap();
     assert!(matches!(
         cli.retire(&old, app.clock.now()).await,
-        Err(KeysError::AlreadyRetired(_))
+        Err(KeysError::Refused(RetireRefused::AlreadyRetired(_)))
     ));
 }
 
@@ -555,7 +555,10 @@ async fn retiring_is_refused_for_the_active_key_and_allowed_for_a_withdrawn_pend
     let app = TestApp::spawn().await;
     let active = app.state.signing_key().kid().to_owned();
     let refused = app.state.keys.retire(&active).await.unwrap_err();
-    assert!(matches!(refused, KeysError::StillActive(_)));
+    assert!(matches!(
+        refused,
+        KeysError::Refused(RetireRefused::StillActive(_))
+    ));
     assert!(refused.to_string().contains("rotate first"), "{refused}");
     assert!(matches!(
         app.state.keys.retire("no-such-kid").await,
@@ -578,7 +581,7 @@ async fn retiring_is_refused_for_the_active_key_and_allowed_for_a_withdrawn_pend
     app.clock.set(soon.activates_at - 30);
     assert!(matches!(
         app.state.keys.retire(&soon.kid).await,
-        Err(KeysError::ActivatesSoon { .. })
+        Err(KeysError::Refused(RetireRefused::ActivatesSoon { .. }))
     ));
 }
 
