@@ -90,7 +90,13 @@ impl AppState {
         tessera_core::jwt::install_crypto_provider();
         let client_secrets = client_secret_hasher(store.as_ref(), rng.as_ref()).await?;
 
-        let manager = KeyManager::new(store.clone(), rng.clone(), &config);
+        let manager = KeyManager::new(
+            store.clone(),
+            rng.clone(),
+            config.keys.clone(),
+            config.mode(),
+            config.lifetimes.access_token,
+        );
         let keys = KeyRing::open(manager, clock.clone()).await?;
         let refresh_retry = RetrySealer::new(keys.manager().derived_key(ROOT_LABEL).await?);
 

@@ -17,7 +17,6 @@ use tessera_store::{PURPOSE_ACCESS_TOKEN, PURPOSE_ID_TOKEN, Store, StoredSigning
 use tokio::sync::OnceCell;
 
 use super::{KeyPolicy, KeysError};
-use crate::config::ServerConfig;
 use crate::sealing::KeyEncryptionKey;
 
 /// `encryption` of a sealed key: AES-256-GCM, nonce || ciphertext || tag.
@@ -70,13 +69,22 @@ fn key_record(k: &StoredSigningKey) -> KeyRecord {
 }
 
 impl KeyManager {
-    pub fn new(store: Arc<dyn Store>, rng: Arc<dyn Randomness>, config: &ServerConfig) -> Self {
+    /// `mode` decides whether a missing key-encryption key is an error
+    /// (production) or replaced by a generated one (development);
+    /// `access_token_lifetime` is how long a retired key's last tokens live.
+    pub fn new(
+        store: Arc<dyn Store>,
+        rng: Arc<dyn Randomness>,
+        policy: KeyPolicy,
+        mode: Mode,
+        access_token_lifetime: i64,
+    ) -> Self {
         Self {
             store,
             rng,
-            mode: config.mode(),
-            policy: config.keys.clone(),
-            access_token_lifetime: config.lifetimes.access_token,
+            mode,
+            policy,
+            access_token_lifetime,
             encryption_key: OnceCell::new(),
         }
     }

@@ -122,10 +122,13 @@ async fn machine_token(app: &TestApp) -> String {
 
 /// What `tessera keys …` does: its own connection to the same database.
 async fn other_process(app: &TestApp) -> KeyManager {
+    let config = &app.state.config;
     KeyManager::new(
         app.second_store().await,
         Arc::new(SystemRandomness),
-        &app.state.config,
+        config.keys.clone(),
+        config.mode(),
+        config.lifetimes.access_token,
     )
 }
 
@@ -405,7 +408,13 @@ async fn a_wrong_or_missing_encryption_key_refuses_to_start() {
     );
 
     // The CLI with the wrong key cannot add a key the server could not read.
-    let cli = KeyManager::new(app.store.clone(), Arc::new(SystemRandomness), &wrong);
+    let cli = KeyManager::new(
+        app.store.clone(),
+        Arc::new(SystemRandomness),
+        wrong.keys.clone(),
+        wrong.mode(),
+        wrong.lifetimes.access_token,
+    );
     assert!(matches!(
         cli.rotate(None, true, T0).await,
         Err(KeysError::WrongEncryptionKey { .. })
