@@ -95,7 +95,7 @@ impl RetrySealer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tessera_core::secrets::SystemRandomness;
+    use tessera_runtime::SystemRandomness;
 
     #[test]
     fn an_answer_opens_only_for_its_parent_and_root() -> Result<(), RetryError> {

@@ -113,7 +113,7 @@ impl KeyEncryptionKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tessera_core::secrets::SystemRandomness;
+    use tessera_runtime::SystemRandomness;
 
     #[test]
     fn sealing_binds_the_key_and_the_kid() -> Result<(), SealError> {

@@ -8,11 +8,11 @@ use tessera_core::secrets::{self, ClientSecretHasher, Randomness, RandomnessUnav
 use tessera_store::{Store, StoreError};
 
 use crate::brute_force::BruteForceGuard;
-use crate::clock::Clock;
 use crate::config::ServerConfig;
 use crate::keys::{KeyManager, KeyRing, KeysError};
 use crate::passwords::{self, PasswordError};
 use crate::refresh_retry::{ROOT_LABEL, RetrySealer};
+use tessera_runtime::Clock;
 
 /// The name under which the HMAC key for client secrets is stored.
 const CLIENT_SECRET_KEY_SETTING: &str = "client_secret_hmac_key";

@@ -13,8 +13,9 @@ use anyhow::{Context as _, bail};
 use figment::Figment;
 use figment::providers::Serialized;
 use serde_json::json;
-use tessera_core::secrets::{SystemRandomness, new_opaque_token};
+use tessera_core::secrets::new_opaque_token;
 use tessera_photo_printer::PrinterConfig;
+use tessera_runtime::SystemRandomness;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -237,7 +238,7 @@ fn demo_key_encryption_key(dir: &std::path::Path) -> anyhow::Result<String> {
         return Ok(existing.trim().to_owned());
     }
     let mut bytes = [0u8; 32];
-    tessera_core::secrets::Randomness::fill(&SystemRandomness, &mut bytes)?;
+    SystemRandomness.fill(&mut bytes)?;
     let key = base64::engine::general_purpose::STANDARD.encode(bytes);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

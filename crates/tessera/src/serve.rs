@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use tessera_authorization_server::admin::Admin;
-use tessera_authorization_server::clock::{Clock as _, SystemClock};
 use tessera_authorization_server::{AppState, serve};
-use tessera_core::secrets::SystemRandomness;
+use tessera_runtime::SystemRandomness;
+use tessera_runtime::{Clock as _, SystemClock};
 use tessera_store::{Migrations, Store};
 
 use crate::config::{self, FileConfig};

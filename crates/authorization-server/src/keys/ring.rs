@@ -14,7 +14,7 @@ use tokio::sync::{Mutex, Notify, watch};
 
 use super::manager::LiveKey;
 use super::{KeyManager, KeysError, format_utc};
-use crate::clock::Clock;
+use tessera_runtime::Clock;
 
 /// The key set a server holds in memory: live keys in activation order.
 #[derive(Debug)]

@@ -16,7 +16,7 @@ use tessera_authorization_server::keys::{
 };
 use tessera_authorization_server::state::InitError;
 use tessera_core::jwt::{AccessTokenClaims, SigningAlgorithm, SigningKey};
-use tessera_core::secrets::SystemRandomness;
+use tessera_runtime::SystemRandomness;
 use tessera_store::StoredSigningKey;
 
 use crate::harness::*;

@@ -3,8 +3,8 @@
 use anyhow::bail;
 use clap::Subcommand;
 use tessera_authorization_server::admin::ClientSpec;
-use tessera_authorization_server::clock::{Clock as _, SystemClock};
 use tessera_core::jwt::SigningAlgorithm;
+use tessera_runtime::{Clock as _, SystemClock};
 
 use super::{AlgorithmArg, admin};
 use crate::config::FileConfig;

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use clap::Subcommand;
-use tessera_authorization_server::clock::{Clock as _, SystemClock};
 use tessera_authorization_server::keys::{KeyManager, KeyPurpose};
 use tessera_core::jwt::SigningAlgorithm;
-use tessera_core::secrets::SystemRandomness;
 use tessera_core::utc::format_utc;
+use tessera_runtime::SystemRandomness;
+use tessera_runtime::{Clock as _, SystemClock};
 use tessera_store::Migrations;
 
 use super::AlgorithmArg;

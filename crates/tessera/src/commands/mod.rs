@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use tessera_authorization_server::admin::Admin;
 use tessera_core::jwt::SigningAlgorithm;
-use tessera_core::secrets::SystemRandomness;
+use tessera_runtime::SystemRandomness;
 use tessera_store::Migrations;
 
 use crate::config::FileConfig;

@@ -3,7 +3,7 @@
 
 use anyhow::bail;
 use clap::Subcommand;
-use tessera_authorization_server::clock::{Clock as _, SystemClock};
+use tessera_runtime::{Clock as _, SystemClock};
 
 use super::admin;
 use crate::config::FileConfig;

@@ -5,9 +5,9 @@ use std::io::{BufRead as _, IsTerminal as _};
 
 use anyhow::bail;
 use clap::Subcommand;
-use tessera_authorization_server::clock::{Clock as _, SystemClock};
 use tessera_core::secrets::SecretString;
 use tessera_core::user_claims::{Address, UserClaims};
+use tessera_runtime::{Clock as _, SystemClock};
 
 use super::admin;
 use crate::config::FileConfig;
