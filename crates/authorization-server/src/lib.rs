@@ -15,7 +15,6 @@
 pub mod admin;
 pub mod app;
 pub mod brute_force;
-pub mod clock;
 pub mod config;
 pub mod error;
 pub mod housekeeping;
@@ -25,6 +24,7 @@ pub mod pages;
 pub mod passwords;
 pub mod refresh_retry;
 pub mod routes;
+pub mod sealing;
 pub mod session;
 pub mod state;
 pub mod tokens;
@@ -39,6 +39,9 @@ use tower_http::trace::TraceLayer;
 
 pub use config::ServerConfig;
 pub use state::AppState;
+/// The clock, from the runtime crate (the AS's tests and the binary use this
+/// path).
+pub use tessera_runtime::clock;
 
 /// Largest request body accepted: OAuth forms are small.
 const MAX_BODY_BYTES: usize = 64 * 1024;

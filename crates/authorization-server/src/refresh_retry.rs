@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tessera_core::UnixTime;
 use tessera_core::secrets::{Randomness, TokenHash};
 
-use crate::keys::{KeyEncryptionKey, KeysError};
+use crate::sealing::{KeyEncryptionKey, SealError};
 
 /// The label of the derived root key.
 pub const ROOT_LABEL: &[u8] = b"tessera refresh-retry v1";
@@ -22,7 +22,7 @@ const AAD: &str = "refresh-retry";
 #[derive(Debug, thiserror::Error)]
 pub enum RetryError {
     #[error("sealing a refresh answer failed")]
-    Seal(#[source] KeysError),
+    Seal(#[source] SealError),
     #[error("a kept refresh answer could not be opened")]
     Open,
     #[error("a kept refresh answer is malformed")]
@@ -95,7 +95,7 @@ impl RetrySealer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tessera_core::secrets::SystemRandomness;
+    use tessera_runtime::SystemRandomness;
 
     #[test]
     fn an_answer_opens_only_for_its_parent_and_root() -> Result<(), RetryError> {

@@ -8,11 +8,11 @@ use tessera_core::secrets::{self, ClientSecretHasher, Randomness, RandomnessUnav
 use tessera_store::{Store, StoreError};
 
 use crate::brute_force::BruteForceGuard;
-use crate::clock::Clock;
 use crate::config::ServerConfig;
-use crate::keys::{KeyRing, KeysError};
+use crate::keys::{KeyManager, KeyRing, KeysError};
 use crate::passwords::{self, PasswordError};
 use crate::refresh_retry::{ROOT_LABEL, RetrySealer};
+use tessera_runtime::Clock;
 
 /// The name under which the HMAC key for client secrets is stored.
 const CLIENT_SECRET_KEY_SETTING: &str = "client_secret_hmac_key";
@@ -90,7 +90,14 @@ impl AppState {
         tessera_core::jwt::install_crypto_provider();
         let client_secrets = client_secret_hasher(store.as_ref(), rng.as_ref()).await?;
 
-        let keys = KeyRing::open(store.clone(), clock.clone(), rng.clone(), &config).await?;
+        let manager = KeyManager::new(
+            store.clone(),
+            rng.clone(),
+            config.keys.clone(),
+            config.mode(),
+            config.lifetimes.access_token,
+        );
+        let keys = KeyRing::open(manager, clock.clone()).await?;
         let refresh_retry = RetrySealer::new(keys.manager().derived_key(ROOT_LABEL).await?);
 
         let dummy = secrets::new_opaque_token(rng.as_ref())?;

@@ -15,6 +15,7 @@ pub mod error;
 pub mod grant;
 pub mod id_token;
 pub mod jwt;
+pub mod key_schedule;
 pub mod params;
 pub mod pkce;
 pub mod redirect_uri;
@@ -23,6 +24,7 @@ pub mod scope;
 pub mod secrets;
 pub mod token_request;
 pub mod user_claims;
+pub mod utc;
 
 pub use error::{ErrorCode, OAuthError};
 pub use scope::Scope;

@@ -14,7 +14,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// A source of cryptographically secure random bytes. Injected so the core
-/// has no randomness of its own.
+/// has no randomness of its own: the operating system's is
+/// `tessera_runtime::SystemRandomness`.
 pub trait Randomness: Send + Sync {
     fn fill(&self, dest: &mut [u8]) -> Result<(), RandomnessUnavailable>;
 }
@@ -22,19 +23,6 @@ pub trait Randomness: Send + Sync {
 #[derive(Debug, Clone, Copy, thiserror::Error)]
 #[error("the system random number generator failed")]
 pub struct RandomnessUnavailable;
-
-/// The operating system's CSPRNG, through aws-lc.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct SystemRandomness;
-
-impl Randomness for SystemRandomness {
-    fn fill(&self, dest: &mut [u8]) -> Result<(), RandomnessUnavailable> {
-        use aws_lc_rs::rand::SecureRandom as _;
-        aws_lc_rs::rand::SystemRandom::new()
-            .fill(dest)
-            .map_err(|_| RandomnessUnavailable)
-    }
-}
 
 /// A string that must never be logged: its `Debug` and `Display` are redacted.
 #[derive(Clone, PartialEq, Eq)]
@@ -139,17 +127,32 @@ impl ClientSecretHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicU8, Ordering};
+
+    /// Bytes that differ on every call, every byte value in turn (the core
+    /// has no randomness of its own, not even in tests).
+    struct Counting(AtomicU8);
+
+    impl Randomness for Counting {
+        fn fill(&self, dest: &mut [u8]) -> Result<(), RandomnessUnavailable> {
+            for b in dest {
+                *b = self.0.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(())
+        }
+    }
 
     #[test]
     fn opaque_tokens_are_256_bits_of_vschar() -> Result<(), RandomnessUnavailable> {
-        let t = new_opaque_token(&SystemRandomness)?;
+        let rng = Counting(AtomicU8::new(0));
+        let t = new_opaque_token(&rng)?;
         assert_eq!(t.expose().len(), 43);
         assert!(
             t.expose()
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         );
-        assert_ne!(t, new_opaque_token(&SystemRandomness)?);
+        assert_ne!(t, new_opaque_token(&rng)?);
         Ok(())
     }
 

@@ -9,9 +9,10 @@ use tessera_authorization_server::admin::{Admin, ClientSpec, ResourceSpec};
 use tessera_authorization_server::clock::SystemClock;
 use tessera_authorization_server::{AppState, ServerConfig};
 use tessera_core::redirect_uri::Mode;
-use tessera_core::secrets::{SecretString, SystemRandomness};
+use tessera_core::secrets::SecretString;
 use tessera_photo_api::{PhotoApi, PhotoStore};
 use tessera_protected_resource::{Guard, GuardConfig};
+use tessera_runtime::SystemRandomness;
 use tessera_store::SqliteStore;
 use tokio::sync::oneshot;
 

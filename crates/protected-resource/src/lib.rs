@@ -96,7 +96,8 @@ mod cache;
 mod challenge;
 mod claim_values;
 mod claims;
-mod clock;
+/// The clock comes from the runtime crate (modules here use `crate::clock`).
+use tessera_runtime::clock;
 mod config;
 mod discovery;
 mod error;
@@ -110,12 +111,12 @@ mod layer;
 mod token;
 
 pub use claims::TokenClaims;
-pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
 pub use config::{ConfigError, GuardConfig};
 pub use error::{ErrorCode, GuardError};
 pub use guard::Guard;
 pub use jwks::ALLOWED_ALGORITHMS;
 pub use layer::{GuardLayer, GuardService};
+pub use tessera_runtime::{Clock, ManualClock, SystemClock, UnixTime};
 pub use token::{BearerToken, MAX_TOKEN_LEN};
 
 /// The RFC 6750 §3 answer (status, `WWW-Authenticate: Bearer`, JSON body)

@@ -273,7 +273,10 @@ async fn replacing_a_session_moves_its_pending_requests_and_kills_the_old_id(
         prompt: Prompt::default(),
         nonce: None,
         max_age: None,
-        min_auth_time: None,
+        min_auth_time: Some(40),
+        // Kept through the round trip: it is what makes prompt=login refuse
+        // the login of the session the request arrived in.
+        refused_session: Some(TokenHash::of("s1").as_str().to_owned()),
         login_hint: Some("alice".into()),
         id_token_hint: None,
     };

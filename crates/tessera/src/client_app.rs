@@ -5,6 +5,9 @@ use std::path::Path;
 use anyhow::Context as _;
 use tessera_photo_printer::{Printer, PrinterConfig};
 
+use crate::logging::init_logging;
+use crate::signals::shutdown_signal;
+
 const ENV_KEYS: &[&str] = &[
     "listen",
     "issuer",
@@ -20,6 +23,13 @@ const ENV_KEYS: &[&str] = &[
 pub fn load(path: Option<&Path>) -> anyhow::Result<PrinterConfig> {
     crate::config::load(path, "TESSERA_CLIENT_APP_", ENV_KEYS)
         .context("invalid photo-printer configuration")
+}
+
+/// The printer from its configuration, until Ctrl-C or SIGTERM.
+pub async fn run(path: Option<&Path>) -> anyhow::Result<()> {
+    let config = load(path)?;
+    init_logging(&config.log);
+    serve(config, shutdown_signal()).await
 }
 
 pub async fn serve(

@@ -13,8 +13,9 @@ use anyhow::{Context as _, bail};
 use figment::Figment;
 use figment::providers::Serialized;
 use serde_json::json;
-use tessera_core::secrets::{SystemRandomness, new_opaque_token};
+use tessera_core::secrets::new_opaque_token;
 use tessera_photo_printer::PrinterConfig;
+use tessera_runtime::SystemRandomness;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -63,7 +64,7 @@ fn secret() -> anyhow::Result<String> {
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
-    crate::cli::init_logging(&args.log);
+    crate::logging::init_logging(&args.log);
     // Every port first: a taken one stops the demo before anything starts.
     let as_listener = bind(args.as_port, "authorization server", "--as-port").await?;
     let api_listener = bind(args.api_port, "photo-storage API", "--api-port").await?;
@@ -153,7 +154,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
                 result
             })
         };
-    let authorization_server = part(Box::pin(crate::cli::serve_authorization_server(
+    let authorization_server = part(Box::pin(crate::serve::serve_authorization_server(
         as_config,
         tessera_store::Migrations::Apply,
         as_listener,
@@ -197,10 +198,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     let signal_stop = stop.clone();
     tokio::spawn(async move {
-        crate::cli::shutdown_signal().await;
+        crate::signals::shutdown_signal().await;
         signal_stop.send_replace(true);
         // A second Ctrl-C does not wait for in-flight requests.
-        crate::cli::shutdown_signal().await;
+        crate::signals::shutdown_signal().await;
         eprintln!("stopping at once");
         std::process::exit(130);
     });
@@ -237,7 +238,7 @@ fn demo_key_encryption_key(dir: &std::path::Path) -> anyhow::Result<String> {
         return Ok(existing.trim().to_owned());
     }
     let mut bytes = [0u8; 32];
-    tessera_core::secrets::Randomness::fill(&SystemRandomness, &mut bytes)?;
+    SystemRandomness.fill(&mut bytes)?;
     let key = base64::engine::general_purpose::STANDARD.encode(bytes);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

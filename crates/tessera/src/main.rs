@@ -3,9 +3,13 @@
 
 mod cli;
 mod client_app;
+mod commands;
 mod config;
 mod demo;
+mod logging;
 mod resource;
+mod serve;
+mod signals;
 
 use clap::Parser as _;
 

@@ -9,6 +9,9 @@ use tessera_core::secrets::SecretString;
 use tessera_photo_api::{PhotoApi, PhotoStore};
 use tessera_protected_resource::{Guard, GuardConfig};
 
+use crate::logging::init_logging;
+use crate::signals::shutdown_signal;
+
 const ENV_KEYS: &[&str] = &[
     "listen",
     "identifier",
@@ -99,6 +102,13 @@ impl ResourceConfig {
         };
         Ok(Guard::new(config)?)
     }
+}
+
+/// The photo API from its configuration, until Ctrl-C or SIGTERM.
+pub async fn run(path: Option<&Path>) -> anyhow::Result<()> {
+    let config = ResourceConfig::load(path)?;
+    init_logging(&config.log);
+    serve(config, shutdown_signal()).await
 }
 
 pub async fn serve(

@@ -8,7 +8,7 @@ use reqwest::header::HeaderMap;
 use scraper::{Html, Selector};
 use tessera_authorization_server::admin::Admin;
 use tessera_core::redirect_uri::Mode;
-use tessera_core::secrets::SystemRandomness;
+use tessera_runtime::SystemRandomness;
 
 #[allow(unused_imports)]
 use crate::harness::*;

@@ -13,7 +13,8 @@ use tessera_authorization_server::clock::ManualClock;
 use tessera_authorization_server::{AppState, ServerConfig};
 use tessera_core::pkce::CodeChallenge;
 use tessera_core::redirect_uri::Mode;
-use tessera_core::secrets::{SecretString, SystemRandomness};
+use tessera_core::secrets::SecretString;
+use tessera_runtime::SystemRandomness;
 pub use tessera_store::{SqliteStore, Store};
 use tokio::sync::oneshot;
 

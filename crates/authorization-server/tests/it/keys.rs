@@ -12,11 +12,11 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use tessera_authorization_server::AppState;
 use tessera_authorization_server::clock::Clock as _;
 use tessera_authorization_server::keys::{
-    DEV_KEK_SETTING, KeyEncryptionKey, KeyManager, KeyState, KeysError, format_utc,
+    DEV_KEK_SETTING, KeyEncryptionKey, KeyManager, KeyState, KeysError, RetireRefused, format_utc,
 };
 use tessera_authorization_server::state::InitError;
 use tessera_core::jwt::{AccessTokenClaims, SigningAlgorithm, SigningKey};
-use tessera_core::secrets::SystemRandomness;
+use tessera_runtime::SystemRandomness;
 use tessera_store::StoredSigningKey;
 
 use crate::harness::*;
@@ -122,10 +122,13 @@ async fn machine_token(app: &TestApp) -> String {
 
 /// What `tessera keys …` does: its own connection to the same database.
 async fn other_process(app: &TestApp) -> KeyManager {
+    let config = &app.state.config;
     KeyManager::new(
         app.second_store().await,
         Arc::new(SystemRandomness),
-        &app.state.config,
+        config.keys.clone(),
+        config.mode(),
+        config.lifetimes.access_token,
     )
 }
 
@@ -195,7 +198,7 @@ async fn rotation_keeps_old_tokens_verifiable_until_they_expire() {
     for now in [T0 + 600, T0 + 599 + 3600, retirable - 1] {
         let refused = cli.retire(&old, now).await.unwrap_err();
         assert!(
-            matches!(refused, KeysError::StillVerifying { retirable_at, .. } if retirable_at == retirable),
+            matches!(refused, KeysError::Refused(RetireRefused::StillVerifying { retirable_at, .. }) if retirable_at == retirable),
             "{refused}"
         );
         assert!(
@@ -205,7 +208,7 @@ async fn rotation_keeps_old_tokens_verifiable_until_they_expire() {
     }
     assert!(matches!(
         cli.retire(&new.kid, retirable).await,
-        Err(KeysError::StillActive(_))
+        Err(KeysError::Refused(RetireRefused::StillActive(_)))
     ));
     assert_eq!(published_kids(&app).await, [old.clone(), new.kid.clone()]);
 
@@ -221,7 +224,7 @@ async fn rotation_keeps_old_tokens_verifiable_until_they_expire() {
     verify(&app, &machine_token(&app).await).await.unwrap();
     assert!(matches!(
         cli.retire(&old, app.clock.now()).await,
-        Err(KeysError::AlreadyRetired(_))
+        Err(KeysError::Refused(RetireRefused::AlreadyRetired(_)))
     ));
 }
 
@@ -405,7 +408,13 @@ async fn a_wrong_or_missing_encryption_key_refuses_to_start() {
     );
 
     // The CLI with the wrong key cannot add a key the server could not read.
-    let cli = KeyManager::new(app.store.clone(), Arc::new(SystemRandomness), &wrong);
+    let cli = KeyManager::new(
+        app.store.clone(),
+        Arc::new(SystemRandomness),
+        wrong.keys.clone(),
+        wrong.mode(),
+        wrong.lifetimes.access_token,
+    );
     assert!(matches!(
         cli.rotate(None, true, T0).await,
         Err(KeysError::WrongEncryptionKey { .. })
@@ -555,7 +564,10 @@ async fn retiring_is_refused_for_the_active_key_and_allowed_for_a_withdrawn_pend
     let app = TestApp::spawn().await;
     let active = app.state.signing_key().kid().to_owned();
     let refused = app.state.keys.retire(&active).await.unwrap_err();
-    assert!(matches!(refused, KeysError::StillActive(_)));
+    assert!(matches!(
+        refused,
+        KeysError::Refused(RetireRefused::StillActive(_))
+    ));
     assert!(refused.to_string().contains("rotate first"), "{refused}");
     assert!(matches!(
         app.state.keys.retire("no-such-kid").await,
@@ -578,7 +590,7 @@ async fn retiring_is_refused_for_the_active_key_and_allowed_for_a_withdrawn_pend
     app.clock.set(soon.activates_at - 30);
     assert!(matches!(
         app.state.keys.retire(&soon.kid).await,
-        Err(KeysError::ActivatesSoon { .. })
+        Err(KeysError::Refused(RetireRefused::ActivatesSoon { .. }))
     ));
 }
 
