@@ -31,7 +31,7 @@ pub fn mint_id_token(
     let algorithm = request.client.id_token_algorithm();
     let key = state
         .keys
-        .id_token_key(algorithm)
+        .id_token_key_at(algorithm, now)
         .map_err(MintError::Keys)?;
     let claims = id_token::claims(&IdTokenFacts {
         issuer: state.config.issuer(),
@@ -58,6 +58,16 @@ impl From<KeysError> for MintError {
 /// signature checks against a published key with that key's own algorithm,
 /// `typ` is `JWT` and `iss` is ours. Expiry is not checked: OIDC Core
 /// §3.1.2.1 lets an expired ID token serve as a hint.
-pub fn verify_own_id_token(state: &AppState, token: &str) -> Option<id_token::IdTokenClaims> {
-    crate::tokens::verify_own_signed(state, token, id_token::ID_TOKEN_TYP, &["iss", "sub", "aud"])
+pub fn verify_own_id_token(
+    state: &AppState,
+    token: &str,
+    now: UnixTime,
+) -> Option<id_token::IdTokenClaims> {
+    crate::tokens::verify_own_signed(
+        state,
+        token,
+        now,
+        id_token::ID_TOKEN_TYP,
+        &["iss", "sub", "aud"],
+    )
 }

@@ -129,4 +129,9 @@ impl AppState {
     pub fn public_jwks(&self) -> Vec<serde_json::Value> {
         self.keys.public_jwks()
     }
+
+    /// [`AppState::signing_key`] at the request's time `now`.
+    pub fn signing_key_at(&self, now: tessera_core::UnixTime) -> Arc<SigningKey> {
+        self.keys.signing_key_at(now)
+    }
 }

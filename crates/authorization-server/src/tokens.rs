@@ -62,7 +62,7 @@ pub fn mint_access_token(
                 jti: jti.clone(),
                 auth_time: request.auth_time,
             };
-            (state.signing_key().sign_access_token(&claims)?, None)
+            (state.signing_key_at(now).sign_access_token(&claims)?, None)
         }
         AccessTokenFormat::Opaque => {
             let token = secrets::new_opaque_token(state.rng.as_ref())?;
@@ -89,10 +89,11 @@ pub fn mint_access_token(
 /// signature checks against a published key with that key's own algorithm
 /// (never `none`, never one the token chooses), `typ` is `at+jwt` and `iss`
 /// is ours.
-pub fn verify_own_jwt(state: &AppState, token: &str) -> Option<AccessTokenClaims> {
+pub fn verify_own_jwt(state: &AppState, token: &str, now: UnixTime) -> Option<AccessTokenClaims> {
     verify_own_signed(
         state,
         token,
+        now,
         ACCESS_TOKEN_TYP,
         &["iss", "exp", "sub", "aud"],
     )
@@ -104,6 +105,7 @@ pub fn verify_own_jwt(state: &AppState, token: &str) -> Option<AccessTokenClaims
 pub fn verify_own_signed<T: serde::de::DeserializeOwned>(
     state: &AppState,
     token: &str,
+    now: UnixTime,
     typ: &str,
     required: &[&str],
 ) -> Option<T> {
@@ -113,7 +115,8 @@ pub fn verify_own_signed<T: serde::de::DeserializeOwned>(
     }
     let kid = header.kid?;
     let jwk_value = state
-        .public_jwks()
+        .keys
+        .public_jwks_at(now)
         .into_iter()
         .find(|k| k["kid"] == kid.as_str())?;
     let jwk: Jwk = serde_json::from_value(jwk_value).ok()?;
@@ -167,10 +170,11 @@ pub async fn find(
     state: &AppState,
     token: &str,
     hint: Hint,
+    now: UnixTime,
 ) -> Result<Option<FoundToken>, StoreError> {
     let hash = TokenHash::of(token);
     let access = async {
-        if let Some(claims) = verify_own_jwt(state, token) {
+        if let Some(claims) = verify_own_jwt(state, token, now) {
             return state.store.access_token_by_jti(&claims.jti).await;
         }
         state.store.access_token_by_hash(&hash).await

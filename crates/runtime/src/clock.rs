@@ -2,7 +2,7 @@
 //! read from a [`Clock`], so tests move time forward instead of sleeping.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Unix time in seconds (the same type as `tessera_core::UnixTime`).
@@ -35,27 +35,41 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that only moves when told to, for tests. Clones share the time.
+/// A clock that only moves when told to, for tests. Clones share the time
+/// and the count of readings.
 #[derive(Debug, Clone)]
-pub struct ManualClock(Arc<AtomicI64>);
+pub struct ManualClock {
+    now: Arc<AtomicI64>,
+    reads: Arc<AtomicU64>,
+}
 
 impl ManualClock {
     pub fn new(start: UnixTime) -> Self {
-        Self(Arc::new(AtomicI64::new(start)))
+        Self {
+            now: Arc::new(AtomicI64::new(start)),
+            reads: Arc::new(AtomicU64::new(0)),
+        }
     }
 
     pub fn advance(&self, seconds: i64) {
-        self.0.fetch_add(seconds, Ordering::SeqCst);
+        self.now.fetch_add(seconds, Ordering::SeqCst);
     }
 
     pub fn set(&self, now: UnixTime) {
-        self.0.store(now, Ordering::SeqCst);
+        self.now.store(now, Ordering::SeqCst);
+    }
+
+    /// How many times the time was read: tests use it to check that a
+    /// request reads the clock once and decides everything with that time.
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::SeqCst)
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> UnixTime {
-        self.0.load(Ordering::SeqCst)
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        self.now.load(Ordering::SeqCst)
     }
 }
 
@@ -72,6 +86,7 @@ mod tests {
         assert_eq!(shared.now(), 105);
         shared.set(7);
         assert_eq!(clock.now(), 7);
+        assert_eq!(shared.reads(), 3, "three readings, counted across clones");
     }
 
     #[test]

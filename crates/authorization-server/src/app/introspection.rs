@@ -41,7 +41,10 @@ pub async fn introspect(
         )));
     }
     Ok(
-        match tokens::find(state, token, hint).await.or_unavailable()? {
+        match tokens::find(state, token, hint, now)
+            .await
+            .or_unavailable()?
+        {
             Some(FoundToken::Access(a))
                 if token_status::access_token_active(&a, now)
                     && visible(caller, &a.record.client_id, &a.record.audience) =>

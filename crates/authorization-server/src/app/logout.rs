@@ -11,6 +11,7 @@
 //! by the `aud` of an `id_token_hint` we signed, and both must agree.
 //! Anything else gets the "you are signed out" page: never an open redirect.
 
+use tessera_core::UnixTime;
 use tessera_core::redirect_uri;
 use tessera_store::Session;
 
@@ -47,7 +48,7 @@ pub async fn end_session(
 ) -> Result<LoggedOut, AppError> {
     let now = state.now();
     if let Some(s) = session::find(state, cookie, now).await.or_unavailable()? {
-        if !wanted(state, &s, request) {
+        if !wanted(state, &s, request, now) {
             return Ok(LoggedOut::Confirm(Box::new(s)));
         }
         state
@@ -58,20 +59,20 @@ pub async fn end_session(
         tracing::info!("browser session ended by RP-initiated logout");
     }
     Ok(LoggedOut::Done {
-        return_to: return_address(state, request).await?,
+        return_to: return_address(state, request, now).await?,
     })
 }
 
 /// Whether ending `session` is what its user wants: a hint we signed for
 /// this user, the user's confirmation from our page, or a session nobody
 /// signed in to (which nothing protects).
-fn wanted(state: &AppState, session: &Session, request: &LogoutRequest<'_>) -> bool {
+fn wanted(state: &AppState, session: &Session, request: &LogoutRequest<'_>, now: UnixTime) -> bool {
     let Some(user_id) = session.user_id.as_deref() else {
         return true;
     };
     let hinted = request
         .id_token_hint
-        .and_then(|hint| id_tokens::verify_own_id_token(state, hint))
+        .and_then(|hint| id_tokens::verify_own_id_token(state, hint, now))
         .is_some_and(|claims| claims.sub == user_id);
     let confirmed =
         request.confirmation.is_some() && session::csrf_matches(session, request.confirmation);
@@ -83,12 +84,13 @@ fn wanted(state: &AppState, session: &Session, request: &LogoutRequest<'_>) -> b
 async fn return_address(
     state: &AppState,
     request: &LogoutRequest<'_>,
+    now: UnixTime,
 ) -> Result<Option<String>, AppError> {
     let Some(uri) = request.post_logout_redirect_uri else {
         return Ok(None);
     };
     let hinted = match request.id_token_hint {
-        Some(hint) => match id_tokens::verify_own_id_token(state, hint) {
+        Some(hint) => match id_tokens::verify_own_id_token(state, hint, now) {
             Some(claims) => Some(claims.aud),
             // A hint we cannot verify names no one we could trust.
             None => return Ok(None),

@@ -20,7 +20,10 @@ pub async fn revoke(
     hint: Hint,
     now: UnixTime,
 ) -> Result<(), AppError> {
-    match tokens::find(state, token, hint).await.or_unavailable()? {
+    match tokens::find(state, token, hint, now)
+        .await
+        .or_unavailable()?
+    {
         None => {}
         Some(FoundToken::Refresh { record, .. }) => {
             if record.client_id == client.client_id {

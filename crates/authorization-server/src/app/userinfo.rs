@@ -14,13 +14,13 @@ use crate::tokens::{self, FoundToken, Hint};
 
 pub async fn claims(state: &AppState, token: &str) -> Result<Map<String, Value>, GuardError> {
     let unavailable = |e: tessera_store::StoreError| GuardError::Unavailable(e.to_string());
-    let found = tokens::find(state, token, Hint::AccessToken)
+    let now = state.now();
+    let found = tokens::find(state, token, Hint::AccessToken, now)
         .await
         .map_err(unavailable)?;
     let Some(FoundToken::Access(status)) = found else {
         return Err(GuardError::InvalidToken("the access token is not valid"));
     };
-    let now = state.now();
     let record = &status.record;
     if status.revoked_at.is_some() || status.grant_revoked_at.is_some() {
         return Err(GuardError::InvalidToken("the access token was revoked"));

@@ -164,17 +164,25 @@ impl KeyRing {
         snapshot
     }
 
-    /// The key to sign with now.
+    /// The key to sign with now (by the ring's clock).
     pub fn signing_key(&self) -> Arc<SigningKey> {
-        let now = self.0.clock.now();
+        self.signing_key_at(self.0.clock.now())
+    }
+
+    /// The key to sign with at `now`: a request passes the time it read
+    /// once, so the key and the token's `iat` agree.
+    pub fn signing_key_at(&self, now: UnixTime) -> Arc<SigningKey> {
         self.current(now).active(now)
     }
 
-    /// The key that signs ID tokens of `algorithm` now. Every algorithm has
-    /// one from the start ([`KeyRing::open`]); `NoActiveKey` only if an
+    /// The key that signs ID tokens of `algorithm` at `now`. Every algorithm
+    /// has one from the start ([`KeyRing::open`]); `NoActiveKey` only if an
     /// operator withdrew it.
-    pub fn id_token_key(&self, algorithm: SigningAlgorithm) -> Result<Arc<SigningKey>, KeysError> {
-        let now = self.0.clock.now();
+    pub fn id_token_key_at(
+        &self,
+        algorithm: SigningAlgorithm,
+        now: UnixTime,
+    ) -> Result<Arc<SigningKey>, KeysError> {
         self.current(now)
             .id_token_key(algorithm, now)
             .ok_or(KeysError::NoActiveKey)
@@ -182,7 +190,11 @@ impl KeyRing {
 
     /// The public JWKs of every live key, pending ones included.
     pub fn public_jwks(&self) -> Vec<serde_json::Value> {
-        let now = self.0.clock.now();
+        self.public_jwks_at(self.0.clock.now())
+    }
+
+    /// [`KeyRing::public_jwks`] at `now`.
+    pub fn public_jwks_at(&self, now: UnixTime) -> Vec<serde_json::Value> {
         self.current(now)
             .keys
             .iter()

@@ -8,6 +8,7 @@ mod harness;
 
 mod authorize_endpoint;
 mod client_credentials;
+mod clock_reads;
 mod happy_path;
 mod housekeeping;
 mod interop_node;

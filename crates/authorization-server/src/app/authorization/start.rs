@@ -149,7 +149,7 @@ async fn without_pages(
     // OIDC Core §3.1.2.2: the hint must be an ID token we issued, and name
     // the signed-in user; otherwise the user would have to log in.
     if let Some(hint) = &request.id_token_hint {
-        match id_tokens::verify_own_id_token(state, hint) {
+        match id_tokens::verify_own_id_token(state, hint, now) {
             None => {
                 return Ok(refuse(
                     ErrorCode::InvalidRequest,
