@@ -639,7 +639,10 @@ async fn opaque_access_tokens_per_client() {
 
 #[tokio::test]
 async fn opaque_access_tokens_globally() {
-    let app = TestApp::spawn_with(|c| c.access_token_format = AccessTokenFormat::Opaque).await;
+    let app = TestApp::builder()
+        .configure(|c| c.access_token_format = AccessTokenFormat::Opaque)
+        .spawn()
+        .await;
     let body = app.tokens_for("c1", "a b").await;
     let at = access_token(&body);
     assert_opaque(&at);

@@ -763,7 +763,10 @@ async fn conformance_1i_68_metadata_document() {
 async fn conformance_1i_68_https_issuer_and_endpoints() {
     // Production mode (as behind a TLS-terminating proxy): the issuer and
     // every endpoint are https (conformance `CheckDiscEndpointAllEndpointsAreHttps`).
-    let app = TestApp::spawn_with_issuer(Some("https://as.example"), |_| {}).await;
+    let app = TestApp::builder()
+        .issuer("https://as.example")
+        .spawn()
+        .await;
     let r = app.http().get(app.url(WELL_KNOWN)).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let doc: Value = r.json().await.unwrap();
@@ -778,7 +781,7 @@ async fn conformance_1i_68_https_issuer_and_endpoints() {
 
 #[tokio::test]
 async fn conformance_1i_68_issuer_with_a_path() {
-    let app = TestApp::spawn_at_path("/tenant", |_| {}).await;
+    let app = TestApp::builder().path("/tenant").spawn().await;
     let issuer = format!("{}/tenant", app.base);
     assert_eq!(app.issuer(), issuer);
 

@@ -836,7 +836,10 @@ async fn oidcc_ensure_request_with_valid_pkce_succeeds() {
 
 #[tokio::test]
 async fn oidcc_discovery_endpoint_verification() {
-    let app = TestApp::spawn_with_issuer(Some("https://as.example"), |_| {}).await;
+    let app = TestApp::builder()
+        .issuer("https://as.example")
+        .spawn()
+        .await;
     let r = app
         .http()
         .get(app.url("/.well-known/openid-configuration"))

@@ -100,7 +100,10 @@ async fn oversized_forms_and_wrong_methods_on_pages_get_readable_pages() {
 
 #[tokio::test]
 async fn production_mode_cookies_are_secure_and_host_prefixed() {
-    let app = TestApp::spawn_with_issuer(Some("https://as.example"), |_| {}).await;
+    let app = TestApp::builder()
+        .issuer("https://as.example")
+        .spawn()
+        .await;
     let r = app.browser().authorize(&AuthRequest::new("c1")).await;
     assert_eq!(r.status(), 302);
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();

@@ -418,7 +418,8 @@ async fn expect_unavailable(r: reqwest::Response, what: &str, token: &str) {
 
 #[tokio::test]
 async fn conformance_1g_63_storage_failure_is_503_never_200() {
-    let (app, faults) = TestApp::spawn_faulty(|_| {}).await;
+    let app = TestApp::builder().faulty().spawn().await;
+    let faults = app.faults();
     let body = app.tokens_for("c1", "a").await;
     let (at, rt) = (access_token(&body), refresh_token(&body));
 

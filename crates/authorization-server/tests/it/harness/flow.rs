@@ -116,7 +116,6 @@ impl Flow {
     }
 }
 
-
 impl TestApp {
     /// Redeems a code with the client's fixture authentication (Basic for a
     /// confidential client, `client_id` for a public one).
