@@ -19,8 +19,6 @@ use crate::harness::*;
 /// One string with an HTML break-out and two template-injection probes.
 const PAYLOAD: &str = "\"><script>alert(1)</script>{{7*7}}${7*7}";
 
-const LEGACY_SECRET: &str = "legacy-secret-0123456789-0123456789-abc";
-
 fn header(headers: &HeaderMap, name: &str) -> String {
     headers
         .get(name)

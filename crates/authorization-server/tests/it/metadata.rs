@@ -9,7 +9,6 @@
 
 use std::collections::BTreeSet;
 
-use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
@@ -82,26 +81,6 @@ const AUTH_METHODS: &[&str] = &[
 ];
 /// Scopes no fixture client or resource has.
 const UNADVERTISED_SCOPES: &[&str] = &["zzz", "offline_access", "admin"];
-
-/// A P-256 key that is not the server's, for `private_key_jwt` attempts.
-const FOREIGN_EC_KEY: &str = "-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQghwbxiQIricOTzGE7
-P6ltoRVhPeuhUYswGmezqXQJpPWhRANCAASwlwsW/rb86AXDLXOpRbPPosUi18VM
-7cdGmRM+n3lKL2NAWXtsZSueclZdrwxz+TrOwwX1jHvadcLugy2IsABh
------END PRIVATE KEY-----
-";
-
-/// [`FOREIGN_EC_KEY`] as a signing key (its PKCS#8 DER).
-fn foreign_key() -> EncodingKey {
-    let b64: String = FOREIGN_EC_KEY
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .expect("PEM body");
-    EncodingKey::from_ec_der(&der)
-}
 
 /// The metadata document of `app`, at the RFC 8414 §3.1 location for its
 /// issuer (path inserted after the well-known prefix).

@@ -7,8 +7,6 @@
 use crate::harness::*;
 
 /// An access token lives 600 s.
-const ACCESS_TOKEN_TTL: i64 = 600;
-
 /// A refresh that must succeed; returns the new token response.
 async fn refreshed(app: &TestApp, client_id: &str, rt: &str) -> serde_json::Value {
     expect_token_response(app.refresh(client_id, rt).await).await

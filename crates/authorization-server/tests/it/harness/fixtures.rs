@@ -24,6 +24,29 @@ pub const BOB: &str = "bob";
 pub const BOB_PASSWORD: &str = "bob-password-12";
 /// A fixed start time, so snapshots and expiry arithmetic are stable.
 pub const T0: i64 = 1_800_000_000;
+/// The access-token lifetime of the default configuration, in seconds.
+pub const ACCESS_TOKEN_TTL: i64 = 600;
+/// `c3` (registered on demand, [`register_c3`]): confidential,
+/// `authorization_code` only, one redirect URI.
+pub const C3_SECRET: &str = "c3-secret-0123456789-0123456789-abcdef";
+/// `legacy` (registered on demand): confidential, opted out of PKCE.
+pub const LEGACY_SECRET: &str = "legacy-secret-0123456789-0123456789";
+/// The client `a b:c` of item 25 (registered on demand): reserved
+/// characters in the id and secret.
+pub const AB_ID: &str = "a b:c";
+pub const AB_SECRET: &str = "p%&: +/=?#-0123456789abcdefghijklmn";
+/// Every client secret the fixture knows: none may ever appear in a
+/// response ([`super::assertions::assert_no_leak`]).
+pub const ALL_SECRETS: &[&str] = &[
+    C1_SECRET,
+    C2_SECRET,
+    RS1_SECRET,
+    RS2_SECRET,
+    SVC_SECRET,
+    C3_SECRET,
+    LEGACY_SECRET,
+    AB_SECRET,
+];
 /// The key-encryption key of production-mode test servers.
 pub const TEST_KEY_ENCRYPTION_KEY: KeyEncryptionKey = KeyEncryptionKey::from_bytes([0x5e; 32]);
 
@@ -54,6 +77,9 @@ pub fn secret_of(client_id: &str) -> Option<&'static str> {
         "rs1" => Some(RS1_SECRET),
         "rs2" => Some(RS2_SECRET),
         "svc" => Some(SVC_SECRET),
+        "c3" => Some(C3_SECRET),
+        "legacy" => Some(LEGACY_SECRET),
+        AB_ID => Some(AB_SECRET),
         _ => None,
     }
 }
@@ -65,6 +91,28 @@ pub fn default_redirect(client_id: &str) -> &'static str {
         "c2" => C2_REDIRECT,
         _ => P1_REDIRECT,
     }
+}
+
+/// Registers `c3`: confidential, `authorization_code` only, redirect URI
+/// [`P1_REDIRECT`], scopes a and b.
+pub async fn register_c3(app: &TestApp) {
+    let mut spec = client("c3", Some(C3_SECRET), &[P1_REDIRECT], &["a", "b"]);
+    spec.grant_types = vec!["authorization_code".into()];
+    app.register(spec).await;
+}
+
+/// Registers `p2`: public, redirect URI `http://127.0.0.1/p2`.
+pub async fn register_p2(app: &TestApp) {
+    app.register(client("p2", None, &["http://127.0.0.1/p2"], &["a", "b"]))
+        .await;
+}
+
+/// Registers `legacy`: confidential, opted out of PKCE, redirect URI
+/// [`P1_REDIRECT`].
+pub async fn register_legacy(app: &TestApp) {
+    let mut spec = client("legacy", Some(LEGACY_SECRET), &[P1_REDIRECT], &["a", "b"]);
+    spec.require_pkce = false;
+    app.register(spec).await;
 }
 
 impl TestApp {

@@ -6,8 +6,10 @@ use tessera_core::pkce::CodeChallenge;
 use tessera_core::secrets::SystemRandomness;
 
 use super::app::TestApp;
+use super::assertions::expect_token_response;
 use super::browser::query_params;
 use super::fixtures::{ALICE, ALICE_PASSWORD, default_redirect, secret_of};
+use super::requests::{ClientAuth, auth_of};
 
 /// A fresh PKCE verifier (43+ characters of the unreserved set).
 pub fn new_verifier() -> String {
@@ -116,6 +118,20 @@ impl Flow {
     }
 }
 
+/// The code grant of `flow`, with `verifier` as `code_verifier` (omitted
+/// when `None`).
+pub fn code_form<'a>(flow: &'a Flow, verifier: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("code", flow.code.as_str()),
+        ("redirect_uri", flow.redirect_uri.as_str()),
+    ];
+    if let Some(v) = verifier {
+        form.push(("code_verifier", v));
+    }
+    form
+}
+
 impl TestApp {
     /// Redeems a code with the client's fixture authentication (Basic for a
     /// confidential client, `client_id` for a public one).
@@ -136,22 +152,44 @@ impl TestApp {
         }
     }
 
+    /// Redeems `flow`'s code (with its verifier) authenticating as `auth`.
+    pub async fn redeem_as(&self, flow: &Flow, auth: ClientAuth<'_>) -> reqwest::Response {
+        self.token_with(&code_form(flow, Some(&flow.verifier)), auth)
+            .await
+    }
+
+    /// Redeems with the flow's own client authentication and `verifier` as
+    /// `code_verifier` (omitted when `None`).
+    pub async fn redeem_with_verifier(
+        &self,
+        flow: &Flow,
+        verifier: Option<&str>,
+    ) -> reqwest::Response {
+        self.token_with(&code_form(flow, verifier), auth_of(&flow.client_id))
+            .await
+    }
+
+    /// The front channel as alice (approving whatever is asked) for any
+    /// request; returns the code.
+    pub async fn flow_for(&self, request: AuthRequest) -> Flow {
+        let back = self
+            .browser()
+            .authorize_through_consent(self, &request, ALICE, ALICE_PASSWORD, None)
+            .await;
+        request.into_flow(&back)
+    }
+
     /// Runs the whole front channel for `client_id` as alice and returns the
     /// code.
     pub async fn code_for(&self, client_id: &str, scope: &str) -> Flow {
-        let browser = self.browser();
-        let flow = AuthRequest::new(client_id).scope(scope);
-        let location = browser
-            .authorize_through_consent(self, &flow, ALICE, ALICE_PASSWORD, None)
-            .await;
-        flow.into_flow(&location)
+        self.flow_for(AuthRequest::new(client_id).scope(scope))
+            .await
     }
 
-    /// Code, then tokens; returns the token response JSON.
+    /// Code, then tokens ([`expect_token_response`]); returns the token
+    /// response JSON.
     pub async fn tokens_for(&self, client_id: &str, scope: &str) -> serde_json::Value {
         let flow = self.code_for(client_id, scope).await;
-        let r = self.redeem(&flow).await;
-        assert_eq!(r.status(), 200, "redeem");
-        r.json().await.expect("json")
+        expect_token_response(self.redeem(&flow).await).await
     }
 }

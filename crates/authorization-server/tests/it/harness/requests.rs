@@ -102,14 +102,26 @@ impl TestApp {
 
     /// The refresh grant for `client_id` (its fixture authentication).
     pub async fn refresh(&self, client_id: &str, refresh_token: &str) -> reqwest::Response {
-        self.token_with(
-            &[
-                ("grant_type", "refresh_token"),
-                ("refresh_token", refresh_token),
-            ],
-            auth_of(client_id),
-        )
-        .await
+        self.refresh_as(refresh_token, None, auth_of(client_id))
+            .await
+    }
+
+    /// The refresh grant, asking for `scope` if given, authenticating as
+    /// `auth`.
+    pub async fn refresh_as(
+        &self,
+        refresh_token: &str,
+        scope: Option<&str>,
+        auth: ClientAuth<'_>,
+    ) -> reqwest::Response {
+        let mut form = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ];
+        if let Some(s) = scope {
+            form.push(("scope", s));
+        }
+        self.token_with(&form, auth).await
     }
 
     /// The client credentials grant for `client_id` with `extra` parameters.
