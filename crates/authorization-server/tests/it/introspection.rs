@@ -540,7 +540,7 @@ async fn tokens_for_registered(
         .scope("a b");
     let back = app
         .browser()
-        .authorize_through_consent(app, &request, ALICE, ALICE_PASSWORD, None)
+        .authorize_through_consent(&request, ALICE, ALICE_PASSWORD, None)
         .await;
     let flow = request.into_flow(&back);
     expect_token_response(

@@ -185,7 +185,7 @@ async fn a_client_may_choose_es256_or_eddsa_for_its_id_tokens() {
         let request = oidc_request(id).set("redirect_uri", C1_REDIRECT);
         let location = app
             .browser()
-            .authorize_through_consent(&app, &request, ALICE, ALICE_PASSWORD, None)
+            .authorize_through_consent(&request, ALICE, ALICE_PASSWORD, None)
             .await;
         let flow = request.into_flow(&location);
         let r = app
@@ -372,7 +372,7 @@ async fn seeded_user_claims_are_released() {
     let request = oidc_request("c1").scope("openid profile email");
     let location = app
         .browser()
-        .authorize_through_consent(&app, &request, "carol", "carol-password-1", None)
+        .authorize_through_consent(&request, "carol", "carol-password-1", None)
         .await;
     let body: Value = app
         .redeem(&request.into_flow(&location))

@@ -8,7 +8,7 @@ async fn max_age_forces_a_new_login_when_the_last_one_is_too_old() {
     let app = TestApp::spawn().await;
     let browser = app.browser();
     let first = browser
-        .authorize_through_consent(&app, &AuthRequest::new("c1"), ALICE, ALICE_PASSWORD, None)
+        .authorize_through_consent(&AuthRequest::new("c1"), ALICE, ALICE_PASSWORD, None)
         .await;
     assert!(first.starts_with(C1_REDIRECT));
 
@@ -146,7 +146,7 @@ async fn a_fresh_login_demanded_by_the_request_cannot_be_skipped() {
     let app = TestApp::spawn().await;
     let browser = app.browser();
     let first = browser
-        .authorize_through_consent(&app, &AuthRequest::new("c1"), ALICE, ALICE_PASSWORD, None)
+        .authorize_through_consent(&AuthRequest::new("c1"), ALICE, ALICE_PASSWORD, None)
         .await;
     assert!(first.starts_with(C1_REDIRECT));
 

@@ -522,7 +522,7 @@ async fn conformance_1c_28_success_response_format() {
     let browser = app.browser();
     let request = AuthRequest::new("c1").scope("a b c");
     let back = browser
-        .authorize_through_consent(&app, &request, ALICE, ALICE_PASSWORD, Some(&["b"]))
+        .authorize_through_consent(&request, ALICE, ALICE_PASSWORD, Some(&["b"]))
         .await;
     let flow = request.into_flow(&back);
 
@@ -1613,7 +1613,7 @@ async fn conformance_1f_54_expired_or_ended_refresh_tokens() {
     let request = AuthRequest::new("c1");
     let back = app
         .browser()
-        .authorize_through_consent(&app, &request, BOB, BOB_PASSWORD, None)
+        .authorize_through_consent(&request, BOB, BOB_PASSWORD, None)
         .await;
     let bob_rt = refresh_token(&expect_tokens(app.redeem(&request.into_flow(&back)).await).await);
     let changed = app

@@ -7,7 +7,7 @@ use tessera_core::secrets::SystemRandomness;
 
 use super::app::TestApp;
 use super::assertions::expect_token_response;
-use super::browser::query_params;
+use super::browser::{BrowserExt as _, query_params};
 use super::fixtures::{ALICE, ALICE_PASSWORD, default_redirect, secret_of};
 use super::requests::{ClientAuth, auth_of};
 
@@ -174,7 +174,7 @@ impl TestApp {
     pub async fn flow_for(&self, request: AuthRequest) -> Flow {
         let back = self
             .browser()
-            .authorize_through_consent(self, &request, ALICE, ALICE_PASSWORD, None)
+            .authorize_through_consent(&request, ALICE, ALICE_PASSWORD, None)
             .await;
         request.into_flow(&back)
     }
