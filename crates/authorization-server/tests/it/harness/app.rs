@@ -47,6 +47,9 @@ enum Issuer {
     Path(String),
 }
 
+/// A change to the server's configuration before it starts.
+type Configure<'a> = Box<dyn FnOnce(&mut ServerConfig) + 'a>;
+
 /// How a test server is built: [`TestApp::builder`], the settings, then
 /// [`TestAppBuilder::spawn`].
 pub struct TestAppBuilder<'a> {
@@ -54,7 +57,7 @@ pub struct TestAppBuilder<'a> {
     issuer: Issuer,
     start: i64,
     faulty: bool,
-    configure: Vec<Box<dyn FnOnce(&mut ServerConfig) + 'a>>,
+    configure: Vec<Configure<'a>>,
 }
 
 impl TestApp {
