@@ -8,7 +8,9 @@
 //! Bounded: a fixed number of requests, loopback only.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
-#[path = "../tests/it/harness.rs"]
+// The bench uses only a part of the harness.
+#[allow(unused_imports)]
+#[path = "../tests/it/harness/mod.rs"]
 mod harness;
 
 use std::time::Instant;
@@ -31,13 +33,16 @@ async fn main() {
     let window = std::env::var("TESSERA_BENCH_RETRY_WINDOW_SECS")
         .ok()
         .and_then(|v| v.parse().ok());
-    let app = TestApp::spawn_on(backend, |c| {
-        if let Some(w) = window {
-            c.refresh_retry_window_secs = w;
-        }
-    })
-    .await
-    .expect("TESSERA_BENCH_BACKEND=postgres needs TESSERA_TEST_POSTGRES_URL");
+    let app = TestApp::builder()
+        .backend(backend)
+        .configure(|c| {
+            if let Some(w) = window {
+                c.refresh_retry_window_secs = w;
+            }
+        })
+        .try_spawn()
+        .await
+        .expect("TESSERA_BENCH_BACKEND=postgres needs TESSERA_TEST_POSTGRES_URL");
     let app = std::sync::Arc::new(app);
     println!(
         "backend: {backend:?}, refresh retry window: {} s",

@@ -11,7 +11,7 @@ use tessera_client::{CallbackError, OAuthClient, PendingAuthorization};
 /// matches it.
 async fn approved(s: &Servers, client: &OAuthClient) -> (PendingAuthorization, String) {
     let (url, pending) = client.begin(&["photos:read"]);
-    let callback = Browser::new(s).authorize(&url, "approve").await;
+    let callback = Browser::new(s).authorize_as_alice(&url, "approve").await;
     (pending, callback)
 }
 
@@ -108,7 +108,7 @@ async fn access_denied_is_its_own_error_without_a_token_request() {
     let s = start().await;
     let client = s.client().await;
     let (url, pending) = client.begin(&["photos:read"]);
-    let callback = Browser::new(&s).authorize(&url, "deny").await;
+    let callback = Browser::new(&s).authorize_as_alice(&url, "deny").await;
     assert!(callback.contains("error=access_denied"), "{callback}");
     let r = client.complete(pending, &callback).await;
     assert!(matches!(r, Err(CallbackError::AccessDenied)), "{r:?}");

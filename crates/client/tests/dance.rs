@@ -21,7 +21,7 @@ async fn the_code_is_exchanged_and_photos_are_read() {
         "state has at least 128 bits"
     );
 
-    let callback = Browser::new(&s).authorize(&url, "approve").await;
+    let callback = Browser::new(&s).authorize_as_alice(&url, "approve").await;
     assert_eq!(s.token_requests(), 0);
     let mut tokens = client.complete(pending, &callback).await.unwrap();
     assert_eq!(s.token_requests(), 1);
@@ -55,7 +55,7 @@ async fn credentials_already_on_the_request_are_refused() {
     let s = start().await;
     let client = s.client().await;
     let (url, pending) = client.begin(&["photos:read"]);
-    let callback = Browser::new(&s).authorize(&url, "approve").await;
+    let callback = Browser::new(&s).authorize_as_alice(&url, "approve").await;
     let mut tokens = client.complete(pending, &callback).await.unwrap();
     let http = reqwest::Client::new();
     let in_query = http.get(format!("{}/photos?access_token=x", s.photos));
@@ -75,7 +75,7 @@ async fn a_401_invalid_token_refreshes_once_and_retries() {
     let s = start().await;
     let client = s.client().await;
     let (url, pending) = client.begin(&["photos:read"]);
-    let callback = Browser::new(&s).authorize(&url, "approve").await;
+    let callback = Browser::new(&s).authorize_as_alice(&url, "approve").await;
     let mut tokens = client.complete(pending, &callback).await.unwrap();
     let old_access = tokens.access_token.clone();
     let old_refresh = tokens.refresh_token.clone().unwrap();
@@ -108,7 +108,7 @@ async fn a_revoked_refresh_token_means_authorizing_again() {
     let s = start().await;
     let client = s.client().await;
     let (url, pending) = client.begin(&["photos:read"]);
-    let callback = Browser::new(&s).authorize(&url, "approve").await;
+    let callback = Browser::new(&s).authorize_as_alice(&url, "approve").await;
     let mut tokens = client.complete(pending, &callback).await.unwrap();
 
     // Revoking the refresh token ends the whole grant, access token included.
@@ -134,7 +134,7 @@ async fn a_revoked_refresh_token_means_authorizing_again() {
 
     // And authorizing again works.
     let (url, pending) = client.begin(&["photos:read"]);
-    let callback = Browser::new(&s).authorize(&url, "approve").await;
+    let callback = Browser::new(&s).authorize_as_alice(&url, "approve").await;
     let mut tokens = client.complete(pending, &callback).await.unwrap();
     let r = client
         .call_with_retry(

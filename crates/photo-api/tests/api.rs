@@ -2,142 +2,58 @@
 //! this workspace, both on loopback ports.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
-use tessera_authorization_server::admin::{Admin, ClientSpec, ResourceSpec};
-use tessera_authorization_server::clock::SystemClock;
-use tessera_authorization_server::{AppState, ServerConfig};
-use tessera_core::redirect_uri::Mode;
-use tessera_core::secrets::SecretString;
-use tessera_photo_api::{PhotoApi, PhotoStore};
-use tessera_protected_resource::{Guard, GuardConfig};
-use tessera_runtime::SystemRandomness;
-use tessera_store::SqliteStore;
-use tokio::sync::oneshot;
+use tessera_protected_resource::GuardConfig;
+use tessera_test_support::{API_CLIENT_ID, API_SECRET, PHOTOS, Servers, client_spec};
 
-const PHOTOS: &str = "http://localhost:9002";
 const PRINTER_SECRET: &str = "printer-secret-0123456789-0123456789-xyz";
 const VIEWER_SECRET: &str = "viewer-secret-0123456789-0123456789-xyzw";
-const API_SECRET: &str = "photo-api-secret-0123456789-0123456789-x";
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
 
-struct Servers {
-    issuer: String,
-    photos: String,
+/// The servers of tessera-test-support, and the HTTP client the test's
+/// callers use.
+struct Api {
+    servers: Servers,
     http: reqwest::Client,
-    stop_as: Option<oneshot::Sender<()>>,
-    _dirs: (tempfile::TempDir, tempfile::TempDir),
 }
 
-fn client(id: &str, secret: &str, scopes: &[&str], introspect: bool) -> ClientSpec {
-    ClientSpec {
-        client_id: id.into(),
-        client_secret: Some(SecretString::new(secret)),
-        redirect_uris: vec![],
-        scopes: scopes.iter().map(|s| s.to_string()).collect(),
-        grant_types: vec!["client_credentials".into()],
-        name: None,
-        require_pkce: true,
-        introspect,
-        resource: introspect.then(|| PHOTOS.to_owned()),
-        access_token_format: None,
-        id_token_signed_response_alg: None,
-        post_logout_redirect_uris: Vec::new(),
+impl Deref for Api {
+    type Target = Servers;
+    fn deref(&self) -> &Servers {
+        &self.servers
     }
 }
 
-/// The AS (with clients `printer` and `viewer`, and the API's own client)
-/// and the photo API in front of a guard made by `guard`.
-async fn start(guard: impl FnOnce(&str) -> GuardConfig) -> Servers {
-    let as_dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(
-        SqliteStore::connect(&format!(
-            "sqlite://{}",
-            as_dir.path().join("as.db").display()
+impl DerefMut for Api {
+    fn deref_mut(&mut self) -> &mut Servers {
+        &mut self.servers
+    }
+}
+
+/// The AS (with machine clients `printer` and `viewer` besides the API's
+/// own client) and the photo API in front of a guard made by `guard`.
+async fn start(guard: impl FnOnce(&str) -> GuardConfig + 'static) -> Api {
+    let machine =
+        |id, secret, scopes| client_spec(id, secret, &[], scopes, &["client_credentials"]);
+    let servers = Servers::builder()
+        .guard(guard)
+        .client(machine(
+            "printer",
+            PRINTER_SECRET,
+            &["photos:read", "photos:write"],
         ))
-        .await
-        .unwrap(),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let issuer = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    let rng = Arc::new(SystemRandomness);
-    let admin = Admin::new(store.clone(), rng.clone(), Mode::Development)
-        .await
-        .unwrap();
-    let resource = ResourceSpec {
-        identifier: PHOTOS.into(),
-        name: None,
-        scopes: vec!["photos:read".into(), "photos:write".into()],
-    };
-    admin.register_resource(&resource, 0).await.unwrap();
-    admin
-        .register_client(
-            &client(
-                "printer",
-                PRINTER_SECRET,
-                &["photos:read", "photos:write"],
-                false,
-            ),
-            false,
-            0,
-        )
-        .await
-        .unwrap();
-    admin
-        .register_client(
-            &client("viewer", VIEWER_SECRET, &["photos:read"], false),
-            false,
-            0,
-        )
-        .await
-        .unwrap();
-    admin
-        .register_client(&client("photo-api", API_SECRET, &[], true), false, 0)
-        .await
-        .unwrap();
-    let config = ServerConfig::new(&issuer, PHOTOS).unwrap();
-    let state = AppState::new(store, config, Arc::new(SystemClock), rng)
-        .await
-        .unwrap();
-    let (stop_as, stopped) = oneshot::channel::<()>();
-    tokio::spawn(tessera_authorization_server::serve(
-        listener,
-        state,
-        async {
-            let _ = stopped.await;
-        },
-    ));
-
-    let api_dir = tempfile::tempdir().unwrap();
-    let photo_store = PhotoStore::connect(&format!(
-        "sqlite://{}",
-        api_dir.path().join("photos.db").display()
-    ))
-    .await
-    .unwrap();
-    let guard = Guard::new(guard(&issuer)).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let photos = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-    tokio::spawn(async move {
-        tessera_photo_api::serve(
-            listener,
-            PhotoApi { store: photo_store },
-            &guard,
-            std::future::pending(),
-        )
-        .await
-    });
-    Servers {
-        issuer,
-        photos,
+        .client(machine("viewer", VIEWER_SECRET, &["photos:read"]))
+        .start()
+        .await;
+    Api {
+        servers,
         http: reqwest::Client::new(),
-        stop_as: Some(stop_as),
-        _dirs: (as_dir, api_dir),
     }
 }
 
-impl Servers {
+impl Api {
     async fn token(&self, client_id: &str, secret: &str, scope: &str) -> String {
         let r = self
             .http
@@ -319,7 +235,7 @@ async fn a_user_only_ever_sees_their_own_photos() {
 #[tokio::test]
 async fn introspection_mode_refuses_a_revoked_token_and_fails_closed() {
     let mut s = start(|issuer| {
-        GuardConfig::introspection(issuer, PHOTOS, "photo-api", API_SECRET)
+        GuardConfig::introspection(issuer, PHOTOS, API_CLIENT_ID, API_SECRET)
             .introspection_cache_max(Duration::ZERO)
     })
     .await;
@@ -346,7 +262,7 @@ async fn introspection_mode_refuses_a_revoked_token_and_fails_closed() {
 
     // The AS goes away: nothing passes, nothing is a 200.
     let fresh = s.token("printer", PRINTER_SECRET, "photos:read").await;
-    s.stop_as.take().map(|tx| tx.send(()));
+    s.stop_authorization_server();
     let mut status = 0;
     for _ in 0..50 {
         status = s.list(&fresh).await.status().as_u16();

@@ -11,9 +11,7 @@ use std::time::{Duration, SystemTime};
 use scraper::{Html, Selector};
 use tessera_client::Secret;
 use tessera_photo_printer::{Printer, PrinterConfig};
-use tessera_test_support::{
-    Browser, CLIENT_ID, CLIENT_SECRET, Servers, location, start_with_redirect_uri, with_param,
-};
+use tessera_test_support::{Browser, CLIENT_ID, CLIENT_SECRET, Servers, location, with_param};
 
 struct App {
     servers: Servers,
@@ -31,7 +29,7 @@ async fn app_with(adjust: impl FnOnce(&mut PrinterConfig)) -> App {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     let redirect_uri = format!("{base}/callback");
-    let servers = start_with_redirect_uri(&redirect_uri).await;
+    let servers = Servers::builder().redirect_uri(&redirect_uri).start().await;
     let mut config = PrinterConfig {
         listen: String::new(),
         issuer: servers.issuer.clone(),
@@ -82,7 +80,9 @@ impl App {
     /// callback query.
     async fn authorize(&self, browser: &Browser, granted: Option<&[&str]>) -> String {
         let url = self.start(browser).await;
-        browser.authorize_granting(&url, "approve", granted).await
+        browser
+            .authorize_as_alice_granting(&url, "approve", granted)
+            .await
     }
 
     async fn callback(&self, browser: &Browser, query: &str) -> reqwest::Response {
@@ -443,7 +443,7 @@ async fn access_denied_gives_a_friendly_page() {
     let app = app().await;
     let browser = Browser::new(&app.servers);
     let url = app.start(&browser).await;
-    let query = browser.authorize(&url, "deny").await;
+    let query = browser.authorize_as_alice(&url, "deny").await;
     let before = app.servers.token_requests();
     let (status, page) = app.callback_outcome(&browser, &query).await;
     assert_eq!(status, 200);
@@ -660,7 +660,7 @@ async fn the_session_gets_a_new_id_at_login_and_the_old_one_stops_working() {
     let csrf = csrf_of(&home.text().await.unwrap());
     let r = app.post_button(&browser, "/start", Some(&csrf)).await;
     let url = url::Url::parse(&location(&r)).unwrap();
-    let query = browser.authorize(&url, "approve").await;
+    let query = browser.authorize_as_alice(&url, "approve").await;
     let r = app.callback(&browser, &query).await;
     assert_eq!(r.status(), 303);
     let second = r.headers()["set-cookie"].to_str().unwrap().to_owned();
@@ -742,7 +742,7 @@ async fn with_openid_the_printer_checks_the_id_token_and_shows_who_logged_in() {
         .1
         .into_owned();
     assert!(nonce.len() >= 43, "256 bits");
-    let query = browser.authorize(&url, "approve").await;
+    let query = browser.authorize_as_alice(&url, "approve").await;
     assert_eq!(app.callback(&browser, &query).await.status(), 303);
     let photos = app.page(&browser, "/photos").await;
     assert!(!text_of(&photos, "#signed-in-as").trim().is_empty());

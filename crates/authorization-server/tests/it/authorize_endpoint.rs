@@ -20,8 +20,6 @@ use crate::harness::*;
 /// One string with an HTML break-out and two template-injection probes.
 const PAYLOAD: &str = "\"><script>alert(1)</script>{{7*7}}${7*7}";
 
-const LEGACY_SECRET: &str = "legacy-secret-0123456789-0123456789-abc";
-
 fn header(headers: &HeaderMap, name: &str) -> String {
     headers
         .get(name)
@@ -350,7 +348,7 @@ async fn conformance_1a_01_exact_redirect_uri_match() {
         );
         let back = app
             .browser()
-            .authorize_through_consent(&app, &req, ALICE, ALICE_PASSWORD, None)
+            .authorize_through_consent(&req, ALICE, ALICE_PASSWORD, None)
             .await;
         assert!(back.starts_with(&format!("{exact}?code=")), "{back}");
         assert!(code_issued(&app, &req).await, "{exact}");
@@ -703,7 +701,7 @@ async fn conformance_1a_05_state_passed_through_unchanged() {
         // Success.
         let req = AuthRequest::new("c1").set("state", state);
         let back = browser
-            .authorize_through_consent(&app, &req, ALICE, ALICE_PASSWORD, None)
+            .authorize_through_consent(&req, ALICE, ALICE_PASSWORD, None)
             .await;
         assert!(back.starts_with(&format!("{C1_REDIRECT}?code=")), "{back}");
         assert_eq!(
@@ -772,7 +770,7 @@ async fn conformance_1a_05_state_passed_through_unchanged() {
         AuthRequest::new("c1").set("state", ""),
     ] {
         let back = browser
-            .authorize_through_consent(&app, &req, ALICE, ALICE_PASSWORD, None)
+            .authorize_through_consent(&req, ALICE, ALICE_PASSWORD, None)
             .await;
         assert!(param(&back, "code").is_some(), "{back}");
         assert!(
@@ -804,7 +802,7 @@ async fn conformance_1a_06_iss_in_every_authorization_response() {
 
     // Success.
     let back = browser
-        .authorize_through_consent(&app, &AuthRequest::new("c1"), ALICE, ALICE_PASSWORD, None)
+        .authorize_through_consent(&AuthRequest::new("c1"), ALICE, ALICE_PASSWORD, None)
         .await;
     assert!(param(&back, "code").is_some(), "{back}");
     assert_eq!(param(&back, "iss").as_deref(), Some(app.issuer()), "{back}");
@@ -815,7 +813,7 @@ async fn conformance_1a_06_iss_in_every_authorization_response() {
     assert_eq!(param(&location(&r), "iss").as_deref(), Some(app.issuer()));
     let back = app
         .browser()
-        .authorize_through_consent(&app, &AuthRequest::new("p1"), BOB, BOB_PASSWORD, None)
+        .authorize_through_consent(&AuthRequest::new("p1"), BOB, BOB_PASSWORD, None)
         .await;
     assert!(param(&back, "code").is_some(), "{back}");
     assert_eq!(param(&back, "iss").as_deref(), Some(app.issuer()), "{back}");
@@ -934,7 +932,7 @@ async fn conformance_1a_07_unknown_parameters_ignored() {
         .add("request_uri", "")
         .add("request", "");
     let back = browser
-        .authorize_through_consent(&app, &req, ALICE, ALICE_PASSWORD, None)
+        .authorize_through_consent(&req, ALICE, ALICE_PASSWORD, None)
         .await;
     assert!(back.starts_with(&format!("{C1_REDIRECT}?code=")), "{back}");
     assert_eq!(param(&back, "state").as_deref(), Some("xyz"));
@@ -947,7 +945,6 @@ async fn conformance_1a_07_unknown_parameters_ignored() {
     // An omitted redirect_uri defaults to the single registered one.
     let back = browser
         .authorize_through_consent(
-            &app,
             &AuthRequest::new("c2").remove("redirect_uri"),
             ALICE,
             ALICE_PASSWORD,
@@ -1104,7 +1101,7 @@ async fn conformance_1a_10_pkce_accepted_where_optional() {
     // With S256 PKCE: accepted, and the verifier is then checked.
     let req = AuthRequest::new("legacy").set("redirect_uri", redirect);
     let back = browser
-        .authorize_through_consent(&app, &req, ALICE, ALICE_PASSWORD, None)
+        .authorize_through_consent(&req, ALICE, ALICE_PASSWORD, None)
         .await;
     assert!(back.starts_with(&format!("{redirect}?code=")), "{back}");
     assert!(code_issued(&app, &req).await);
@@ -1117,7 +1114,7 @@ async fn conformance_1a_10_pkce_accepted_where_optional() {
 
     let req = AuthRequest::new("legacy").set("redirect_uri", redirect);
     let back = browser
-        .authorize_through_consent(&app, &req, ALICE, ALICE_PASSWORD, None)
+        .authorize_through_consent(&req, ALICE, ALICE_PASSWORD, None)
         .await;
     let r = redeem(
         param(&back, "code").unwrap_or_default(),
@@ -1134,7 +1131,7 @@ async fn conformance_1a_10_pkce_accepted_where_optional() {
         .remove("code_challenge")
         .remove("code_challenge_method");
     let back = browser
-        .authorize_through_consent(&app, &req, ALICE, ALICE_PASSWORD, None)
+        .authorize_through_consent(&req, ALICE, ALICE_PASSWORD, None)
         .await;
     assert!(back.starts_with(&format!("{redirect}?code=")), "{back}");
 }
@@ -1355,7 +1352,7 @@ async fn conformance_1a_14_consent_is_shown() {
 
     // Confidential client: remembered per (user, client, scope set).
     browser
-        .authorize_through_consent(&app, &AuthRequest::new("c1"), ALICE, ALICE_PASSWORD, None)
+        .authorize_through_consent(&AuthRequest::new("c1"), ALICE, ALICE_PASSWORD, None)
         .await;
     let r = browser.authorize(&AuthRequest::new("c1")).await;
     assert!(
@@ -1405,7 +1402,6 @@ async fn conformance_1a_14_consent_is_shown() {
     let at_6000 = "http://127.0.0.1:6000/cb";
     let back = browser
         .authorize_through_consent(
-            &app,
             &AuthRequest::new("p1").set("redirect_uri", at_5000),
             ALICE,
             ALICE_PASSWORD,
@@ -1477,7 +1473,6 @@ async fn conformance_1b_15_loopback_port_flexibility_only() {
     // The code goes to the port the client asked for.
     let back = browser
         .authorize_through_consent(
-            &app,
             &AuthRequest::new("p1").set("redirect_uri", "http://127.0.0.1:53124/cb"),
             ALICE,
             ALICE_PASSWORD,
@@ -2394,7 +2389,7 @@ async fn conformance_1m_100_redirect_uri_response_building() {
         AuthRequest::new("q1").remove("redirect_uri"),
     ] {
         let back = browser
-            .authorize_through_consent(&app, &req, ALICE, ALICE_PASSWORD, None)
+            .authorize_through_consent(&req, ALICE, ALICE_PASSWORD, None)
             .await;
         assert!(back.starts_with(&format!("{registered}&code=")), "{back}");
         assert!(!back.contains('#'), "{back}");
@@ -2453,7 +2448,6 @@ async fn conformance_1m_100_redirect_uri_response_building() {
             .await;
         let back = browser
             .authorize_through_consent(
-                &app,
                 &AuthRequest::new(id).set("redirect_uri", uri),
                 ALICE,
                 ALICE_PASSWORD,

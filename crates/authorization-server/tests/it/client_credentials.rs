@@ -12,8 +12,6 @@ use tessera_core::client::ClientRegistrationError;
 
 use crate::harness::*;
 
-const ACCESS_TOKEN_TTL: i64 = 600;
-
 /// Verifies a JWT access token against the published keys and returns its
 /// claims.
 async fn verified_claims(app: &TestApp, token: &str) -> Value {

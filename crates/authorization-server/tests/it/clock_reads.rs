@@ -20,12 +20,12 @@ async fn the_clock_is_read_once_per_token_and_authorize_request() {
     let browser = app.browser();
     let request = AuthRequest::new("c1");
     let first = browser
-        .authorize_through_consent(&app, &request, ALICE, ALICE_PASSWORD, None)
+        .authorize_through_consent(&request, ALICE, ALICE_PASSWORD, None)
         .await;
     assert!(first.starts_with(C1_REDIRECT));
     let request = AuthRequest::new("c1").scope("openid a");
     let first = browser
-        .authorize_through_consent(&app, &request, ALICE, ALICE_PASSWORD, None)
+        .authorize_through_consent(&request, ALICE, ALICE_PASSWORD, None)
         .await;
     assert!(first.starts_with(C1_REDIRECT));
     let again = AuthRequest::new("c1").scope("openid a");

@@ -121,7 +121,6 @@ async fn remembered_consent_skips_the_page_and_prompt_consent_forces_it() {
     let browser = app.browser();
     let first = browser
         .authorize_through_consent(
-            &app,
             &AuthRequest::new("c1").scope("a b"),
             ALICE,
             ALICE_PASSWORD,
@@ -160,7 +159,7 @@ async fn partial_consent_grants_only_what_stays_checked() {
     let browser = app.browser();
     let request = AuthRequest::new("c1").scope("a b c");
     let back = browser
-        .authorize_through_consent(&app, &request, ALICE, ALICE_PASSWORD, Some(&["b"]))
+        .authorize_through_consent(&request, ALICE, ALICE_PASSWORD, Some(&["b"]))
         .await;
     let r = app.redeem(&request.into_flow(&back)).await;
     let body: serde_json::Value = r.json().await.unwrap();

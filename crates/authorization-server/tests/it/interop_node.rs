@@ -37,7 +37,7 @@ async fn node_openid_client_interoperates() {
         );
     }
     // openid-client checks token times against the real clock.
-    let app = TestApp::spawn_at_wall_clock().await;
+    let app = TestApp::builder().wall_clock().spawn().await;
     set_alice_claims(&app).await;
     let issuer = app.issuer().to_owned();
     // The script runs on a blocking thread, so this runtime's thread keeps

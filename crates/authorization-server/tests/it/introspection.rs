@@ -15,29 +15,8 @@ use tessera_core::resource::AccessTokenFormat;
 
 use crate::harness::*;
 
-const ACCESS_TOKEN_TTL: i64 = 600;
 /// The default idle lifetime of a refresh token (30 days).
 const REFRESH_IDLE: i64 = 30 * 24 * 3600;
-
-/// A P-256 key that is not the server's (generated for these tests).
-const FOREIGN_EC_KEY: &str = "-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQghwbxiQIricOTzGE7
-P6ltoRVhPeuhUYswGmezqXQJpPWhRANCAASwlwsW/rb86AXDLXOpRbPPosUi18VM
-7cdGmRM+n3lKL2NAWXtsZSueclZdrwxz+TrOwwX1jHvadcLugy2IsABh
------END PRIVATE KEY-----
-";
-
-/// [`FOREIGN_EC_KEY`] as a signing key (its PKCS#8 DER).
-fn foreign_key() -> EncodingKey {
-    let b64: String = FOREIGN_EC_KEY
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .expect("PEM body");
-    EncodingKey::from_ec_der(&der)
-}
 
 /// The members of an active access token's introspection (`auth_time` for
 /// tokens a user authorized).
@@ -536,21 +515,6 @@ async fn conformance_1h_67_post_with_a_form_only() {
 // Opaque access tokens
 // =========================================================================
 
-/// An opaque access token: not a JWT, 43+ base64url characters.
-fn assert_opaque(token: &str) {
-    assert!(
-        !token.contains('.'),
-        "an opaque token is not a JWT: {token}"
-    );
-    assert!(token.len() >= 43, "{} characters: {token}", token.len());
-    assert!(
-        token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
-        "{token}"
-    );
-}
-
 fn opaque_client(id: &str, secret: &str) -> ClientSpec {
     let mut spec = client(
         id,
@@ -576,7 +540,7 @@ async fn tokens_for_registered(
         .scope("a b");
     let back = app
         .browser()
-        .authorize_through_consent(app, &request, ALICE, ALICE_PASSWORD, None)
+        .authorize_through_consent(&request, ALICE, ALICE_PASSWORD, None)
         .await;
     let flow = request.into_flow(&back);
     expect_token_response(
@@ -600,7 +564,7 @@ async fn opaque_access_tokens_per_client() {
     app.register(opaque_client("opq", OPQ_SECRET)).await;
     let body = tokens_for_registered(&app, "opq", "https://opaque.example/cb", OPQ_SECRET).await;
     let (at, rt) = (access_token(&body), refresh_token(&body));
-    assert_opaque(&at);
+    assert_opaque("access token", &at);
     assert_eq!(body["expires_in"], ACCESS_TOKEN_TTL);
 
     // Introspection gives the same claims a JWT would carry.
@@ -616,7 +580,7 @@ async fn opaque_access_tokens_per_client() {
     // Refreshing gives another opaque token.
     let next = expect_token_response(refresh_with(&app, "opq", OPQ_SECRET, &rt).await).await;
     let at2 = access_token(&next);
-    assert_opaque(&at2);
+    assert_opaque("access token", &at2);
     assert_ne!(at2, at);
     app.assert_active("rs1", &at2, "refreshed opaque AT").await;
 
@@ -639,15 +603,18 @@ async fn opaque_access_tokens_per_client() {
 
 #[tokio::test]
 async fn opaque_access_tokens_globally() {
-    let app = TestApp::spawn_with(|c| c.access_token_format = AccessTokenFormat::Opaque).await;
+    let app = TestApp::builder()
+        .configure(|c| c.access_token_format = AccessTokenFormat::Opaque)
+        .spawn()
+        .await;
     let body = app.tokens_for("c1", "a b").await;
     let at = access_token(&body);
-    assert_opaque(&at);
+    assert_opaque("access token", &at);
     let v = app.assert_active("rs1", &at, "opaque AT").await;
     assert_user_access_token(&app, &v, "c1", "a b").await;
     // Client credentials too.
     let svc = access_token(&expect_token_response(app.client_credentials("svc", &[]).await).await);
-    assert_opaque(&svc);
+    assert_opaque("access token", &svc);
     let v = app
         .assert_active("rs1", &svc, "opaque client credentials AT")
         .await;

@@ -150,11 +150,13 @@ async fn restart(
 /// can be retired only then, and leaves the JWKS.
 #[tokio::test]
 async fn rotation_keeps_old_tokens_verifiable_until_they_expire() {
-    let app = TestApp::spawn_with(|c| {
-        c.lifetimes.access_token = 3600;
-        c.keys.prepublication_secs = 600;
-    })
-    .await;
+    let app = TestApp::builder()
+        .configure(|c| {
+            c.lifetimes.access_token = 3600;
+            c.keys.prepublication_secs = 600;
+        })
+        .spawn()
+        .await;
     let first = app.tokens_for("c1", "a").await["access_token"]
         .as_str()
         .unwrap()
@@ -283,7 +285,10 @@ async fn eddsa_and_rs256_rotations_sign_verifiable_tokens() {
 
 #[tokio::test]
 async fn the_configured_algorithm_signs_from_the_first_key() {
-    let app = TestApp::spawn_with(|c| c.keys.algorithm = SigningAlgorithm::Rs256).await;
+    let app = TestApp::builder()
+        .configure(|c| c.keys.algorithm = SigningAlgorithm::Rs256)
+        .spawn()
+        .await;
     let token = machine_token(&app).await;
     assert_eq!(header(&token).alg, Algorithm::RS256);
     verify(&app, &token).await.unwrap();
@@ -318,7 +323,10 @@ fn database_bytes(app: &TestApp) -> Vec<u8> {
 async fn private_keys_are_encrypted_at_rest() {
     let kek_bytes = [0x3c; 32];
     let kek = KeyEncryptionKey::from_bytes(kek_bytes);
-    let app = TestApp::spawn_with(|c| c.keys.encryption_key = Some(kek.clone())).await;
+    let app = TestApp::builder()
+        .configure(|c| c.keys.encryption_key = Some(kek.clone()))
+        .spawn()
+        .await;
     app.state
         .keys
         .rotate(Some(SigningAlgorithm::EdDsa), true)
@@ -387,10 +395,10 @@ async fn development_mode_generates_and_keeps_the_encryption_key() {
 
 #[tokio::test]
 async fn a_wrong_or_missing_encryption_key_refuses_to_start() {
-    let app = TestApp::spawn_with(|c| {
-        c.keys.encryption_key = Some(KeyEncryptionKey::from_bytes([1; 32]))
-    })
-    .await;
+    let app = TestApp::builder()
+        .configure(|c| c.keys.encryption_key = Some(KeyEncryptionKey::from_bytes([1; 32])))
+        .spawn()
+        .await;
     let mut wrong = app.state.config.clone();
     wrong.keys.encryption_key = Some(KeyEncryptionKey::from_bytes([2; 32]));
     let refused = restart(&app, wrong.clone()).await.unwrap_err();
@@ -474,7 +482,10 @@ async fn a_running_server_picks_up_keys_rotated_elsewhere() {
 async fn a_cached_successor_activating_triggers_a_reload() {
     // A reload interval too long to matter: only the successor's activation
     // can trigger the reload.
-    let app = TestApp::spawn_with(|c| c.keys.reload_interval_secs = 1_000_000).await;
+    let app = TestApp::builder()
+        .configure(|c| c.keys.reload_interval_secs = 1_000_000)
+        .spawn()
+        .await;
     let cli = other_process(&app).await;
     let next = cli.rotate(None, false, T0).await.unwrap();
     app.state.keys.reload().await.unwrap();
@@ -496,7 +507,10 @@ async fn a_cached_successor_activating_triggers_a_reload() {
 
 #[tokio::test]
 async fn scheduled_rotation_rotates_and_retires() {
-    let app = TestApp::spawn_with(|c| c.keys.rotation_interval_secs = Some(86_400)).await;
+    let app = TestApp::builder()
+        .configure(|c| c.keys.rotation_interval_secs = Some(86_400))
+        .spawn()
+        .await;
     let first = app.state.signing_key().kid().to_owned();
     let states = || async {
         app.state

@@ -19,7 +19,7 @@ async fn secrets_codes_and_tokens_never_reach_the_logs() {
     // The full dance, then a refresh, a replayed code and a replayed refresh token.
     let request = AuthRequest::new("c1").scope("a b");
     let back = browser
-        .authorize_through_consent(&app, &request, ALICE, ALICE_PASSWORD, None)
+        .authorize_through_consent(&request, ALICE, ALICE_PASSWORD, None)
         .await;
     let flow = request.into_flow(&back);
     secrets.push(flow.code.clone());

@@ -12,7 +12,7 @@ async fn oidc_prompt_login_and_max_age_0_same_second_login_neither_skipped_nor_l
     let app = TestApp::spawn().await;
     let browser = app.browser();
     let first = browser
-        .authorize_through_consent(&app, &AuthRequest::new("c1"), ALICE, ALICE_PASSWORD, None)
+        .authorize_through_consent(&AuthRequest::new("c1"), ALICE, ALICE_PASSWORD, None)
         .await;
     assert!(first.starts_with(C1_REDIRECT));
 
@@ -52,7 +52,7 @@ async fn oidc_max_age_a_login_exactly_max_age_old_counts_everywhere() {
     let app = TestApp::spawn().await;
     let browser = app.browser();
     let first = browser
-        .authorize_through_consent(&app, &AuthRequest::new("c1"), ALICE, ALICE_PASSWORD, None)
+        .authorize_through_consent(&AuthRequest::new("c1"), ALICE, ALICE_PASSWORD, None)
         .await;
     assert!(first.starts_with(C1_REDIRECT));
     app.clock.advance(30);

@@ -9,7 +9,6 @@
 
 use std::collections::BTreeSet;
 
-use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 
@@ -82,26 +81,6 @@ const AUTH_METHODS: &[&str] = &[
 ];
 /// Scopes no fixture client or resource has.
 const UNADVERTISED_SCOPES: &[&str] = &["zzz", "offline_access", "admin"];
-
-/// A P-256 key that is not the server's, for `private_key_jwt` attempts.
-const FOREIGN_EC_KEY: &str = "-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQghwbxiQIricOTzGE7
-P6ltoRVhPeuhUYswGmezqXQJpPWhRANCAASwlwsW/rb86AXDLXOpRbPPosUi18VM
-7cdGmRM+n3lKL2NAWXtsZSueclZdrwxz+TrOwwX1jHvadcLugy2IsABh
------END PRIVATE KEY-----
-";
-
-/// [`FOREIGN_EC_KEY`] as a signing key (its PKCS#8 DER).
-fn foreign_key() -> EncodingKey {
-    let b64: String = FOREIGN_EC_KEY
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .expect("PEM body");
-    EncodingKey::from_ec_der(&der)
-}
 
 /// The metadata document of `app`, at the RFC 8414 §3.1 location for its
 /// issuer (path inserted after the well-known prefix).
@@ -763,7 +742,10 @@ async fn conformance_1i_68_metadata_document() {
 async fn conformance_1i_68_https_issuer_and_endpoints() {
     // Production mode (as behind a TLS-terminating proxy): the issuer and
     // every endpoint are https (conformance `CheckDiscEndpointAllEndpointsAreHttps`).
-    let app = TestApp::spawn_with_issuer(Some("https://as.example"), |_| {}).await;
+    let app = TestApp::builder()
+        .issuer("https://as.example")
+        .spawn()
+        .await;
     let r = app.http().get(app.url(WELL_KNOWN)).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let doc: Value = r.json().await.unwrap();
@@ -778,7 +760,7 @@ async fn conformance_1i_68_https_issuer_and_endpoints() {
 
 #[tokio::test]
 async fn conformance_1i_68_issuer_with_a_path() {
-    let app = TestApp::spawn_at_path("/tenant", |_| {}).await;
+    let app = TestApp::builder().path("/tenant").spawn().await;
     let issuer = format!("{}/tenant", app.base);
     assert_eq!(app.issuer(), issuer);
 

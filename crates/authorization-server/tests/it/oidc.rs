@@ -68,7 +68,7 @@ async fn openid_configuration_extends_the_rfc_8414_document() {
 /// RFC 8414's path insertion).
 #[tokio::test]
 async fn openid_configuration_for_an_issuer_with_a_path() {
-    let app = TestApp::spawn_at_path("/tenant", |_| {}).await;
+    let app = TestApp::builder().path("/tenant").spawn().await;
     let r = app
         .http()
         .get(format!("{}/tenant{DISCOVERY}", app.base))
@@ -185,7 +185,7 @@ async fn a_client_may_choose_es256_or_eddsa_for_its_id_tokens() {
         let request = oidc_request(id).set("redirect_uri", C1_REDIRECT);
         let location = app
             .browser()
-            .authorize_through_consent(&app, &request, ALICE, ALICE_PASSWORD, None)
+            .authorize_through_consent(&request, ALICE, ALICE_PASSWORD, None)
             .await;
         let flow = request.into_flow(&location);
         let r = app
@@ -372,7 +372,7 @@ async fn seeded_user_claims_are_released() {
     let request = oidc_request("c1").scope("openid profile email");
     let location = app
         .browser()
-        .authorize_through_consent(&app, &request, "carol", "carol-password-1", None)
+        .authorize_through_consent(&request, "carol", "carol-password-1", None)
         .await;
     let body: Value = app
         .redeem(&request.into_flow(&location))
@@ -563,7 +563,10 @@ async fn end_session_never_redirects_to_an_unregistered_uri() {
 /// have expired.
 #[tokio::test]
 async fn id_token_keys_rotate_on_schedule() {
-    let app = TestApp::spawn_with(|c| c.keys.rotation_interval_secs = Some(86_400)).await;
+    let app = TestApp::builder()
+        .configure(|c| c.keys.rotation_interval_secs = Some(86_400))
+        .spawn()
+        .await;
     set_alice_claims(&app).await;
     let rs256_keys = || async {
         app.state

@@ -58,7 +58,7 @@ pub fn oidc_request(client_id: &str) -> AuthRequest {
 /// response.
 pub async fn oidc_tokens(app: &TestApp, browser: &Browser, request: AuthRequest) -> Value {
     let location = browser
-        .authorize_through_consent(app, &request, ALICE, ALICE_PASSWORD, None)
+        .authorize_through_consent(&request, ALICE, ALICE_PASSWORD, None)
         .await;
     let r = app.redeem(&request.into_flow(&location)).await;
     assert_eq!(r.status(), 200, "code exchange");
@@ -519,7 +519,7 @@ async fn oidcc_id_token_hint() {
     let bob_browser = app.browser();
     let bob_request = oidc_request("c1");
     bob_browser
-        .authorize_through_consent(&app, &bob_request, BOB, BOB_PASSWORD, None)
+        .authorize_through_consent(&bob_request, BOB, BOB_PASSWORD, None)
         .await;
     let loc = silent(
         &bob_browser,
@@ -578,7 +578,7 @@ async fn oidcc_codereuse() {
     let request = oidc_request("c1");
     let location = app
         .browser()
-        .authorize_through_consent(&app, &request, ALICE, ALICE_PASSWORD, None)
+        .authorize_through_consent(&request, ALICE, ALICE_PASSWORD, None)
         .await;
     let flow = request.into_flow(&location);
     assert_eq!(app.redeem(&flow).await.status(), 200);
@@ -594,7 +594,7 @@ async fn oidcc_codereuse_30seconds() {
     let request = oidc_request("c1");
     let location = app
         .browser()
-        .authorize_through_consent(&app, &request, ALICE, ALICE_PASSWORD, None)
+        .authorize_through_consent(&request, ALICE, ALICE_PASSWORD, None)
         .await;
     let flow = request.into_flow(&location);
     let r = app.redeem(&flow).await;
@@ -665,7 +665,7 @@ async fn oidcc_server_client_secret_post() {
     let request = oidc_request("c1");
     let location = app
         .browser()
-        .authorize_through_consent(&app, &request, ALICE, ALICE_PASSWORD, None)
+        .authorize_through_consent(&request, ALICE, ALICE_PASSWORD, None)
         .await;
     let flow = request.into_flow(&location);
     let r = app
@@ -815,7 +815,7 @@ async fn oidcc_ensure_request_with_valid_pkce_succeeds() {
     let request = oidc_request("c1");
     let location = app
         .browser()
-        .authorize_through_consent(&app, &request, ALICE, ALICE_PASSWORD, None)
+        .authorize_through_consent(&request, ALICE, ALICE_PASSWORD, None)
         .await;
     let mut flow = request.into_flow(&location);
     let good = flow.verifier.clone();
@@ -824,7 +824,7 @@ async fn oidcc_ensure_request_with_valid_pkce_succeeds() {
     let request = oidc_request("c1");
     let location = app
         .browser()
-        .authorize_through_consent(&app, &request, ALICE, ALICE_PASSWORD, None)
+        .authorize_through_consent(&request, ALICE, ALICE_PASSWORD, None)
         .await;
     let flow = request.into_flow(&location);
     assert_ne!(flow.verifier, good);
@@ -836,7 +836,10 @@ async fn oidcc_ensure_request_with_valid_pkce_succeeds() {
 
 #[tokio::test]
 async fn oidcc_discovery_endpoint_verification() {
-    let app = TestApp::spawn_with_issuer(Some("https://as.example"), |_| {}).await;
+    let app = TestApp::builder()
+        .issuer("https://as.example")
+        .spawn()
+        .await;
     let r = app
         .http()
         .get(app.url("/.well-known/openid-configuration"))

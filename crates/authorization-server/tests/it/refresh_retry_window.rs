@@ -47,7 +47,7 @@ fn reuse_events(events: &[String]) -> usize {
 }
 
 async fn ten_parallel_refreshes_with_one_token_all_get_the_same_pair(backend: Backend) {
-    let Some(app) = TestApp::spawn_on(backend, |_| {}).await else {
+    let Some(app) = TestApp::builder().backend(backend).try_spawn().await else {
         return;
     };
     let rt1 = refresh_token(&app.tokens_for("c1", "a b").await);
@@ -83,7 +83,7 @@ async fn ten_parallel_refreshes_with_one_token_all_get_the_same_pair(backend: Ba
 }
 
 async fn a_retry_inside_the_window_gets_the_same_pair_and_one_at_its_end_revokes(backend: Backend) {
-    let Some(app) = TestApp::spawn_on(backend, |_| {}).await else {
+    let Some(app) = TestApp::builder().backend(backend).try_spawn().await else {
         return;
     };
     let rt1 = refresh_token(&app.tokens_for("c1", "a").await);
@@ -107,7 +107,7 @@ async fn a_retry_inside_the_window_gets_the_same_pair_and_one_at_its_end_revokes
 }
 
 async fn a_replay_after_the_child_was_used_revokes_the_family(backend: Backend) {
-    let Some(app) = TestApp::spawn_on(backend, |_| {}).await else {
+    let Some(app) = TestApp::builder().backend(backend).try_spawn().await else {
         return;
     };
     let rt1 = refresh_token(&app.tokens_for("c1", "a").await);
@@ -133,7 +133,7 @@ async fn a_replay_after_the_child_was_used_revokes_the_family(backend: Backend) 
 async fn another_client_presenting_a_rotated_token_gets_invalid_grant_and_the_family_ends(
     backend: Backend,
 ) {
-    let Some(app) = TestApp::spawn_on(backend, |_| {}).await else {
+    let Some(app) = TestApp::builder().backend(backend).try_spawn().await else {
         return;
     };
     let rt1 = refresh_token(&app.tokens_for("c1", "a").await);
@@ -156,7 +156,12 @@ async fn another_client_presenting_a_rotated_token_gets_invalid_grant_and_the_fa
 }
 
 async fn a_zero_window_turns_retries_off(backend: Backend) {
-    let Some(app) = TestApp::spawn_on(backend, |c| c.refresh_retry_window_secs = 0).await else {
+    let Some(app) = TestApp::builder()
+        .backend(backend)
+        .configure(|c| c.refresh_retry_window_secs = 0)
+        .try_spawn()
+        .await
+    else {
         return;
     };
     let rt1 = refresh_token(&app.tokens_for("c1", "a").await);
@@ -167,7 +172,7 @@ async fn a_zero_window_turns_retries_off(backend: Backend) {
 }
 
 async fn a_retry_asking_for_another_scope_is_reuse(backend: Backend) {
-    let Some(app) = TestApp::spawn_on(backend, |_| {}).await else {
+    let Some(app) = TestApp::builder().backend(backend).try_spawn().await else {
         return;
     };
     let rt1 = refresh_token(&app.tokens_for("c1", "a b").await);

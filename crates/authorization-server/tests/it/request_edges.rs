@@ -9,7 +9,7 @@ async fn max_age_forces_a_new_login_when_the_last_one_is_too_old() {
     let app = TestApp::spawn().await;
     let browser = app.browser();
     let first = browser
-        .authorize_through_consent(&app, &AuthRequest::new("c1"), ALICE, ALICE_PASSWORD, None)
+        .authorize_through_consent(&AuthRequest::new("c1"), ALICE, ALICE_PASSWORD, None)
         .await;
     assert!(first.starts_with(C1_REDIRECT));
 
@@ -101,7 +101,10 @@ async fn oversized_forms_and_wrong_methods_on_pages_get_readable_pages() {
 
 #[tokio::test]
 async fn production_mode_cookies_are_secure_and_host_prefixed() {
-    let app = TestApp::spawn_with_issuer(Some("https://as.example"), |_| {}).await;
+    let app = TestApp::builder()
+        .issuer("https://as.example")
+        .spawn()
+        .await;
     let r = app.browser().authorize(&AuthRequest::new("c1")).await;
     assert_eq!(r.status(), 302);
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
@@ -144,7 +147,7 @@ async fn a_fresh_login_demanded_by_the_request_cannot_be_skipped() {
     let app = TestApp::spawn().await;
     let browser = app.browser();
     let first = browser
-        .authorize_through_consent(&app, &AuthRequest::new("c1"), ALICE, ALICE_PASSWORD, None)
+        .authorize_through_consent(&AuthRequest::new("c1"), ALICE, ALICE_PASSWORD, None)
         .await;
     assert!(first.starts_with(C1_REDIRECT));
 

@@ -31,15 +31,6 @@ async fn expect_redirect_error(app: &TestApp, request: &AuthRequest, error: &str
     );
 }
 
-/// The code for `request` as alice, approving everything.
-async fn flow_for(app: &TestApp, request: AuthRequest) -> Flow {
-    let back = app
-        .browser()
-        .authorize_through_consent(app, &request, ALICE, ALICE_PASSWORD, None)
-        .await;
-    request.into_flow(&back)
-}
-
 /// Redeems `flow` (c1, Basic) with `extra` parameters.
 async fn redeem_with(app: &TestApp, flow: &Flow, extra: &[(&str, &str)]) -> reqwest::Response {
     let mut form = vec![
@@ -75,12 +66,16 @@ async fn resource_at_authorize_selects_the_audience() {
     let body = app.tokens_for("c1", "a").await;
     assert_audience(&app, &access_token(&body), PHOTOS, "no resource").await;
     // PHOTOS named explicitly.
-    let flow = flow_for(&app, AuthRequest::new("c1").set("resource", PHOTOS)).await;
+    let flow = app
+        .flow_for(AuthRequest::new("c1").set("resource", PHOTOS))
+        .await;
     let body = expect_token_response(redeem_with(&app, &flow, &[]).await).await;
     assert_audience(&app, &access_token(&body), PHOTOS, "resource=PHOTOS").await;
 
     // OTHER: the token is for OTHER, and so is its refresh token.
-    let flow = flow_for(&app, AuthRequest::new("c1").set("resource", OTHER)).await;
+    let flow = app
+        .flow_for(AuthRequest::new("c1").set("resource", OTHER))
+        .await;
     let body = expect_token_response(redeem_with(&app, &flow, &[]).await).await;
     assert_eq!(body["scope"], "a");
     assert_audience(&app, &access_token(&body), OTHER, "resource=OTHER").await;
@@ -140,13 +135,13 @@ async fn scope_not_offered_by_the_resource_is_invalid_scope() {
         expect_redirect_error(&app, &request, "invalid_scope").await;
     }
     // The same scopes are fine at PHOTOS.
-    let flow = flow_for(
-        &app,
-        AuthRequest::new("c1")
-            .set("resource", PHOTOS)
-            .scope("a b c"),
-    )
-    .await;
+    let flow = app
+        .flow_for(
+            AuthRequest::new("c1")
+                .set("resource", PHOTOS)
+                .scope("a b c"),
+        )
+        .await;
     let body = expect_token_response(redeem_with(&app, &flow, &[]).await).await;
     assert_eq!(body["scope"], "a b c");
 }
@@ -167,7 +162,9 @@ async fn resource_at_token_must_match_the_grant() {
     let app = TestApp::spawn().await;
     // A code for OTHER redeemed for PHOTOS, or for an unknown resource.
     for asked in [PHOTOS, "https://unknown.example"] {
-        let flow = flow_for(&app, AuthRequest::new("c1").set("resource", OTHER)).await;
+        let flow = app
+            .flow_for(AuthRequest::new("c1").set("resource", OTHER))
+            .await;
         expect_oauth_error(
             redeem_with(&app, &flow, &[("resource", asked)]).await,
             400,
@@ -187,7 +184,9 @@ async fn resource_at_token_must_match_the_grant() {
     .await;
 
     // The matching resource is fine.
-    let flow = flow_for(&app, AuthRequest::new("c1").set("resource", OTHER)).await;
+    let flow = app
+        .flow_for(AuthRequest::new("c1").set("resource", OTHER))
+        .await;
     let body = expect_token_response(redeem_with(&app, &flow, &[("resource", OTHER)]).await).await;
     assert_audience(&app, &access_token(&body), OTHER, "matching resource").await;
 

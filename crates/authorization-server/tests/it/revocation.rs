@@ -7,8 +7,6 @@
 use crate::harness::*;
 
 /// An access token lives 600 s.
-const ACCESS_TOKEN_TTL: i64 = 600;
-
 /// A refresh that must succeed; returns the new token response.
 async fn refreshed(app: &TestApp, client_id: &str, rt: &str) -> serde_json::Value {
     expect_token_response(app.refresh(client_id, rt).await).await
@@ -418,7 +416,8 @@ async fn expect_unavailable(r: reqwest::Response, what: &str, token: &str) {
 
 #[tokio::test]
 async fn conformance_1g_63_storage_failure_is_503_never_200() {
-    let (app, faults) = TestApp::spawn_faulty(|_| {}).await;
+    let app = TestApp::builder().faulty().spawn().await;
+    let faults = app.faults();
     let body = app.tokens_for("c1", "a").await;
     let (at, rt) = (access_token(&body), refresh_token(&body));
 

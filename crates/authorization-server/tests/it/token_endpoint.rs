@@ -1,7 +1,7 @@
 //! Token endpoint, codes, PKCE and refresh tokens (docs/conformance.md §1C, §1D, §1E, §1F, §1M).
 //!
 //! Black-box: every test talks HTTP to a real server. Every error answer goes
-//! through [`expect_error`], which checks the status, the OAuth JSON shape,
+//! through [`expect_oauth_error`], which checks the status, the OAuth JSON shape,
 //! the RFC 6749 §5.2 character set, the cache headers, and that no secret,
 //! code or token sent in the request comes back.
 
@@ -12,331 +12,19 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use reqwest::header::HeaderMap;
 use serde_json::Value;
 use tessera_core::pkce::CodeChallenge;
 use tessera_core::secrets::{SecretString, TokenHash};
 
 use crate::harness::*;
 
-/// `c3`: confidential, `authorization_code` only, one redirect URI.
-const C3_SECRET: &str = "c3-secret-0123456789-0123456789-abcdef";
-/// `legacy`: confidential, opted out of PKCE.
-const LEGACY_SECRET: &str = "legacy-secret-0123456789-0123456789";
-/// The client `a b:c` of item 25: reserved characters in the id and secret.
-const AB_ID: &str = "a b:c";
-const AB_SECRET: &str = "p%&: +/=?#-0123456789abcdefghijklmn";
-const AUDIENCE: &str = "https://photos.example";
-const ACCESS_TOKEN_TTL: i64 = 600;
 const DAY: i64 = 24 * 3600;
-/// Every client secret of the fixture: none may ever appear in a response.
-const ALL_SECRETS: &[&str] = &[C1_SECRET, C2_SECRET, C3_SECRET, LEGACY_SECRET, AB_SECRET];
 
-// --- extra clients -------------------------------------------------------
-
-async fn register_c3(app: &TestApp) {
-    let mut spec = client("c3", Some(C3_SECRET), &[P1_REDIRECT], &["a", "b"]);
-    spec.grant_types = vec!["authorization_code".into()];
-    app.register(spec).await;
-}
-
-async fn register_p2(app: &TestApp) {
-    app.register(client("p2", None, &["http://127.0.0.1/p2"], &["a", "b"]))
-        .await;
-}
-
-async fn register_legacy(app: &TestApp) {
-    let mut spec = client("legacy", Some(LEGACY_SECRET), &[P1_REDIRECT], &["a", "b"]);
-    spec.require_pkce = false;
-    app.register(spec).await;
-}
-
-// --- requests ------------------------------------------------------------
-
-/// How a token request authenticates the client.
-#[derive(Debug, Clone, Copy)]
-enum Auth<'a> {
-    /// `client_secret_basic`, form-encoded as RFC 6749 §2.3.1 says.
-    Basic(&'a str, &'a str),
-    /// `client_secret_post`.
-    Post(&'a str, &'a str),
-    /// `client_id` only (public clients).
-    Public(&'a str),
-    /// Nothing at all.
-    Nothing,
-}
-
-fn auth_of(client_id: &str) -> Auth<'_> {
-    match client_id {
-        "c1" => Auth::Basic("c1", C1_SECRET),
-        "c2" => Auth::Basic("c2", C2_SECRET),
-        "c3" => Auth::Basic("c3", C3_SECRET),
-        "legacy" => Auth::Basic("legacy", LEGACY_SECRET),
-        AB_ID => Auth::Basic(AB_ID, AB_SECRET),
-        other => Auth::Public(other),
-    }
-}
-
-async fn token_as(app: &TestApp, form: &[(&str, &str)], auth: Auth<'_>) -> reqwest::Response {
-    let mut form = form.to_vec();
-    let basic = match auth {
-        Auth::Basic(id, secret) => Some((id, secret)),
-        Auth::Post(id, secret) => {
-            form.push(("client_id", id));
-            form.push(("client_secret", secret));
-            None
-        }
-        Auth::Public(id) => {
-            form.push(("client_id", id));
-            None
-        }
-        Auth::Nothing => None,
-    };
-    app.token(&form, basic).await
-}
-
-/// The code grant of `flow`, with `verifier` as `code_verifier` (omitted when `None`).
-fn code_form<'a>(flow: &'a Flow, verifier: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
-    let mut form = vec![
-        ("grant_type", "authorization_code"),
-        ("code", flow.code.as_str()),
-        ("redirect_uri", flow.redirect_uri.as_str()),
-    ];
-    if let Some(v) = verifier {
-        form.push(("code_verifier", v));
-    }
-    form
-}
-
-async fn redeem_as(app: &TestApp, flow: &Flow, auth: Auth<'_>) -> reqwest::Response {
-    token_as(app, &code_form(flow, Some(&flow.verifier)), auth).await
-}
-
-/// Redeems with the flow's own client authentication and the given verifier.
-async fn redeem_with_verifier(
-    app: &TestApp,
-    flow: &Flow,
-    verifier: Option<&str>,
-) -> reqwest::Response {
-    token_as(app, &code_form(flow, verifier), auth_of(&flow.client_id)).await
-}
-
-async fn refresh_as(
-    app: &TestApp,
-    refresh_token: &str,
-    scope: Option<&str>,
-    auth: Auth<'_>,
-) -> reqwest::Response {
-    let mut form = vec![
-        ("grant_type", "refresh_token"),
-        ("refresh_token", refresh_token),
-    ];
-    if let Some(s) = scope {
-        form.push(("scope", s));
-    }
-    token_as(app, &form, auth).await
-}
-
-/// Front channel as alice (approving whatever is asked) for any request.
-async fn flow_for(app: &TestApp, request: AuthRequest) -> Flow {
-    let back = app
-        .browser()
-        .authorize_through_consent(app, &request, ALICE, ALICE_PASSWORD, None)
-        .await;
-    request.into_flow(&back)
-}
-
-/// Code and tokens for `client_id`, returning the token response.
+/// Code and tokens for `client_id` (its fixture authentication), checked
+/// as a default-configuration token response.
 async fn tokens(app: &TestApp, client_id: &str, scope: &str) -> Value {
     let flow = app.code_for(client_id, scope).await;
-    expect_tokens(redeem_as(app, &flow, auth_of(client_id)).await).await
-}
-
-fn refresh_token_of(body: &Value) -> String {
-    body["refresh_token"]
-        .as_str()
-        .expect("a refresh_token")
-        .to_owned()
-}
-
-fn access_token_of(body: &Value) -> String {
-    body["access_token"]
-        .as_str()
-        .expect("an access_token")
-        .to_owned()
-}
-
-// --- answers -------------------------------------------------------------
-
-/// A response, read once.
-struct Answer {
-    status: u16,
-    headers: HeaderMap,
-    text: String,
-}
-
-impl Answer {
-    async fn read(r: reqwest::Response) -> Self {
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let text = r.text().await.expect("body");
-        Self {
-            status,
-            headers,
-            text,
-        }
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .get(name)
-            .map(|v| v.to_str().expect("ascii header"))
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
-    }
-}
-
-/// Token responses, success or error, are JSON and never cached (RFC 6749
-/// §5.1, §5.2; conformance suite `CheckTokenEndpointCacheHeaders`).
-fn assert_json_no_store(a: &Answer) {
-    let ct = a.header("content-type").unwrap_or_default();
-    assert!(
-        ct.starts_with("application/json"),
-        "content-type {ct:?}: {}",
-        a.text
-    );
-    let cc = a.header("cache-control").unwrap_or_default();
-    assert!(
-        cc.split(',')
-            .any(|v| v.trim().eq_ignore_ascii_case("no-store")),
-        "cache-control {cc:?}"
-    );
-    assert_eq!(a.header("pragma"), Some("no-cache"));
-}
-
-/// No body or header carries a client secret or any of `never`.
-fn assert_no_leak(a: &Answer, never: &[&str]) {
-    for s in ALL_SECRETS.iter().chain(never).filter(|s| !s.is_empty()) {
-        assert!(!a.text.contains(s), "the body leaks {s:?}: {}", a.text);
-        for (name, value) in &a.headers {
-            let value = String::from_utf8_lossy(value.as_bytes());
-            assert!(!value.contains(s), "header {name} leaks {s:?}");
-        }
-    }
-}
-
-/// RFC 6749 §5.2 (and `ValidateErrorFromTokenEndpointResponseError`):
-/// `error` and `error_description` are `%x20-21 / %x23-5B / %x5D-7E`, which
-/// also rules out CR, LF and TAB.
-fn is_error_char(c: char) -> bool {
-    matches!(c, '\x20'..='\x21' | '\x23'..='\x5B' | '\x5D'..='\x7E')
-}
-
-/// `error_uri` is `%x21 / %x23-5B / %x5D-7E`.
-fn is_error_uri_char(c: char) -> bool {
-    c != ' ' && is_error_char(c)
-}
-
-/// The body of an OAuth error: only `error`, `error_description` and
-/// `error_uri`, each in its RFC character set.
-fn assert_error_body(body: &Value) {
-    let obj = body
-        .as_object()
-        .unwrap_or_else(|| panic!("error body is not an object: {body}"));
-    for key in obj.keys() {
-        assert!(
-            ["error", "error_description", "error_uri"].contains(&key.as_str()),
-            "unexpected member {key} in {body}"
-        );
-    }
-    let error = body["error"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no error in {body}"));
-    assert!(
-        !error.is_empty() && error.chars().all(is_error_char),
-        "error {error:?}"
-    );
-    if let Some(d) = obj.get("error_description") {
-        let d = d
-            .as_str()
-            .unwrap_or_else(|| panic!("error_description is not a string: {body}"));
-        assert!(d.chars().all(is_error_char), "error_description {d:?}");
-    }
-    if let Some(u) = obj.get("error_uri") {
-        let u = u
-            .as_str()
-            .unwrap_or_else(|| panic!("error_uri is not a string: {body}"));
-        assert!(u.chars().all(is_error_uri_char), "error_uri {u:?}");
-    }
-}
-
-/// An OAuth error answer with `status` and `error`; `never` lists what the
-/// request sent (codes, tokens, verifiers) that must not come back.
-async fn expect_error(r: reqwest::Response, status: u16, error: &str, never: &[&str]) -> Answer {
-    let a = Answer::read(r).await;
-    assert_eq!(a.status, status, "status; body {}", a.text);
-    assert_json_no_store(&a);
-    let body = a.json();
-    assert_error_body(&body);
-    assert_eq!(body["error"], error, "{body}");
-    assert_no_leak(&a, never);
-    a
-}
-
-/// 43+ characters of base64url: at least 256 bits of encoding, VSCHAR only.
-fn assert_opaque(what: &str, s: &str) {
-    assert!(s.len() >= 43, "{what} is {} characters: {s}", s.len());
-    assert!(
-        s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
-        "{what} {s:?}"
-    );
-    let bytes = URL_SAFE_NO_PAD
-        .decode(s)
-        .unwrap_or_else(|e| panic!("{what} is not base64url: {e}"));
-    assert!(bytes.len() >= 16, "{what} carries fewer than 128 bits");
-}
-
-/// A JWT: three base64url segments.
-fn assert_jwt_charset(s: &str) {
-    let parts: Vec<&str> = s.split('.').collect();
-    assert_eq!(parts.len(), 3, "{s}");
-    for p in parts {
-        assert!(
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
-            "{s}"
-        );
-    }
-}
-
-/// A successful token response (RFC 6749 §5.1).
-async fn expect_tokens(r: reqwest::Response) -> Value {
-    let a = Answer::read(r).await;
-    assert_eq!(a.status, 200, "body {}", a.text);
-    assert_json_no_store(&a);
-    assert_no_leak(&a, &[]);
-    let body = a.json();
-    assert_eq!(body["token_type"], "Bearer", "{body}");
-    assert_eq!(
-        body["expires_in"].as_i64(),
-        Some(ACCESS_TOKEN_TTL),
-        "{body}"
-    );
-    assert!(body["scope"].is_string(), "{body}");
-    assert_jwt_charset(&access_token_of(&body));
-    if let Some(rt) = body.get("refresh_token") {
-        assert_opaque("refresh_token", rt.as_str().expect("string refresh_token"));
-    }
-    body
-}
-
-fn jwt_segment(token: &str, i: usize) -> Value {
-    let seg = token.split('.').nth(i).expect("segment");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(seg).expect("base64url")).expect("JSON segment")
+    expect_tokens(app.redeem_as(&flow, auth_of(client_id)).await).await
 }
 
 /// Verifies an access token with the published keys, pinned to ES256, and
@@ -351,7 +39,7 @@ async fn verify_access_token(
         return Err(jsonwebtoken::errors::ErrorKind::InvalidToken.into());
     };
     let mut v = Validation::new(Algorithm::ES256);
-    v.set_audience(&[AUDIENCE]);
+    v.set_audience(&[PHOTOS]);
     v.set_issuer(&[app.issuer()]);
     // The test clock is not the wall clock; exp is checked by hand.
     v.validate_exp = false;
@@ -395,7 +83,7 @@ async fn conformance_1c_20_post_and_form_only() {
         .send()
         .await
         .unwrap();
-    let a = expect_error(r, 405, "invalid_request", &never).await;
+    let a = expect_oauth_error(r, 405, "invalid_request", &never).await;
     assert_eq!(a.header("allow"), Some("POST"));
 
     // Other methods too.
@@ -407,7 +95,7 @@ async fn conformance_1c_20_post_and_form_only() {
         .send()
         .await
         .unwrap();
-    expect_error(r, 405, "invalid_request", &never).await;
+    expect_oauth_error(r, 405, "invalid_request", &never).await;
 
     // A JSON body, even one carrying a valid grant: 400 invalid_request.
     let json = serde_json::json!({
@@ -424,7 +112,7 @@ async fn conformance_1c_20_post_and_form_only() {
         .send()
         .await
         .unwrap();
-    expect_error(r, 400, "invalid_request", &never).await;
+    expect_oauth_error(r, 400, "invalid_request", &never).await;
 
     // A form-shaped body under another media type is not a form either.
     let r = app
@@ -436,7 +124,7 @@ async fn conformance_1c_20_post_and_form_only() {
         .send()
         .await
         .unwrap();
-    expect_error(r, 400, "invalid_request", &never).await;
+    expect_oauth_error(r, 400, "invalid_request", &never).await;
 
     // None of those was processed: the same grant as a POSTed form (with a
     // charset parameter, as many clients send) succeeds.
@@ -468,7 +156,7 @@ async fn conformance_1c_21_credentials_never_in_the_uri() {
         form_encode(C1_SECRET)
     ));
     let r = app.http().post(url).form(&form).send().await.unwrap();
-    expect_error(r, 401, "invalid_client", &never).await;
+    expect_oauth_error(r, 401, "invalid_client", &never).await;
 
     // client_id in the body, the secret only in the query: a confidential
     // client without authentication.
@@ -476,7 +164,7 @@ async fn conformance_1c_21_credentials_never_in_the_uri() {
     let mut with_id = form.clone();
     with_id.push(("client_id", "c1"));
     let r = app.http().post(url).form(&with_id).send().await.unwrap();
-    expect_error(r, 401, "invalid_client", &never).await;
+    expect_oauth_error(r, 401, "invalid_client", &never).await;
     // A secret put in the URI is not logged either (URIs end up in logs,
     // which is why RFC 6749 §2.3.1 forbids them there).
     assert!(
@@ -486,7 +174,11 @@ async fn conformance_1c_21_credentials_never_in_the_uri() {
 
     // Control: the same code with the secret where it belongs works, so the
     // refusals were about where the secret was.
-    expect_tokens(redeem_as(&app, &flow, Auth::Post("c1", C1_SECRET)).await).await;
+    expect_tokens(
+        app.redeem_as(&flow, ClientAuth::Post("c1", C1_SECRET))
+            .await,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -499,13 +191,13 @@ async fn conformance_1c_22_bad_secret_with_basic() {
         "wrong-secret-0123456789-0123456789",
     ];
 
-    let r = redeem_as(
-        &app,
-        &flow,
-        Auth::Basic("c1", "wrong-secret-0123456789-0123456789"),
-    )
-    .await;
-    let a = expect_error(r, 401, "invalid_client", &never).await;
+    let r = app
+        .redeem_as(
+            &flow,
+            ClientAuth::Basic("c1", "wrong-secret-0123456789-0123456789"),
+        )
+        .await;
+    let a = expect_oauth_error(r, 401, "invalid_client", &never).await;
     assert_eq!(
         a.header("www-authenticate"),
         Some("Basic realm=\"tessera\"")
@@ -514,8 +206,10 @@ async fn conformance_1c_22_bad_secret_with_basic() {
 
     // An unknown client over Basic, a malformed Basic value and another
     // scheme are all Basic attempts: 401 with the challenge.
-    let r = redeem_as(&app, &flow, Auth::Basic("nobody", C1_SECRET)).await;
-    let a = expect_error(r, 401, "invalid_client", &never).await;
+    let r = app
+        .redeem_as(&flow, ClientAuth::Basic("nobody", C1_SECRET))
+        .await;
+    let a = expect_oauth_error(r, 401, "invalid_client", &never).await;
     assert_eq!(
         a.header("www-authenticate"),
         Some("Basic realm=\"tessera\"")
@@ -529,7 +223,7 @@ async fn conformance_1c_22_bad_secret_with_basic() {
             .send()
             .await
             .unwrap();
-        let a = expect_error(r, 401, "invalid_client", &never).await;
+        let a = expect_oauth_error(r, 401, "invalid_client", &never).await;
         assert_eq!(
             a.header("www-authenticate"),
             Some("Basic realm=\"tessera\""),
@@ -538,7 +232,11 @@ async fn conformance_1c_22_bad_secret_with_basic() {
     }
 
     // Control: the right secret redeems the same code.
-    expect_tokens(redeem_as(&app, &flow, Auth::Basic("c1", C1_SECRET)).await).await;
+    expect_tokens(
+        app.redeem_as(&flow, ClientAuth::Basic("c1", C1_SECRET))
+            .await,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -552,39 +250,41 @@ async fn conformance_1c_23_bad_secret_in_body_unknown_or_missing_client() {
     ];
 
     // client_secret_post with a wrong secret: 401, no WWW-Authenticate [decision].
-    let r = redeem_as(
-        &app,
-        &flow,
-        Auth::Post("c1", "wrong-secret-0123456789-0123456789"),
-    )
-    .await;
-    let a = expect_error(r, 401, "invalid_client", &never).await;
+    let r = app
+        .redeem_as(
+            &flow,
+            ClientAuth::Post("c1", "wrong-secret-0123456789-0123456789"),
+        )
+        .await;
+    let a = expect_oauth_error(r, 401, "invalid_client", &never).await;
     assert_eq!(a.header("www-authenticate"), None);
 
     // Unknown client.
-    let r = redeem_as(&app, &flow, Auth::Post("nobody", C1_SECRET)).await;
-    let a = expect_error(r, 401, "invalid_client", &never).await;
+    let r = app
+        .redeem_as(&flow, ClientAuth::Post("nobody", C1_SECRET))
+        .await;
+    let a = expect_oauth_error(r, 401, "invalid_client", &never).await;
     assert_eq!(a.header("www-authenticate"), None);
-    let r = redeem_as(&app, &flow, Auth::Public("nobody")).await;
-    expect_error(r, 401, "invalid_client", &never).await;
+    let r = app.redeem_as(&flow, ClientAuth::Public("nobody")).await;
+    expect_oauth_error(r, 401, "invalid_client", &never).await;
 
     // A confidential client naming itself without a secret, and a request
     // that names no client at all.
-    let r = redeem_as(&app, &flow, Auth::Public("c1")).await;
-    let a = expect_error(r, 401, "invalid_client", &never).await;
+    let r = app.redeem_as(&flow, ClientAuth::Public("c1")).await;
+    let a = expect_oauth_error(r, 401, "invalid_client", &never).await;
     assert_eq!(a.header("www-authenticate"), None);
-    let r = redeem_as(&app, &flow, Auth::Nothing).await;
-    expect_error(r, 401, "invalid_client", &never).await;
+    let r = app.redeem_as(&flow, ClientAuth::Nothing).await;
+    expect_oauth_error(r, 401, "invalid_client", &never).await;
 
     // A public client's id with a secret it does not have.
     let p1 = app.code_for("p1", "a").await;
-    let r = redeem_as(
-        &app,
-        &p1,
-        Auth::Post("p1", "some-secret-0123456789-0123456789"),
-    )
-    .await;
-    expect_error(
+    let r = app
+        .redeem_as(
+            &p1,
+            ClientAuth::Post("p1", "some-secret-0123456789-0123456789"),
+        )
+        .await;
+    expect_oauth_error(
         r,
         401,
         "invalid_client",
@@ -593,7 +293,11 @@ async fn conformance_1c_23_bad_secret_in_body_unknown_or_missing_client() {
     .await;
 
     // Control: client_secret_post with the right secret.
-    expect_tokens(redeem_as(&app, &flow, Auth::Post("c1", C1_SECRET)).await).await;
+    expect_tokens(
+        app.redeem_as(&flow, ClientAuth::Post("c1", C1_SECRET))
+            .await,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -607,14 +311,14 @@ async fn conformance_1c_24_one_authentication_method_per_request() {
     let mut both = form.clone();
     both.push(("client_secret", C1_SECRET));
     let r = app.token(&both, Some(("c1", C1_SECRET))).await;
-    expect_error(r, 400, "invalid_request", &never).await;
+    expect_oauth_error(r, 400, "invalid_request", &never).await;
 
     // Basic and client_secret_post with client_id, both right.
     let mut both = form.clone();
     both.push(("client_id", "c1"));
     both.push(("client_secret", C1_SECRET));
     let r = app.token(&both, Some(("c1", C1_SECRET))).await;
-    expect_error(r, 400, "invalid_request", &never).await;
+    expect_oauth_error(r, 400, "invalid_request", &never).await;
 
     // Control: Basic alone redeems the same code.
     expect_tokens(app.token(&form, Some(("c1", C1_SECRET))).await).await;
@@ -625,13 +329,17 @@ async fn conformance_1c_25_basic_credentials_are_form_decoded() {
     let app = TestApp::spawn().await;
     app.register(client(AB_ID, Some(AB_SECRET), &[P1_REDIRECT], &["a", "b"]))
         .await;
-    let flow = flow_for(&app, AuthRequest::new(AB_ID)).await;
+    let flow = app.flow_for(AuthRequest::new(AB_ID)).await;
 
     // Basic base64(urlencode(id) ":" urlencode(secret)): the encoded colon
     // stays in the id, `+` is a space, `%` and `&` survive.
-    let body = expect_tokens(redeem_as(&app, &flow, Auth::Basic(AB_ID, AB_SECRET)).await).await;
-    let rt = refresh_token_of(&body);
-    let claims = jwt_segment(&access_token_of(&body), 1);
+    let body = expect_tokens(
+        app.redeem_as(&flow, ClientAuth::Basic(AB_ID, AB_SECRET))
+            .await,
+    )
+    .await;
+    let rt = refresh_token(&body);
+    let claims = jwt_part(&access_token(&body), 1);
     assert_eq!(claims["client_id"], AB_ID);
 
     // The scheme name is case-insensitive (RFC 9110 §11.1).
@@ -647,11 +355,15 @@ async fn conformance_1c_25_basic_credentials_are_form_decoded() {
         .send()
         .await
         .unwrap();
-    let rt = refresh_token_of(&expect_tokens(r).await);
+    let rt = refresh_token(&expect_tokens(r).await);
 
     // The same credentials in the form body work too.
-    let rt = refresh_token_of(
-        &expect_tokens(refresh_as(&app, &rt, None, Auth::Post(AB_ID, AB_SECRET)).await).await,
+    let rt = refresh_token(
+        &expect_tokens(
+            app.refresh_as(&rt, None, ClientAuth::Post(AB_ID, AB_SECRET))
+                .await,
+        )
+        .await,
     );
 
     // Without the form encoding the id's colon would be the separator: that
@@ -671,20 +383,24 @@ async fn conformance_1c_25_basic_credentials_are_form_decoded() {
         .send()
         .await
         .unwrap();
-    expect_error(r, 401, "invalid_client", &[rt.as_str()]).await;
+    expect_oauth_error(r, 401, "invalid_client", &[rt.as_str()]).await;
 
     // A secret that differs only by a form-decoding step is wrong.
-    let r = refresh_as(
-        &app,
-        &rt,
-        None,
-        Auth::Basic(AB_ID, &AB_SECRET.replace(' ', "+")),
-    )
-    .await;
-    expect_error(r, 401, "invalid_client", &[rt.as_str()]).await;
+    let r = app
+        .refresh_as(
+            &rt,
+            None,
+            ClientAuth::Basic(AB_ID, &AB_SECRET.replace(' ', "+")),
+        )
+        .await;
+    expect_oauth_error(r, 401, "invalid_client", &[rt.as_str()]).await;
 
     // And the token still works for the right credentials.
-    expect_tokens(refresh_as(&app, &rt, None, Auth::Basic(AB_ID, AB_SECRET)).await).await;
+    expect_tokens(
+        app.refresh_as(&rt, None, ClientAuth::Basic(AB_ID, AB_SECRET))
+            .await,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -694,12 +410,12 @@ async fn conformance_1c_26_grant_type_errors() {
     let c1 = Some(("c1", C1_SECRET));
 
     let r = app.token(&[("code", "x")], c1).await;
-    expect_error(r, 400, "invalid_request", &[]).await;
+    expect_oauth_error(r, 400, "invalid_request", &[]).await;
     let r = app.token(&[("grant_type", ""), ("code", "x")], c1).await;
-    expect_error(r, 400, "invalid_request", &[]).await;
+    expect_oauth_error(r, 400, "invalid_request", &[]).await;
 
     let r = app.token(&[("grant_type", "foo")], c1).await;
-    let a = expect_error(r, 400, "unsupported_grant_type", &[]).await;
+    let a = expect_oauth_error(r, 400, "unsupported_grant_type", &[]).await;
     insta::assert_json_snapshot!("unsupported_grant_type_foo", a.json());
 
     // ROPC is not served (RFC 9700 §2.4), whatever the credentials.
@@ -713,9 +429,9 @@ async fn conformance_1c_26_grant_type_errors() {
             c1,
         )
         .await;
-    expect_error(r, 400, "unsupported_grant_type", &[ALICE_PASSWORD]).await;
+    expect_oauth_error(r, 400, "unsupported_grant_type", &[ALICE_PASSWORD]).await;
     let r = app.token(&[("grant_type", "implicit")], c1).await;
-    expect_error(r, 400, "unsupported_grant_type", &[]).await;
+    expect_oauth_error(r, 400, "unsupported_grant_type", &[]).await;
 
     // client_credentials for clients not registered for it.
     let r = app
@@ -724,11 +440,11 @@ async fn conformance_1c_26_grant_type_errors() {
             Some(("c3", C3_SECRET)),
         )
         .await;
-    expect_error(r, 400, "unauthorized_client", &[]).await;
+    expect_oauth_error(r, 400, "unauthorized_client", &[]).await;
     let r = app
         .token(&[("grant_type", "client_credentials"), ("scope", "a")], c1)
         .await;
-    expect_error(r, 400, "unauthorized_client", &[]).await;
+    expect_oauth_error(r, 400, "unauthorized_client", &[]).await;
 }
 
 #[tokio::test]
@@ -765,7 +481,7 @@ async fn conformance_1c_27_duplicate_parameters() {
         }
         form.push(extra);
         let r = app.token(&form, c1).await;
-        expect_error(r, 400, "invalid_request", &never).await;
+        expect_oauth_error(r, 400, "invalid_request", &never).await;
     }
 
     // Repeated credentials in the body.
@@ -775,14 +491,14 @@ async fn conformance_1c_27_duplicate_parameters() {
         ("client_id", "c1"),
         ("client_secret", C1_SECRET),
     ]);
-    expect_error(app.token(&form, None).await, 400, "invalid_request", &never).await;
+    expect_oauth_error(app.token(&form, None).await, 400, "invalid_request", &never).await;
     let mut form = base.to_vec();
     form.extend([
         ("client_id", "c1"),
         ("client_secret", C1_SECRET),
         ("client_secret", C1_SECRET),
     ]);
-    expect_error(app.token(&form, None).await, 400, "invalid_request", &never).await;
+    expect_oauth_error(app.token(&form, None).await, 400, "invalid_request", &never).await;
 
     // A repeated Authorization header.
     let r = app
@@ -794,7 +510,7 @@ async fn conformance_1c_27_duplicate_parameters() {
         .send()
         .await
         .unwrap();
-    expect_error(r, 400, "invalid_request", &never).await;
+    expect_oauth_error(r, 400, "invalid_request", &never).await;
 
     // None of these was processed: the code is still good.
     expect_tokens(app.token(&base, c1).await).await;
@@ -806,12 +522,12 @@ async fn conformance_1c_28_success_response_format() {
     let browser = app.browser();
     let request = AuthRequest::new("c1").scope("a b c");
     let back = browser
-        .authorize_through_consent(&app, &request, ALICE, ALICE_PASSWORD, Some(&["b"]))
+        .authorize_through_consent(&request, ALICE, ALICE_PASSWORD, Some(&["b"]))
         .await;
     let flow = request.into_flow(&back);
 
-    let r = redeem_as(&app, &flow, auth_of("c1")).await;
-    let a = Answer::read(r).await;
+    let r = app.redeem_as(&flow, auth_of("c1")).await;
+    let a = Reply::read(r).await;
     assert_eq!(a.status, 200, "{}", a.text);
     assert_json_no_store(&a);
     let body = a.json();
@@ -840,16 +556,19 @@ async fn conformance_1c_28_success_response_format() {
     assert_eq!(body["scope"], "b");
 
     // The refresh response has the same shape.
-    let again =
-        expect_tokens(refresh_as(&app, &refresh_token_of(&body), None, auth_of("c1")).await).await;
+    let again = expect_tokens(
+        app.refresh_as(&refresh_token(&body), None, auth_of("c1"))
+            .await,
+    )
+    .await;
     assert_eq!(again["scope"], "b");
     assert!(again.get("refresh_token").is_some());
     // Different access-token values across refreshes (EnsureAccessTokenValuesAreDifferent).
     assert_ne!(again["access_token"], body["access_token"]);
 
     // An error answer carries the same headers (checked by expect_error).
-    expect_error(
-        refresh_as(&app, "nonsense", None, auth_of("c1")).await,
+    expect_oauth_error(
+        app.refresh_as("nonsense", None, auth_of("c1")).await,
         400,
         "invalid_grant",
         &[],
@@ -860,7 +579,7 @@ async fn conformance_1c_28_success_response_format() {
 #[tokio::test]
 async fn conformance_1c_29_brute_force_lockout() {
     let app = TestApp::spawn().await;
-    let rt = refresh_token_of(&tokens(&app, "c1", "a").await);
+    let rt = refresh_token(&tokens(&app, "c1", "a").await);
     let wrong = "wrong-secret-0123456789-0123456789";
     let never = [rt.as_str(), wrong];
 
@@ -868,8 +587,9 @@ async fn conformance_1c_29_brute_force_lockout() {
     // then one more after the window, and c2 still authenticates (its answer
     // is about the grant, not about the client).
     for _ in 0..9 {
-        expect_error(
-            refresh_as(&app, &rt, None, Auth::Basic("c2", wrong)).await,
+        expect_oauth_error(
+            app.refresh_as(&rt, None, ClientAuth::Basic("c2", wrong))
+                .await,
             401,
             "invalid_client",
             &never,
@@ -877,15 +597,17 @@ async fn conformance_1c_29_brute_force_lockout() {
         .await;
     }
     app.clock.advance(300);
-    expect_error(
-        refresh_as(&app, &rt, None, Auth::Basic("c2", wrong)).await,
+    expect_oauth_error(
+        app.refresh_as(&rt, None, ClientAuth::Basic("c2", wrong))
+            .await,
         401,
         "invalid_client",
         &never,
     )
     .await;
-    expect_error(
-        refresh_as(&app, &rt, None, Auth::Basic("c2", C2_SECRET)).await,
+    expect_oauth_error(
+        app.refresh_as(&rt, None, ClientAuth::Basic("c2", C2_SECRET))
+            .await,
         400,
         "invalid_grant",
         &never,
@@ -894,8 +616,9 @@ async fn conformance_1c_29_brute_force_lockout() {
 
     // Ten failures within the window: each is an ordinary 401 ...
     for _ in 0..10 {
-        expect_error(
-            refresh_as(&app, &rt, None, Auth::Basic("c1", wrong)).await,
+        expect_oauth_error(
+            app.refresh_as(&rt, None, ClientAuth::Basic("c1", wrong))
+                .await,
             401,
             "invalid_client",
             &never,
@@ -903,24 +626,27 @@ async fn conformance_1c_29_brute_force_lockout() {
         .await;
     }
     // ... and then c1 is locked out, even with the right secret, by any method.
-    let a = expect_error(
-        refresh_as(&app, &rt, None, Auth::Basic("c1", C1_SECRET)).await,
+    let a = expect_oauth_error(
+        app.refresh_as(&rt, None, ClientAuth::Basic("c1", C1_SECRET))
+            .await,
         429,
         "invalid_client",
         &never,
     )
     .await;
     assert_eq!(a.header("retry-after"), Some("60"));
-    let a = expect_error(
-        refresh_as(&app, &rt, None, Auth::Post("c1", C1_SECRET)).await,
+    let a = expect_oauth_error(
+        app.refresh_as(&rt, None, ClientAuth::Post("c1", C1_SECRET))
+            .await,
         429,
         "invalid_client",
         &never,
     )
     .await;
     assert!(a.header("retry-after").is_some());
-    expect_error(
-        refresh_as(&app, &rt, None, Auth::Basic("c1", wrong)).await,
+    expect_oauth_error(
+        app.refresh_as(&rt, None, ClientAuth::Basic("c1", wrong))
+            .await,
         429,
         "invalid_client",
         &never,
@@ -935,8 +661,9 @@ async fn conformance_1c_29_brute_force_lockout() {
     );
 
     // Other clients are not affected.
-    expect_error(
-        refresh_as(&app, &rt, None, Auth::Basic("c2", C2_SECRET)).await,
+    expect_oauth_error(
+        app.refresh_as(&rt, None, ClientAuth::Basic("c2", C2_SECRET))
+            .await,
         400,
         "invalid_grant",
         &never,
@@ -945,8 +672,9 @@ async fn conformance_1c_29_brute_force_lockout() {
 
     // Still locked one second before the cool-down ends.
     app.clock.advance(59);
-    let a = expect_error(
-        refresh_as(&app, &rt, None, Auth::Basic("c1", C1_SECRET)).await,
+    let a = expect_oauth_error(
+        app.refresh_as(&rt, None, ClientAuth::Basic("c1", C1_SECRET))
+            .await,
         429,
         "invalid_client",
         &never,
@@ -957,7 +685,11 @@ async fn conformance_1c_29_brute_force_lockout() {
     // After the cool-down the right secret works, and the refresh token was
     // not harmed by the locked-out attempts.
     app.clock.advance(2);
-    expect_tokens(refresh_as(&app, &rt, None, Auth::Basic("c1", C1_SECRET)).await).await;
+    expect_tokens(
+        app.refresh_as(&rt, None, ClientAuth::Basic("c1", C1_SECRET))
+            .await,
+    )
+    .await;
 }
 
 // =========================================================================
@@ -969,14 +701,14 @@ async fn conformance_1d_31_code_single_use_revokes_tokens() {
     let app = TestApp::spawn().await;
     let flow = app.code_for("c1", "a b").await;
     let first = expect_tokens(app.redeem(&flow).await).await;
-    let rt1 = refresh_token_of(&first);
+    let rt1 = refresh_token(&first);
     assert_eq!(
         events_of(&app.security_events().await, "authorization_code_replay"),
         0
     );
 
     // Second redemption: invalid_grant ...
-    let a = expect_error(
+    let a = expect_oauth_error(
         app.redeem(&flow).await,
         400,
         "invalid_grant",
@@ -985,8 +717,8 @@ async fn conformance_1d_31_code_single_use_revokes_tokens() {
     .await;
     insta::assert_json_snapshot!("invalid_grant_code_replay", a.json());
     // ... the tokens issued from the code are revoked ...
-    expect_error(
-        refresh_as(&app, &rt1, None, auth_of("c1")).await,
+    expect_oauth_error(
+        app.refresh_as(&rt1, None, auth_of("c1")).await,
         400,
         "invalid_grant",
         &[&rt1],
@@ -1000,17 +732,17 @@ async fn conformance_1d_31_code_single_use_revokes_tokens() {
 
     // The same with a 30 s gap (oidcc-codereuse-30seconds).
     let flow = app.code_for("c1", "a").await;
-    let rt = refresh_token_of(&expect_tokens(app.redeem(&flow).await).await);
+    let rt = refresh_token(&expect_tokens(app.redeem(&flow).await).await);
     app.clock.advance(30);
-    expect_error(
+    expect_oauth_error(
         app.redeem(&flow).await,
         400,
         "invalid_grant",
         &[&flow.code, &rt],
     )
     .await;
-    expect_error(
-        refresh_as(&app, &rt, None, auth_of("c1")).await,
+    expect_oauth_error(
+        app.refresh_as(&rt, None, auth_of("c1")).await,
         400,
         "invalid_grant",
         &[&rt],
@@ -1053,7 +785,7 @@ async fn conformance_1d_32_parallel_redemptions_consume_the_code_once() {
         if r.status() == 200 {
             successes.push(expect_tokens(r).await);
         } else {
-            expect_error(r, 400, "invalid_grant", &[&flow.code, &flow.verifier]).await;
+            expect_oauth_error(r, 400, "invalid_grant", &[&flow.code, &flow.verifier]).await;
             failures += 1;
         }
     }
@@ -1076,9 +808,9 @@ async fn conformance_1d_32_parallel_redemptions_consume_the_code_once() {
 
     // The replays revoked whatever the success got.
     for tokens in &successes {
-        let rt = refresh_token_of(tokens);
-        expect_error(
-            refresh_as(&app, &rt, None, auth_of("c1")).await,
+        let rt = refresh_token(tokens);
+        expect_oauth_error(
+            app.refresh_as(&rt, None, auth_of("c1")).await,
             400,
             "invalid_grant",
             &[&rt],
@@ -1099,7 +831,7 @@ async fn conformance_1d_33_code_lifetime() {
     // Redeemed at 60 s: expired.
     let old = app.code_for("c1", "a").await;
     app.clock.advance(60);
-    expect_error(
+    expect_oauth_error(
         app.redeem(&old).await,
         400,
         "invalid_grant",
@@ -1110,7 +842,7 @@ async fn conformance_1d_33_code_lifetime() {
     // And well after.
     let older = app.code_for("c1", "a").await;
     app.clock.advance(600);
-    expect_error(
+    expect_oauth_error(
         app.redeem(&older).await,
         400,
         "invalid_grant",
@@ -1127,20 +859,20 @@ async fn conformance_1d_34_code_bound_to_client() {
     // c1's code with c2's valid credentials.
     let flow = app.code_for("c1", "a").await;
     let never = [flow.code.as_str(), flow.verifier.as_str()];
-    expect_error(
-        redeem_as(&app, &flow, auth_of("c2")).await,
+    expect_oauth_error(
+        app.redeem_as(&flow, auth_of("c2")).await,
         400,
         "invalid_grant",
         &never,
     )
     .await;
     // The attempt burnt the code (it was consumed before the checks).
-    expect_error(app.redeem(&flow).await, 400, "invalid_grant", &never).await;
+    expect_oauth_error(app.redeem(&flow).await, 400, "invalid_grant", &never).await;
 
     // p1's code presented by public client p2.
     let p1 = app.code_for("p1", "a").await;
-    expect_error(
-        redeem_as(&app, &p1, Auth::Public("p2")).await,
+    expect_oauth_error(
+        app.redeem_as(&p1, ClientAuth::Public("p2")).await,
         400,
         "invalid_grant",
         &[&p1.code, &p1.verifier],
@@ -1150,8 +882,8 @@ async fn conformance_1d_34_code_bound_to_client() {
     // c1's code with client_id=c1 but no authentication.
     let flow = app.code_for("c1", "a").await;
     let never = [flow.code.as_str(), flow.verifier.as_str()];
-    expect_error(
-        redeem_as(&app, &flow, Auth::Public("c1")).await,
+    expect_oauth_error(
+        app.redeem_as(&flow, ClientAuth::Public("c1")).await,
         401,
         "invalid_client",
         &never,
@@ -1162,7 +894,7 @@ async fn conformance_1d_34_code_bound_to_client() {
     // refused (invalid_request here; invalid_client would also do), never a success.
     let mut form = code_form(&flow, Some(&flow.verifier));
     form.push(("client_id", "c1"));
-    expect_error(
+    expect_oauth_error(
         app.token(&form, Some(("c2", C2_SECRET))).await,
         400,
         "invalid_request",
@@ -1173,7 +905,7 @@ async fn conformance_1d_34_code_bound_to_client() {
     // The code owner still redeems it: none of those requests came from an
     // authenticated owner, so none could spend the code.
     let body = expect_tokens(app.redeem(&flow).await).await;
-    assert_eq!(jwt_segment(&access_token_of(&body), 1)["client_id"], "c1");
+    assert_eq!(jwt_part(&access_token(&body), 1)["client_id"], "c1");
 }
 
 #[tokio::test]
@@ -1189,7 +921,7 @@ async fn conformance_1d_35_code_bound_to_redirect_uri() {
     form.retain(|(k, _)| *k != "redirect_uri");
     let mut other = form.clone();
     other.push(("redirect_uri", cb2));
-    expect_error(
+    expect_oauth_error(
         app.token(&other, Some(("c1", C1_SECRET))).await,
         400,
         "invalid_grant",
@@ -1201,7 +933,7 @@ async fn conformance_1d_35_code_bound_to_redirect_uri() {
     let flow = app.code_for("c1", "a").await;
     let mut form = code_form(&flow, Some(&flow.verifier));
     form.retain(|(k, _)| *k != "redirect_uri");
-    expect_error(
+    expect_oauth_error(
         app.token(&form, Some(("c1", C1_SECRET))).await,
         400,
         "invalid_grant",
@@ -1210,26 +942,28 @@ async fn conformance_1d_35_code_bound_to_redirect_uri() {
     .await;
 
     // Control: authorized with cb2 and redeemed with cb2.
-    let flow = flow_for(&app, AuthRequest::new("c1").set("redirect_uri", cb2)).await;
+    let flow = app
+        .flow_for(AuthRequest::new("c1").set("redirect_uri", cb2))
+        .await;
     expect_tokens(app.redeem(&flow).await).await;
 
     // A client with one redirect URI that the authorization request did not
     // name: omitting it at the token endpoint is fine, sending the same one
     // is fine, sending another is not.
     let implicit = || AuthRequest::new("c3").remove("redirect_uri");
-    let flow = flow_for(&app, implicit()).await;
+    let flow = app.flow_for(implicit()).await;
     let mut form = code_form(&flow, Some(&flow.verifier));
     form.retain(|(k, _)| *k != "redirect_uri");
     expect_tokens(app.token(&form, Some(("c3", C3_SECRET))).await).await;
 
-    let flow = flow_for(&app, implicit()).await;
-    expect_tokens(redeem_as(&app, &flow, auth_of("c3")).await).await;
+    let flow = app.flow_for(implicit()).await;
+    expect_tokens(app.redeem_as(&flow, auth_of("c3")).await).await;
 
-    let flow = flow_for(&app, implicit()).await;
+    let flow = app.flow_for(implicit()).await;
     let mut form = code_form(&flow, Some(&flow.verifier));
     form.retain(|(k, _)| *k != "redirect_uri");
     form.push(("redirect_uri", "http://127.0.0.1/elsewhere"));
-    expect_error(
+    expect_oauth_error(
         app.token(&form, Some(("c3", C3_SECRET))).await,
         400,
         "invalid_grant",
@@ -1261,7 +995,7 @@ async fn conformance_1d_36_codes_and_tokens_unguessable() {
     ] {
         let mut forged_flow = flow.clone();
         forged_flow.code = forged.clone();
-        expect_error(
+        expect_oauth_error(
             app.redeem(&forged_flow).await,
             400,
             "invalid_grant",
@@ -1274,12 +1008,12 @@ async fn conformance_1d_36_codes_and_tokens_unguessable() {
 
     // Tokens: refresh tokens are opaque base64url, access tokens are JWTs.
     let other = expect_tokens(app.redeem(&flows[1]).await).await;
-    assert_opaque("refresh_token", &refresh_token_of(&body));
-    assert_ne!(refresh_token_of(&body), refresh_token_of(&other));
-    assert_jwt_charset(&access_token_of(&body));
-    assert_ne!(access_token_of(&body), access_token_of(&other));
+    assert_opaque("refresh_token", &refresh_token(&body));
+    assert_ne!(refresh_token(&body), refresh_token(&other));
+    assert_jwt_charset(&access_token(&body));
+    assert_ne!(access_token(&body), access_token(&other));
     let jti = |b: &Value| {
-        jwt_segment(&access_token_of(b), 1)["jti"]
+        jwt_part(&access_token(b), 1)["jti"]
             .as_str()
             .unwrap()
             .to_owned()
@@ -1297,16 +1031,16 @@ async fn conformance_1d_37_failed_pkce_burns_the_code() {
     let flow = app.code_for("c1", "a").await;
     let wrong = new_verifier();
     let never = [flow.code.as_str(), flow.verifier.as_str(), wrong.as_str()];
-    expect_error(
-        redeem_with_verifier(&app, &flow, Some(&wrong)).await,
+    expect_oauth_error(
+        app.redeem_with_verifier(&flow, Some(&wrong)).await,
         400,
         "invalid_grant",
         &never,
     )
     .await;
     // The right verifier afterwards: too late.
-    expect_error(
-        redeem_with_verifier(&app, &flow, Some(&flow.verifier)).await,
+    expect_oauth_error(
+        app.redeem_with_verifier(&flow, Some(&flow.verifier)).await,
         400,
         "invalid_grant",
         &never,
@@ -1316,14 +1050,14 @@ async fn conformance_1d_37_failed_pkce_burns_the_code() {
     // Same with a missing verifier first.
     let flow = app.code_for("c1", "a").await;
     let never = [flow.code.as_str(), flow.verifier.as_str()];
-    expect_error(
-        redeem_with_verifier(&app, &flow, None).await,
+    expect_oauth_error(
+        app.redeem_with_verifier(&flow, None).await,
         400,
         "invalid_grant",
         &never,
     )
     .await;
-    expect_error(app.redeem(&flow).await, 400, "invalid_grant", &never).await;
+    expect_oauth_error(app.redeem(&flow).await, 400, "invalid_grant", &never).await;
 }
 
 // =========================================================================
@@ -1335,8 +1069,8 @@ async fn conformance_1e_38_verifier_mismatch() {
     let app = TestApp::spawn().await;
     let flow = app.code_for("c1", "a").await;
     let wrong = new_verifier();
-    expect_error(
-        redeem_with_verifier(&app, &flow, Some(&wrong)).await,
+    expect_oauth_error(
+        app.redeem_with_verifier(&flow, Some(&wrong)).await,
         400,
         "invalid_grant",
         &[&flow.code, &flow.verifier, &wrong],
@@ -1345,13 +1079,13 @@ async fn conformance_1e_38_verifier_mismatch() {
 
     // Control: another code with its own verifier.
     let flow = app.code_for("c1", "a").await;
-    expect_tokens(redeem_with_verifier(&app, &flow, Some(&flow.verifier)).await).await;
+    expect_tokens(app.redeem_with_verifier(&flow, Some(&flow.verifier)).await).await;
 
     // Same for a public client.
     let flow = app.code_for("p1", "a").await;
     let wrong = new_verifier();
-    expect_error(
-        redeem_with_verifier(&app, &flow, Some(&wrong)).await,
+    expect_oauth_error(
+        app.redeem_with_verifier(&flow, Some(&wrong)).await,
         400,
         "invalid_grant",
         &[&flow.code, &wrong],
@@ -1363,8 +1097,8 @@ async fn conformance_1e_38_verifier_mismatch() {
 async fn conformance_1e_39_verifier_missing() {
     let app = TestApp::spawn().await;
     let flow = app.code_for("c1", "a").await;
-    expect_error(
-        redeem_with_verifier(&app, &flow, None).await,
+    expect_oauth_error(
+        app.redeem_with_verifier(&flow, None).await,
         400,
         "invalid_grant",
         &[&flow.code],
@@ -1372,16 +1106,16 @@ async fn conformance_1e_39_verifier_missing() {
     .await;
     // An empty value counts as missing.
     let flow = app.code_for("c1", "a").await;
-    expect_error(
-        redeem_with_verifier(&app, &flow, Some("")).await,
+    expect_oauth_error(
+        app.redeem_with_verifier(&flow, Some("")).await,
         400,
         "invalid_grant",
         &[&flow.code],
     )
     .await;
     let flow = app.code_for("p1", "a").await;
-    expect_error(
-        redeem_with_verifier(&app, &flow, None).await,
+    expect_oauth_error(
+        app.redeem_with_verifier(&flow, None).await,
         400,
         "invalid_grant",
         &[&flow.code],
@@ -1401,9 +1135,9 @@ async fn conformance_1e_40_verifier_without_challenge_is_refused() {
 
     // A confidential client authorized without a challenge, then a verifier
     // at the token endpoint: a downgrade attempt.
-    let flow = flow_for(&app, no_pkce()).await;
-    let a = expect_error(
-        redeem_with_verifier(&app, &flow, Some(&flow.verifier)).await,
+    let flow = app.flow_for(no_pkce()).await;
+    let a = expect_oauth_error(
+        app.redeem_with_verifier(&flow, Some(&flow.verifier)).await,
         400,
         "invalid_request",
         &[&flow.code, &flow.verifier],
@@ -1412,8 +1146,8 @@ async fn conformance_1e_40_verifier_without_challenge_is_refused() {
     assert!(a.json().get("access_token").is_none());
 
     // Control: the same client without a verifier gets tokens.
-    let flow = flow_for(&app, no_pkce()).await;
-    expect_tokens(redeem_with_verifier(&app, &flow, None).await).await;
+    let flow = app.flow_for(no_pkce()).await;
+    expect_tokens(app.redeem_with_verifier(&flow, None).await).await;
 }
 
 #[tokio::test]
@@ -1422,8 +1156,8 @@ async fn conformance_1e_41_challenge_is_not_a_verifier() {
     let flow = app.code_for("c1", "a").await;
     let challenge = CodeChallenge::s256_of(&flow.verifier).as_str().to_owned();
     // Treating the S256 challenge as a plain verifier.
-    expect_error(
-        redeem_with_verifier(&app, &flow, Some(&challenge)).await,
+    expect_oauth_error(
+        app.redeem_with_verifier(&flow, Some(&challenge)).await,
         400,
         "invalid_grant",
         &[&flow.code, &flow.verifier],
@@ -1434,7 +1168,7 @@ async fn conformance_1e_41_challenge_is_not_a_verifier() {
     let challenge = CodeChallenge::s256_of(&flow.verifier).as_str().to_owned();
     let mut form = code_form(&flow, Some(&challenge));
     form.push(("code_challenge_method", "plain"));
-    expect_error(
+    expect_oauth_error(
         app.token(&form, Some(("c1", C1_SECRET))).await,
         400,
         "invalid_grant",
@@ -1488,9 +1222,9 @@ async fn conformance_1e_43_verifier_abnf() {
         // can refuse it.
         let challenge = CodeChallenge::s256_of(verifier).as_str().to_owned();
         let request = AuthRequest::new("c1").set("code_challenge", &challenge);
-        let flow = flow_for(&app, request).await;
-        expect_error(
-            redeem_with_verifier(&app, &flow, Some(verifier)).await,
+        let flow = app.flow_for(request).await;
+        expect_oauth_error(
+            app.redeem_with_verifier(&flow, Some(verifier)).await,
             400,
             "invalid_grant",
             &[&flow.code],
@@ -1500,12 +1234,10 @@ async fn conformance_1e_43_verifier_abnf() {
     // The edges of the ABNF are accepted.
     for verifier in ["A".repeat(43), "z".repeat(128), "aZ09-._~".repeat(6)] {
         let challenge = CodeChallenge::s256_of(&verifier).as_str().to_owned();
-        let flow = flow_for(
-            &app,
-            AuthRequest::new("c1").set("code_challenge", &challenge),
-        )
-        .await;
-        expect_tokens(redeem_with_verifier(&app, &flow, Some(&verifier)).await).await;
+        let flow = app
+            .flow_for(AuthRequest::new("c1").set("code_challenge", &challenge))
+            .await;
+        expect_tokens(app.redeem_with_verifier(&flow, Some(&verifier)).await).await;
     }
 }
 
@@ -1564,12 +1296,12 @@ async fn conformance_1e_45_challenge_not_disclosed() {
     assert!(!flow.code.contains(&challenge));
 
     let r = app.redeem(&flow).await;
-    let a = Answer::read(r).await;
+    let a = Reply::read(r).await;
     assert_eq!(a.status, 200);
     assert!(!a.text.contains(&challenge), "{}", a.text);
     assert!(!a.text.contains(&flow.verifier), "{}", a.text);
-    let at = access_token_of(&a.json());
-    let claims = jwt_segment(&at, 1).to_string();
+    let at = access_token(&a.json());
+    let claims = jwt_part(&at, 1).to_string();
     assert!(
         !claims.contains(&challenge) && !claims.contains(&flow.verifier),
         "{claims}"
@@ -1589,7 +1321,7 @@ async fn conformance_1e_46_constant_challenge_is_recorded() {
     };
     let count = |events: Vec<String>| events_of(&events, "constant_pkce_challenge");
 
-    let a = flow_for(&app, first).await;
+    let a = app.flow_for(first).await;
     assert_eq!(
         count(app.security_events().await),
         0,
@@ -1598,10 +1330,10 @@ async fn conformance_1e_46_constant_challenge_is_recorded() {
     // Another client using the same value is not this client's reuse.
     let mut other = AuthRequest::new("c2").set("code_challenge", &challenge);
     other.verifier = verifier.clone();
-    let c2 = flow_for(&app, other).await;
+    let c2 = app.flow_for(other).await;
     assert_eq!(count(app.security_events().await), 0);
 
-    let b = flow_for(&app, same()).await;
+    let b = app.flow_for(same()).await;
     assert_eq!(count(app.security_events().await), 1);
 
     // Recorded, not refused: both codes redeem.
@@ -1611,7 +1343,7 @@ async fn conformance_1e_46_constant_challenge_is_recorded() {
 
     // Beyond 24 hours the old uses no longer count.
     app.clock.advance(DAY + 1);
-    let c = flow_for(&app, same()).await;
+    let c = app.flow_for(same()).await;
     assert_eq!(count(app.security_events().await), 1);
     expect_tokens(app.redeem(&c).await).await;
 }
@@ -1625,14 +1357,17 @@ async fn conformance_1f_47_refresh_happy_path() {
     let app = TestApp::spawn().await;
     let first = tokens(&app, "c1", "a b").await;
     app.clock.advance(100);
-    let second =
-        expect_tokens(refresh_as(&app, &refresh_token_of(&first), None, auth_of("c1")).await).await;
+    let second = expect_tokens(
+        app.refresh_as(&refresh_token(&first), None, auth_of("c1"))
+            .await,
+    )
+    .await;
     assert_ne!(second["access_token"], first["access_token"]);
     assert_eq!(second["scope"], "a b");
 
     // The new access token is for the same user, client and scope, minted now.
-    let c1 = jwt_segment(&access_token_of(&first), 1);
-    let c2 = jwt_segment(&access_token_of(&second), 1);
+    let c1 = jwt_part(&access_token(&first), 1);
+    let c2 = jwt_part(&access_token(&second), 1);
     assert_eq!(c2["sub"], c1["sub"]);
     assert_eq!(c2["client_id"], "c1");
     assert_eq!(c2["scope"], "a b");
@@ -1641,11 +1376,10 @@ async fn conformance_1f_47_refresh_happy_path() {
 
     // client_secret_post works for refresh as well.
     expect_tokens(
-        refresh_as(
-            &app,
-            &refresh_token_of(&second),
+        app.refresh_as(
+            &refresh_token(&second),
             None,
-            Auth::Post("c1", C1_SECRET),
+            ClientAuth::Post("c1", C1_SECRET),
         )
         .await,
     )
@@ -1658,36 +1392,35 @@ async fn conformance_1f_48_refresh_token_bound_to_client() {
     register_p2(&app).await;
 
     // c1's token with c2's valid credentials: refused, and not burnt.
-    let rt = refresh_token_of(&tokens(&app, "c1", "a").await);
-    expect_error(
-        refresh_as(&app, &rt, None, auth_of("c2")).await,
+    let rt = refresh_token(&tokens(&app, "c1", "a").await);
+    expect_oauth_error(
+        app.refresh_as(&rt, None, auth_of("c2")).await,
         400,
         "invalid_grant",
         &[&rt],
     )
     .await;
-    let rt =
-        refresh_token_of(&expect_tokens(refresh_as(&app, &rt, None, auth_of("c1")).await).await);
+    let rt = refresh_token(&expect_tokens(app.refresh_as(&rt, None, auth_of("c1")).await).await);
     // Twice, to be sure the first refusal did not count as reuse.
-    expect_error(
-        refresh_as(&app, &rt, None, auth_of("c2")).await,
+    expect_oauth_error(
+        app.refresh_as(&rt, None, auth_of("c2")).await,
         400,
         "invalid_grant",
         &[&rt],
     )
     .await;
-    expect_tokens(refresh_as(&app, &rt, None, auth_of("c1")).await).await;
+    expect_tokens(app.refresh_as(&rt, None, auth_of("c1")).await).await;
 
     // p1's token presented by public p2.
-    let rt = refresh_token_of(&tokens(&app, "p1", "a").await);
-    expect_error(
-        refresh_as(&app, &rt, None, Auth::Public("p2")).await,
+    let rt = refresh_token(&tokens(&app, "p1", "a").await);
+    expect_oauth_error(
+        app.refresh_as(&rt, None, ClientAuth::Public("p2")).await,
         400,
         "invalid_grant",
         &[&rt],
     )
     .await;
-    expect_tokens(refresh_as(&app, &rt, None, Auth::Public("p1")).await).await;
+    expect_tokens(app.refresh_as(&rt, None, ClientAuth::Public("p1")).await).await;
 
     assert_eq!(
         events_of(&app.security_events().await, "refresh_token_reuse"),
@@ -1698,43 +1431,43 @@ async fn conformance_1f_48_refresh_token_bound_to_client() {
 #[tokio::test]
 async fn conformance_1f_49_confidential_clients_must_authenticate_to_refresh() {
     let app = TestApp::spawn().await;
-    let rt = refresh_token_of(&tokens(&app, "c1", "a").await);
-    let a = expect_error(
-        refresh_as(&app, &rt, None, Auth::Public("c1")).await,
+    let rt = refresh_token(&tokens(&app, "c1", "a").await);
+    let a = expect_oauth_error(
+        app.refresh_as(&rt, None, ClientAuth::Public("c1")).await,
         401,
         "invalid_client",
         &[&rt],
     )
     .await;
     assert_eq!(a.header("www-authenticate"), None);
-    expect_error(
-        refresh_as(&app, &rt, None, Auth::Nothing).await,
+    expect_oauth_error(
+        app.refresh_as(&rt, None, ClientAuth::Nothing).await,
         401,
         "invalid_client",
         &[&rt],
     )
     .await;
     // Control: authenticated, the same token works.
-    expect_tokens(refresh_as(&app, &rt, None, auth_of("c1")).await).await;
+    expect_tokens(app.refresh_as(&rt, None, auth_of("c1")).await).await;
 }
 
 #[tokio::test]
 async fn conformance_1f_50_public_client_refresh_tokens_rotate() {
     let app = TestApp::spawn().await;
     let first = tokens(&app, "p1", "a").await;
-    let rt1 = refresh_token_of(&first);
-    let second = expect_tokens(refresh_as(&app, &rt1, None, Auth::Public("p1")).await).await;
-    let rt2 = refresh_token_of(&second);
+    let rt1 = refresh_token(&first);
+    let second = expect_tokens(app.refresh_as(&rt1, None, ClientAuth::Public("p1")).await).await;
+    let rt2 = refresh_token(&second);
     assert_ne!(rt2, rt1);
     assert_ne!(second["access_token"], first["access_token"]);
     // The new token works ...
-    let rt3 = refresh_token_of(
-        &expect_tokens(refresh_as(&app, &rt2, None, Auth::Public("p1")).await).await,
+    let rt3 = refresh_token(
+        &expect_tokens(app.refresh_as(&rt2, None, ClientAuth::Public("p1")).await).await,
     );
     assert_ne!(rt3, rt2);
     // ... the old one does not.
-    expect_error(
-        refresh_as(&app, &rt1, None, Auth::Public("p1")).await,
+    expect_oauth_error(
+        app.refresh_as(&rt1, None, ClientAuth::Public("p1")).await,
         400,
         "invalid_grant",
         &[&rt1],
@@ -1745,12 +1478,12 @@ async fn conformance_1f_50_public_client_refresh_tokens_rotate() {
 #[tokio::test]
 async fn conformance_1f_51_refresh_reuse_revokes_family() {
     let app = TestApp::spawn().await;
-    let rt1 = refresh_token_of(&tokens(&app, "c1", "a").await);
+    let rt1 = refresh_token(&tokens(&app, "c1", "a").await);
     // Another grant of the same user and client: a separate family.
-    let unrelated = refresh_token_of(&tokens(&app, "c1", "a").await);
+    let unrelated = refresh_token(&tokens(&app, "c1", "a").await);
 
-    let second = expect_tokens(refresh_as(&app, &rt1, None, auth_of("c1")).await).await;
-    let rt2 = refresh_token_of(&second);
+    let second = expect_tokens(app.refresh_as(&rt1, None, auth_of("c1")).await).await;
+    let rt2 = refresh_token(&second);
     assert_ne!(rt2, rt1);
     assert_eq!(
         events_of(&app.security_events().await, "refresh_token_reuse"),
@@ -1762,15 +1495,15 @@ async fn conformance_1f_51_refresh_reuse_revokes_family() {
     // included.
     app.clock
         .advance(tessera_authorization_server::config::DEFAULT_REFRESH_RETRY_WINDOW_SECS);
-    expect_error(
-        refresh_as(&app, &rt1, None, auth_of("c1")).await,
+    expect_oauth_error(
+        app.refresh_as(&rt1, None, auth_of("c1")).await,
         400,
         "invalid_grant",
         &[&rt1, &rt2],
     )
     .await;
-    expect_error(
-        refresh_as(&app, &rt2, None, auth_of("c1")).await,
+    expect_oauth_error(
+        app.refresh_as(&rt2, None, auth_of("c1")).await,
         400,
         "invalid_grant",
         &[&rt2],
@@ -1782,44 +1515,50 @@ async fn conformance_1f_51_refresh_reuse_revokes_family() {
     );
 
     // Only that family.
-    expect_tokens(refresh_as(&app, &unrelated, None, auth_of("c1")).await).await;
+    expect_tokens(app.refresh_as(&unrelated, None, auth_of("c1")).await).await;
 }
 
 #[tokio::test]
 async fn conformance_1f_52_down_scoping() {
     let app = TestApp::spawn().await;
-    let rt = refresh_token_of(&tokens(&app, "c1", "a b").await);
+    let rt = refresh_token(&tokens(&app, "c1", "a b").await);
 
-    let narrowed = expect_tokens(refresh_as(&app, &rt, Some("a"), auth_of("c1")).await).await;
+    let narrowed = expect_tokens(app.refresh_as(&rt, Some("a"), auth_of("c1")).await).await;
     assert_eq!(narrowed["scope"], "a");
-    assert_eq!(jwt_segment(&access_token_of(&narrowed), 1)["scope"], "a");
+    assert_eq!(jwt_part(&access_token(&narrowed), 1)["scope"], "a");
 
     // The new refresh token keeps the grant's scope.
-    let full =
-        expect_tokens(refresh_as(&app, &refresh_token_of(&narrowed), None, auth_of("c1")).await)
-            .await;
+    let full = expect_tokens(
+        app.refresh_as(&refresh_token(&narrowed), None, auth_of("c1"))
+            .await,
+    )
+    .await;
     assert_eq!(full["scope"], "a b");
-    assert_eq!(jwt_segment(&access_token_of(&full), 1)["scope"], "a b");
+    assert_eq!(jwt_part(&access_token(&full), 1)["scope"], "a b");
 
     // Any order, any subset.
-    let again =
-        expect_tokens(refresh_as(&app, &refresh_token_of(&full), Some("b a"), auth_of("c1")).await)
-            .await;
+    let again = expect_tokens(
+        app.refresh_as(&refresh_token(&full), Some("b a"), auth_of("c1"))
+            .await,
+    )
+    .await;
     assert_eq!(again["scope"], "a b");
-    let b =
-        expect_tokens(refresh_as(&app, &refresh_token_of(&again), Some("b"), auth_of("c1")).await)
-            .await;
+    let b = expect_tokens(
+        app.refresh_as(&refresh_token(&again), Some("b"), auth_of("c1"))
+            .await,
+    )
+    .await;
     assert_eq!(b["scope"], "b");
 }
 
 #[tokio::test]
 async fn conformance_1f_53_up_scoping_is_refused() {
     let app = TestApp::spawn().await;
-    let rt = refresh_token_of(&tokens(&app, "c1", "a b").await);
+    let rt = refresh_token(&tokens(&app, "c1", "a b").await);
     // c is registered for c1 but was not granted; zzz is not registered at all.
     for scope in ["a b c", "c", "zzz", "a zzz"] {
-        expect_error(
-            refresh_as(&app, &rt, Some(scope), auth_of("c1")).await,
+        expect_oauth_error(
+            app.refresh_as(&rt, Some(scope), auth_of("c1")).await,
             400,
             "invalid_scope",
             &[&rt],
@@ -1827,7 +1566,7 @@ async fn conformance_1f_53_up_scoping_is_refused() {
         .await;
     }
     // The refusals did not spend the token.
-    let body = expect_tokens(refresh_as(&app, &rt, None, auth_of("c1")).await).await;
+    let body = expect_tokens(app.refresh_as(&rt, None, auth_of("c1")).await).await;
     assert_eq!(body["scope"], "a b");
 }
 
@@ -1836,34 +1575,32 @@ async fn conformance_1f_54_expired_or_ended_refresh_tokens() {
     let app = TestApp::spawn().await;
 
     // Idle expiry: 30 days without use.
-    let used = refresh_token_of(&tokens(&app, "c1", "a").await);
-    let idle = refresh_token_of(&tokens(&app, "c1", "a").await);
+    let used = refresh_token(&tokens(&app, "c1", "a").await);
+    let idle = refresh_token(&tokens(&app, "c1", "a").await);
     app.clock.advance(30 * DAY - 1);
     let used =
-        refresh_token_of(&expect_tokens(refresh_as(&app, &used, None, auth_of("c1")).await).await);
+        refresh_token(&expect_tokens(app.refresh_as(&used, None, auth_of("c1")).await).await);
     app.clock.advance(1);
-    expect_error(
-        refresh_as(&app, &idle, None, auth_of("c1")).await,
+    expect_oauth_error(
+        app.refresh_as(&idle, None, auth_of("c1")).await,
         400,
         "invalid_grant",
         &[&idle],
     )
     .await;
     // Use resets the idle clock.
-    expect_tokens(refresh_as(&app, &used, None, auth_of("c1")).await).await;
+    expect_tokens(app.refresh_as(&used, None, auth_of("c1")).await).await;
 
     // Absolute lifetime: 90 days from the grant, however often it is used.
     let start = app.state.now();
-    let mut rt = refresh_token_of(&tokens(&app, "c1", "a").await);
+    let mut rt = refresh_token(&tokens(&app, "c1", "a").await);
     for day in [29, 58, 87, 89] {
         app.clock.set(start + day * DAY);
-        rt = refresh_token_of(
-            &expect_tokens(refresh_as(&app, &rt, None, auth_of("c1")).await).await,
-        );
+        rt = refresh_token(&expect_tokens(app.refresh_as(&rt, None, auth_of("c1")).await).await);
     }
     app.clock.set(start + 90 * DAY);
-    expect_error(
-        refresh_as(&app, &rt, None, auth_of("c1")).await,
+    expect_oauth_error(
+        app.refresh_as(&rt, None, auth_of("c1")).await,
         400,
         "invalid_grant",
         &[&rt],
@@ -1872,14 +1609,13 @@ async fn conformance_1f_54_expired_or_ended_refresh_tokens() {
 
     // A password change ends the user's refresh tokens, and only theirs.
     let app = TestApp::spawn().await;
-    let alice_rt = refresh_token_of(&tokens(&app, "c1", "a").await);
+    let alice_rt = refresh_token(&tokens(&app, "c1", "a").await);
     let request = AuthRequest::new("c1");
     let back = app
         .browser()
-        .authorize_through_consent(&app, &request, BOB, BOB_PASSWORD, None)
+        .authorize_through_consent(&request, BOB, BOB_PASSWORD, None)
         .await;
-    let bob_rt =
-        refresh_token_of(&expect_tokens(app.redeem(&request.into_flow(&back)).await).await);
+    let bob_rt = refresh_token(&expect_tokens(app.redeem(&request.into_flow(&back)).await).await);
     let changed = app
         .admin
         .set_password(
@@ -1889,28 +1625,28 @@ async fn conformance_1f_54_expired_or_ended_refresh_tokens() {
         )
         .await;
     assert!(changed.expect("set_password"));
-    expect_error(
-        refresh_as(&app, &alice_rt, None, auth_of("c1")).await,
+    expect_oauth_error(
+        app.refresh_as(&alice_rt, None, auth_of("c1")).await,
         400,
         "invalid_grant",
         &[&alice_rt],
     )
     .await;
-    expect_tokens(refresh_as(&app, &bob_rt, None, auth_of("c1")).await).await;
+    expect_tokens(app.refresh_as(&bob_rt, None, auth_of("c1")).await).await;
 }
 
 #[tokio::test]
 async fn conformance_1f_55_refresh_token_integrity() {
     let app = TestApp::spawn().await;
-    let rt = refresh_token_of(&tokens(&app, "c1", "a").await);
+    let rt = refresh_token(&tokens(&app, "c1", "a").await);
     for forged in [
         tamper(&rt),
         rt[..rt.len() - 1].to_owned(),
         format!("{rt}A"),
         rt.to_uppercase(),
     ] {
-        expect_error(
-            refresh_as(&app, &forged, None, auth_of("c1")).await,
+        expect_oauth_error(
+            app.refresh_as(&forged, None, auth_of("c1")).await,
             400,
             "invalid_grant",
             &[&forged, &rt],
@@ -1918,7 +1654,7 @@ async fn conformance_1f_55_refresh_token_integrity() {
         .await;
     }
     // The forgeries neither worked nor harmed the real token.
-    expect_tokens(refresh_as(&app, &rt, None, auth_of("c1")).await).await;
+    expect_tokens(app.refresh_as(&rt, None, auth_of("c1")).await).await;
     assert_eq!(
         events_of(&app.security_events().await, "refresh_token_reuse"),
         0
@@ -1930,28 +1666,28 @@ async fn conformance_1f_56_refresh_tokens_only_for_clients_allowed_them() {
     let app = TestApp::spawn().await;
     register_c3(&app).await;
     let flow = app.code_for("c3", "a").await;
-    let body = expect_tokens(redeem_as(&app, &flow, auth_of("c3")).await).await;
+    let body = expect_tokens(app.redeem_as(&flow, auth_of("c3")).await).await;
     assert!(body.get("refresh_token").is_none(), "{body}");
 
     // grant_type=refresh_token from that client, with a real token of
     // another client and with a made-up one.
-    let c1_rt = refresh_token_of(&tokens(&app, "c1", "a").await);
-    expect_error(
-        refresh_as(&app, &c1_rt, None, auth_of("c3")).await,
+    let c1_rt = refresh_token(&tokens(&app, "c1", "a").await);
+    expect_oauth_error(
+        app.refresh_as(&c1_rt, None, auth_of("c3")).await,
         400,
         "unauthorized_client",
         &[&c1_rt],
     )
     .await;
-    expect_error(
-        refresh_as(&app, "made-up", None, auth_of("c3")).await,
+    expect_oauth_error(
+        app.refresh_as("made-up", None, auth_of("c3")).await,
         400,
         "unauthorized_client",
         &[],
     )
     .await;
     // c1's token was not affected.
-    expect_tokens(refresh_as(&app, &c1_rt, None, auth_of("c1")).await).await;
+    expect_tokens(app.refresh_as(&c1_rt, None, auth_of("c1")).await).await;
 }
 
 // =========================================================================
@@ -1962,16 +1698,16 @@ async fn conformance_1f_56_refresh_tokens_only_for_clients_allowed_them() {
 async fn conformance_1m_96_access_tokens_are_signed_typed_jwts() {
     let app = TestApp::spawn().await;
     let body = tokens(&app, "c1", "a b").await;
-    let at = access_token_of(&body);
+    let at = access_token(&body);
 
-    let header = jwt_segment(&at, 0);
+    let header = jwt_part(&at, 0);
     assert_eq!(header["typ"], "at+jwt");
     assert_eq!(header["alg"], "ES256");
     let claims = verify_access_token(&app, &at)
         .await
         .expect("verifies with the published key");
     assert_eq!(claims["iss"], app.issuer());
-    assert_eq!(claims["aud"], AUDIENCE);
+    assert_eq!(claims["aud"], PHOTOS);
     assert_eq!(claims["client_id"], "c1");
     assert_eq!(claims["scope"], "a b");
     assert_eq!(claims["iat"], T0);
@@ -1983,7 +1719,7 @@ async fn conformance_1m_96_access_tokens_are_signed_typed_jwts() {
     assert_eq!(claims["sub"], alice.user_id.as_str());
 
     // The signature covers the claims: a widened scope no longer verifies.
-    let mut forged = jwt_segment(&at, 1);
+    let mut forged = jwt_part(&at, 1);
     forged["scope"] = "a b c".into();
     let parts: Vec<&str> = at.split('.').collect();
     let forged = format!(
@@ -2038,9 +1774,8 @@ async fn conformance_1m_99_secrets_at_rest_are_hashed() {
     let app = TestApp::spawn().await;
     let flow = app.code_for("c1", "a").await;
     let body = expect_tokens(app.redeem(&flow).await).await;
-    let rt1 = refresh_token_of(&body);
-    let rt2 =
-        refresh_token_of(&expect_tokens(refresh_as(&app, &rt1, None, auth_of("c1")).await).await);
+    let rt1 = refresh_token(&body);
+    let rt2 = refresh_token(&expect_tokens(app.refresh_as(&rt1, None, auth_of("c1")).await).await);
 
     // Through the store: refresh tokens are found by their hash, never by
     // their value.
@@ -2081,7 +1816,7 @@ async fn conformance_1m_99_secrets_at_rest_are_hashed() {
         "cannot find this test's database among the open ones"
     );
     let bytes = &mine[0];
-    let at = access_token_of(&body);
+    let at = access_token(&body);
     assert!(
         contains(bytes, TokenHash::of(&flow.code).as_str()),
         "codes are kept by hash"
