@@ -122,7 +122,7 @@ async fn start(guard: impl FnOnce(&str) -> GuardConfig) -> Servers {
     tokio::spawn(async move {
         tessera_photo_api::serve(
             listener,
-            PhotoApi { store: photo_store },
+            PhotoApi::new(photo_store, Arc::new(SystemClock)),
             &guard,
             std::future::pending(),
         )

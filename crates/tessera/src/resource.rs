@@ -139,6 +139,12 @@ pub async fn serve_on(
     }
     tracing::info!(%addr, resource = %config.identifier, mode = %config.validation,
         "photo-storage API listening on http://{addr}");
-    tessera_photo_api::serve(listener, PhotoApi { store }, &guard, shutdown).await?;
+    tessera_photo_api::serve(
+        listener,
+        PhotoApi::new(store, std::sync::Arc::new(tessera_runtime::SystemClock)),
+        &guard,
+        shutdown,
+    )
+    .await?;
     Ok(())
 }

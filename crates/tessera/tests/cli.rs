@@ -1,5 +1,7 @@
 //! The `tessera` binary as an operator uses it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// Deadlines and unique names in tests come from the real clock.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 
