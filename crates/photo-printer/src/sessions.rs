@@ -217,7 +217,7 @@ fn cookie_value<'h>(headers: &'h HeaderMap, cookie: &str) -> Option<&'h str> {
 }
 
 #[cfg(test)]
-mod idle_tests {
+mod tests {
     use super::*;
 
     #[test]

@@ -1,4 +1,4 @@
-//! `tessera resource`: the demo protected resource (the photo-storage API)
+//! `tessera photo-api` (formerly `resource`): the demo protected resource (the photo-storage API)
 //! behind the bearer-token guard.
 
 use std::path::Path;
