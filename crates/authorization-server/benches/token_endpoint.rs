@@ -7,6 +7,8 @@
 //! Run: `cargo bench -p tessera-authorization-server --bench token_endpoint`.
 //! Bounded: a fixed number of requests, loopback only.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+// A benchmark times itself with the real clock.
+#![allow(clippy::disallowed_methods)]
 
 // The bench uses only a part of the harness.
 #[allow(unused_imports)]

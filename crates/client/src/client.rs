@@ -96,7 +96,7 @@ impl OAuthClient {
             oauth,
             http,
             metadata,
-            clock: Arc::new(SystemTime::now),
+            clock: Arc::new(tessera_runtime::system_time),
             client_secret: client_secret.map(Secret::new),
         })
     }

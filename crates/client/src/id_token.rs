@@ -246,6 +246,8 @@ mod tests {
 
     fn signer() -> Signer {
         let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+        // A throwaway test key; aws-lc's key generation takes its own RNG.
+        #[allow(clippy::disallowed_methods)]
         let rng = aws_lc_rs::rand::SystemRandom::new();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
         let pair =

@@ -17,19 +17,41 @@ pub mod routes;
 pub mod store;
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::response::IntoResponse;
 use axum::routing::{Route, get};
+use tessera_runtime::Clock;
 use tower::{Layer, Service};
 
 pub use store::{PhotoStore, PhotoStoreError};
 
 /// The API's shared state.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PhotoApi {
     pub store: PhotoStore,
+    /// When photos are stored (`created_at`): injected, so tests can fix it.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for PhotoApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PhotoApi")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PhotoApi {
+    pub fn new(store: PhotoStore, clock: Arc<dyn Clock>) -> Self {
+        Self { store, clock }
+    }
+
+    pub(crate) fn now(&self) -> i64 {
+        self.clock.now()
+    }
 }
 
 /// The API's routes. `read` and `write` are the guard layers requiring

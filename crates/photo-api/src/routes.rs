@@ -34,13 +34,6 @@ fn unavailable(e: impl std::fmt::Display) -> Response {
     )
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 #[derive(Debug, serde::Serialize)]
 struct PhotoEntry {
     #[serde(flatten)]
@@ -55,7 +48,7 @@ fn entry(info: PhotoInfo) -> PhotoEntry {
 
 /// `GET /photos` (`photos:read`): the subject's photos.
 pub async fn list(State(api): State<PhotoApi>, claims: TokenClaims) -> Response {
-    if let Err(e) = api.store.seed_if_new(&claims.subject, now()).await {
+    if let Err(e) = api.store.seed_if_new(&claims.subject, api.now()).await {
         return unavailable(e);
     }
     match api.store.list(&claims.subject).await {
@@ -149,12 +142,14 @@ pub async fn upload(
         .filter(|c| !c.is_control())
         .take(100)
         .collect();
-    if let Err(e) = api.store.seed_if_new(&claims.subject, now()).await {
+    // One reading of the clock for the whole request.
+    let now = api.now();
+    if let Err(e) = api.store.seed_if_new(&claims.subject, now).await {
         return unavailable(e);
     }
     match api
         .store
-        .insert(&claims.subject, &name, content_type, &body, now())
+        .insert(&claims.subject, &name, content_type, &body, now)
         .await
     {
         Ok(info) => {

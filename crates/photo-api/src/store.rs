@@ -6,6 +6,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{Row, SqlitePool};
+use tessera_runtime::{RandomnessFailed, SystemRandomness};
 
 use crate::images;
 
@@ -17,6 +18,8 @@ pub enum PhotoStoreError {
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Randomness(#[from] RandomnessFailed),
 }
 
 /// A photo's description, without its bytes.
@@ -66,7 +69,7 @@ impl PhotoStore {
                 sqlx::query(
                     "INSERT INTO photos (id, owner, name, content_type, bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)",
                 )
-                .bind(new_id())
+                .bind(new_id()?)
                 .bind(owner)
                 .bind(name)
                 .bind("image/svg+xml")
@@ -127,7 +130,7 @@ impl PhotoStore {
         bytes: &[u8],
         now: i64,
     ) -> Result<PhotoInfo, PhotoStoreError> {
-        let id = new_id();
+        let id = new_id()?;
         sqlx::query("INSERT INTO photos (id, owner, name, content_type, bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)")
             .bind(&id)
             .bind(owner)
@@ -157,21 +160,11 @@ impl PhotoStore {
     }
 }
 
-/// A random photo id: 96 bits, base64url.
-fn new_id() -> String {
-    use aws_lc_rs::rand::SecureRandom as _;
+/// A random photo id: 96 bits, base64url. Ids only need to be unique, not
+/// secret (access is checked by owner), but a failing system random number
+/// generator is an error (a 503), not a reason to make them up from the time.
+fn new_id() -> Result<String, PhotoStoreError> {
     let mut bytes = [0u8; 12];
-    // If the system RNG fails, fall back to the time; ids only need to be
-    // unique, not secret (access is checked by owner).
-    if aws_lc_rs::rand::SystemRandom::new()
-        .fill(&mut bytes)
-        .is_err()
-    {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        bytes.copy_from_slice(&nanos.to_le_bytes()[..12]);
-    }
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    SystemRandomness.fill(&mut bytes)?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }

@@ -144,7 +144,7 @@ impl Default for DanceLog {
         Self {
             steps: Mutex::new(Vec::new()),
             version: watch::Sender::new(0),
-            now: SystemTime::now,
+            now: tessera_runtime::system_time,
         }
     }
 }

@@ -68,11 +68,12 @@ impl std::fmt::Debug for Printer {
 
 impl Printer {
     pub fn new(config: PrinterConfig) -> Result<Self, reqwest::Error> {
-        Self::with_clock(config, Arc::new(std::time::SystemTime::now))
+        Self::with_clock(config, Arc::new(tessera_runtime::system_time))
     }
 
     /// [`Printer::new`] with another clock: token expiry and the age of an
-    /// authorization request are read from it (tests move it).
+    /// authorization request and the idleness of browser sessions are read
+    /// from it (tests move it).
     pub fn with_clock(
         config: PrinterConfig,
         clock: tessera_client::Clock,
@@ -86,7 +87,7 @@ impl Printer {
             inner: Arc::new(Inner {
                 config,
                 client: OnceCell::new(),
-                sessions: Sessions::new(secure),
+                sessions: Sessions::new(secure, clock.clone()),
                 http,
                 stopping: watch::Sender::new(false),
                 clock,

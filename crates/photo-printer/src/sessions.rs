@@ -7,11 +7,12 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use base64::Engine as _;
-use tessera_client::{PendingAuthorization, Tokens};
+use tessera_client::{Clock, PendingAuthorization, Tokens};
+use tessera_runtime::SystemRandomness;
 
 use crate::dance::DanceLog;
 use crate::error::PrinterError;
@@ -59,21 +60,38 @@ pub struct SessionHandle {
     pub dance: Arc<DanceLog>,
     /// Sent with every form that changes something; compared on submit.
     pub csrf: String,
-    last_seen: Mutex<Instant>,
+    last_seen: Mutex<SystemTime>,
 }
 
-#[derive(Debug)]
 pub struct Sessions {
     map: Mutex<HashMap<String, Arc<SessionHandle>>>,
     /// https: the cookie is Secure with the `__Host-` prefix.
     secure: bool,
+    /// The printer's clock: idle sessions expire by it.
+    clock: Clock,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions")
+            .field("secure", &self.secure)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Idle for longer than [`IDLE_TIMEOUT`] at `now`. A clock set back makes
+/// no session idle.
+fn idle(last_seen: SystemTime, now: SystemTime) -> bool {
+    now.duration_since(last_seen)
+        .is_ok_and(|idle| idle > IDLE_TIMEOUT)
 }
 
 impl Sessions {
-    pub fn new(secure: bool) -> Self {
+    pub fn new(secure: bool, clock: Clock) -> Self {
         Self {
             map: Mutex::new(HashMap::new()),
             secure,
+            clock,
         }
     }
 
@@ -99,10 +117,11 @@ impl Sessions {
         let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         let handle = map.get(id)?.clone();
         let mut last = handle.last_seen.lock().unwrap_or_else(|p| p.into_inner());
-        if last.elapsed() > IDLE_TIMEOUT {
+        let now = (self.clock)();
+        if idle(*last, now) {
             return None;
         }
-        *last = Instant::now();
+        *last = now;
         drop(last);
         Some(handle)
     }
@@ -149,15 +168,11 @@ impl Sessions {
             state: tokio::sync::Mutex::new(state),
             dance,
             csrf: random_token()?,
-            last_seen: Mutex::new(Instant::now()),
+            last_seen: Mutex::new((self.clock)()),
         });
+        let now = (self.clock)();
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
-        map.retain(|_, s| {
-            s.last_seen
-                .lock()
-                .map(|t| t.elapsed() <= IDLE_TIMEOUT)
-                .unwrap_or(false)
-        });
+        map.retain(|_, s| s.last_seen.lock().is_ok_and(|t| !idle(*t, now)));
         if map.len() >= MAX_SESSIONS {
             let oldest = map
                 .iter()
@@ -175,7 +190,9 @@ impl Sessions {
 /// 256 random bits, URL-safe.
 pub fn random_token() -> Result<String, PrinterError> {
     let mut bytes = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| PrinterError::Randomness)?;
+    SystemRandomness
+        .fill(&mut bytes)
+        .map_err(|_| PrinterError::Randomness)?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
@@ -197,4 +214,20 @@ fn cookie_value<'h>(headers: &'h HeaderMap, cookie: &str) -> Option<&'h str> {
         }
     }
     found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_go_idle_by_the_injected_clock() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        assert!(!idle(t0, t0 + IDLE_TIMEOUT));
+        assert!(idle(t0, t0 + IDLE_TIMEOUT + Duration::from_secs(1)));
+        assert!(
+            !idle(t0, t0 - Duration::from_secs(60)),
+            "a clock set back makes no session idle"
+        );
+    }
 }

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use scraper::{Html, Selector};
 use tessera_client::Secret;
@@ -45,7 +45,9 @@ async fn app_with(adjust: impl FnOnce(&mut PrinterConfig)) -> App {
     let skew = ahead.clone();
     let printer = Printer::with_clock(
         config,
-        Arc::new(move || SystemTime::now() + Duration::from_secs(skew.load(Ordering::SeqCst))),
+        Arc::new(move || {
+            tessera_runtime::system_time() + Duration::from_secs(skew.load(Ordering::SeqCst))
+        }),
     )
     .unwrap();
     tokio::spawn(tessera_photo_printer::serve(

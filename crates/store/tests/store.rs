@@ -5,6 +5,8 @@
 //! tests run in parallel). Without that variable the PostgreSQL tests say
 //! so and pass; with it, an unreachable database fails them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// Deadlines and unique names in tests come from the real clock.
+#![allow(clippy::disallowed_methods)]
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

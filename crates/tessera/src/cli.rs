@@ -37,8 +37,16 @@ enum Command {
     /// Apply pending database migrations, then exit.
     Migrate,
     /// Run the demo protected resource: the photo-storage API. `--config`
-    /// then names the resource server's configuration.
-    Resource,
+    /// then names its configuration (keys also settable as
+    /// TESSERA_RESOURCE_<KEY>).
+    // `resource`, its old name, stays as a hidden alias for one release.
+    #[command(alias = "resource")]
+    PhotoApi,
+    /// Run the demo client: the photo-printer web app. `--config` then names
+    /// its configuration (keys also settable as TESSERA_CLIENT_APP_<KEY>).
+    // `client-app`, its old name, stays as a hidden alias for one release.
+    #[command(alias = "client-app")]
+    PhotoPrinter,
     /// Manage registered clients.
     #[command(subcommand)]
     Client(ClientCommand),
@@ -51,9 +59,6 @@ enum Command {
     /// Manage the keys that sign access tokens.
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Run the demo client: the photo-printer web app. `--config` then names
-    /// the printer's configuration.
-    ClientApp,
     /// Run the whole dance in one process: the authorization server, the
     /// photo API and the photo printer, with a demo user and clients.
     Demo(crate::demo::DemoArgs),
@@ -76,8 +81,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(c) => user_command(&server_config()?, c).await,
         Command::Resources(c) => resource_command(&server_config()?, c).await,
         Command::Keys(c) => keys_command(&server_config()?, c).await,
-        Command::ClientApp => crate::client_app::run(config).await,
+        Command::PhotoPrinter => crate::photo_printer::run(config).await,
         Command::Demo(args) => crate::demo::run(args).await,
-        Command::Resource => crate::resource::run(config).await,
+        Command::PhotoApi => crate::photo_api::run(config).await,
     }
 }

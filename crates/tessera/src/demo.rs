@@ -3,7 +3,7 @@
 //! and both clients registered, on loopback only.
 //!
 //! Each part is started through the same code as its own subcommand
-//! (`serve`, `resource`, `client-app`), configured from generated settings,
+//! (`serve`, `photo-api`, `photo-printer`), configured from generated settings,
 //! so the demo shows the real thing.
 
 use std::path::PathBuf;
@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::config::FileConfig;
-use crate::resource::ResourceConfig;
+use crate::photo_api::ResourceConfig;
 
 /// How long in-flight requests may take to finish after Ctrl-C.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
@@ -171,12 +171,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
             bail!("the authorization server stopped before it was ready");
         }
     }
-    let photo_api = part(Box::pin(crate::resource::serve_on(
+    let photo_api = part(Box::pin(crate::photo_api::serve_on(
         api_listener,
         api_config,
         on_stop(stopped.clone()),
     )));
-    let printer = part(Box::pin(crate::client_app::serve_on(
+    let printer = part(Box::pin(crate::photo_printer::serve_on(
         printer_listener,
         printer_config,
         on_stop(stopped.clone()),

@@ -2,12 +2,12 @@
 //! users.
 
 mod cli;
-mod client_app;
 mod commands;
 mod config;
 mod demo;
 mod logging;
-mod resource;
+mod photo_api;
+mod photo_printer;
 mod serve;
 mod signals;
 

@@ -1,5 +1,7 @@
 //! The `tessera` binary as an operator uses it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// Deadlines and unique names in tests come from the real clock.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 
@@ -228,7 +230,7 @@ async fn the_committed_configs_work_together() {
     for validation in ["jwt", "introspection"] {
         let mut resource = tessera(dir.path());
         resource
-            .args(["resource", "--config"])
+            .args(["photo-api", "--config"])
             .arg(root.join("photos.toml"))
             .env("TESSERA_RESOURCE_LISTEN", "127.0.0.1:0")
             .env("TESSERA_RESOURCE_ISSUER", &issuer)
@@ -259,7 +261,7 @@ async fn the_committed_configs_work_together() {
     // AS accepts (it asks alice to log in).
     let mut printer = tessera(dir.path());
     printer
-        .args(["client-app", "--config"])
+        .args(["photo-printer", "--config"])
         .arg(root.join("printer.toml"))
         .env("TESSERA_CLIENT_APP_LISTEN", "127.0.0.1:0")
         .env("TESSERA_CLIENT_APP_ISSUER", &issuer);
@@ -307,6 +309,80 @@ async fn the_committed_configs_work_together() {
     assert!(login.starts_with("/login?request="), "{login}");
     stop(printer);
     stop(authorization_server);
+}
+
+/// The serving subcommands were renamed (`resource` → `photo-api`,
+/// `client-app` → `photo-printer`, too close to `resources` and `client`):
+/// the new names are listed, the old ones are hidden but still start the
+/// same servers, for one release.
+#[tokio::test]
+async fn the_old_names_of_the_serving_subcommands_still_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+
+    let mut help = tessera(dir.path());
+    help.arg("--help");
+    let listed = stdout(&run(help, None));
+    // The first word of each line of the command list.
+    let commands: Vec<&str> = listed
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    for new in ["photo-api", "photo-printer", "resources", "client"] {
+        assert!(commands.contains(&new), "{new} listed: {commands:?}");
+    }
+    for old in ["resource", "client-app"] {
+        assert!(!commands.contains(&old), "{old} hidden: {commands:?}");
+    }
+    for (old, new) in [("resource", "photo-api"), ("client-app", "photo-printer")] {
+        let mut help = tessera(dir.path());
+        help.args([old, "--help"]);
+        let out = run(help, None);
+        assert!(out.status.success(), "{old}");
+        assert!(
+            stdout(&out).contains(&format!("Usage: tessera {new}")),
+            "{old} is {new}: {}",
+            stdout(&out)
+        );
+    }
+
+    // Each old name starts its server (the AS need not be up yet).
+    let mut api = tessera(dir.path());
+    api.args(["resource", "--config"])
+        .arg(root.join("photos.toml"))
+        .env("TESSERA_RESOURCE_LISTEN", "127.0.0.1:0")
+        .env(
+            "TESSERA_RESOURCE_DATABASE",
+            format!("sqlite://{}", dir.path().join("photos.db").display()),
+        );
+    let (api, api_port) = start_command(api);
+    let health = reqwest::get(format!("http://127.0.0.1:{api_port}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.text().await.unwrap(), "ok");
+    stop(api);
+
+    let mut printer = tessera(dir.path());
+    printer
+        .args(["client-app", "--config"])
+        .arg(root.join("printer.toml"))
+        .env("TESSERA_CLIENT_APP_LISTEN", "127.0.0.1:0");
+    let (printer, printer_port) = start_command(printer);
+    let home = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("http://127.0.0.1:{printer_port}/"))
+        .header("host", "localhost:9000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.status(), 200);
+    stop(printer);
 }
 
 /// The OpenID Connect settings an operator sets from the command line: a

@@ -1,6 +1,8 @@
 //! Choosing and preparing the database: SQLite or PostgreSQL by the URL,
 //! `tessera migrate`, `serve --no-migrate`, and clear refusals.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// Deadlines and unique names in tests come from the real clock.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 

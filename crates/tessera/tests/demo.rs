@@ -2,6 +2,8 @@
 //! reused data directory works, Ctrl-C stops all three servers, and a real
 //! Chromium (through chromedriver) clicks through the whole dance.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// Deadlines and unique names in tests come from the real clock.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! `tessera keys list|rotate|retire`, and what `tessera serve` does with the
 //! keys, as an operator sees it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// Deadlines and unique names in tests come from the real clock.
+#![allow(clippy::disallowed_methods)]
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;

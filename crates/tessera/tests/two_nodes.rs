@@ -4,6 +4,8 @@
 //! by both. They share the database, the key-encryption key (from the
 //! configuration) and, through the database, the client-secret HMAC key.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// Deadlines and unique names in tests come from the real clock.
+#![allow(clippy::disallowed_methods)]
 
 mod common;
 

@@ -195,7 +195,7 @@ impl ServersBuilder {
         tokio::spawn(async move {
             tessera_photo_api::serve(
                 listener,
-                PhotoApi { store: photo_store },
+                PhotoApi::new(photo_store, Arc::new(SystemClock)),
                 &guard,
                 std::future::pending(),
             )
@@ -241,10 +241,7 @@ impl Servers {
     /// her access tokens turn inactive (the photo API answers 401
     /// `invalid_token`) and her refresh tokens `invalid_grant`.
     pub async fn end_alices_grants(&self) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
+        let now = tessera_runtime::Clock::now(&SystemClock);
         let changed = self
             .admin
             .set_password(ALICE, &SecretString::new("alice-new-password-2"), now)

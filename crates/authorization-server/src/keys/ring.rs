@@ -301,7 +301,10 @@ impl KeyRing {
     pub async fn run(self) {
         let secs = self.0.manager.policy().reload_interval_secs.max(1);
         let period = Duration::from_secs(u64::try_from(secs).unwrap_or(1));
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        // Scheduling, not a timestamp: the first round one period from now.
+        #[allow(clippy::disallowed_methods)]
+        let start = tokio::time::Instant::now() + period;
+        let mut tick = tokio::time::interval_at(start, period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {

@@ -1,4 +1,4 @@
-//! `tessera resource`: the demo protected resource (the photo-storage API)
+//! `tessera photo-api` (formerly `resource`): the demo protected resource (the photo-storage API)
 //! behind the bearer-token guard.
 
 use std::path::Path;
@@ -139,6 +139,12 @@ pub async fn serve_on(
     }
     tracing::info!(%addr, resource = %config.identifier, mode = %config.validation,
         "photo-storage API listening on http://{addr}");
-    tessera_photo_api::serve(listener, PhotoApi { store }, &guard, shutdown).await?;
+    tessera_photo_api::serve(
+        listener,
+        PhotoApi::new(store, std::sync::Arc::new(tessera_runtime::SystemClock)),
+        &guard,
+        shutdown,
+    )
+    .await?;
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! `tessera client-app`: the photo printer, the client of the dance.
+//! `tessera photo-printer` (formerly `client-app`): the photo printer, the
+//! client of the dance.
 
 use std::path::Path;
 
