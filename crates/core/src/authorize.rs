@@ -17,7 +17,9 @@ use crate::pkce::CodeChallenge;
 use crate::redirect_uri;
 use crate::scope::Scope;
 
-pub use crate::authorization_request::{AuthorizationRequest, ValidatedRequest};
+pub use crate::authorization_request::{
+    AuthorizationRequest, Prompt, RedirectError, TrustedRedirect, ValidatedRequest,
+};
 
 /// The response types served (and advertised): the code flow only.
 pub const RESPONSE_TYPES: &[&str] = &["code"];
@@ -56,18 +58,6 @@ pub fn identify_client(params: &Params) -> Result<&str, UntrustedRequest> {
         .ok_or(UntrustedRequest::MissingClientId)
 }
 
-/// Where an authorization response may be sent: a registered URI, plus the
-/// `state` to echo.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct TrustedRedirect {
-    pub uri: String,
-    /// Whether the request named the URI (then the token request must repeat
-    /// it, RFC 6749 §4.1.3).
-    pub explicit: bool,
-    /// The exact `state` of the request; `None` when absent or repeated.
-    pub state: Option<String>,
-}
-
 /// Step 1b: the redirect URI, checked against the client's registration.
 pub fn trust_redirect(
     params: &Params,
@@ -91,29 +81,6 @@ pub fn trust_redirect(
     })
 }
 
-/// An error that goes back to the client's redirect URI.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RedirectError {
-    pub redirect: TrustedRedirect,
-    pub error: OAuthError,
-}
-
-impl RedirectError {
-    /// The `Location` for this error: `error`, `error_description`, the exact
-    /// `state`, and `iss` (RFC 9207 §2: on error responses too).
-    pub fn location(&self, issuer: &str) -> String {
-        let mut params = vec![
-            ("error", self.error.code.as_str()),
-            ("error_description", self.error.description.as_ref()),
-        ];
-        if let Some(state) = &self.redirect.state {
-            params.push(("state", state));
-        }
-        params.push(("iss", issuer));
-        redirect_uri::with_response_params(&self.redirect.uri, &params)
-    }
-}
-
 /// The `Location` of a successful authorization response.
 pub fn success_location(redirect: &TrustedRedirect, code: &str, issuer: &str) -> String {
     let mut params = vec![("code", code)];
@@ -122,14 +89,6 @@ pub fn success_location(redirect: &TrustedRedirect, code: &str, issuer: &str) ->
     }
     params.push(("iss", issuer));
     redirect_uri::with_response_params(&redirect.uri, &params)
-}
-
-/// The `prompt` parameter (OIDC Core §3.1.2.1), also honoured for plain OAuth.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Prompt {
-    pub none: bool,
-    pub login: bool,
-    pub consent: bool,
 }
 
 /// Step 2: everything after the client and redirect URI are trusted.
@@ -296,6 +255,7 @@ fn parse_prompt(value: Option<&str>) -> Result<Prompt, OAuthError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secrets::TokenHash;
     use std::collections::BTreeSet;
 
     const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -465,5 +425,71 @@ mod tests {
         assert!(pairs.contains(&("state".into(), "a b+&c=😀".into())));
         assert!(pairs.contains(&("iss".into(), "http://localhost:9001".into())));
         assert!(pairs.contains(&("error".into(), "access_denied".into())));
+    }
+
+    fn decided(query: &str, session: Option<&TokenHash>) -> AuthorizationRequest {
+        let params = Params::parse(format!("{}&{query}", base()).as_bytes());
+        let c = client(true);
+        let redirect = trust_redirect(&params, &c).unwrap_or_else(|e| panic!("{e:?}"));
+        validate(&params, &c, redirect)
+            .and_then(|v| v.decide(None, "https://default.example", T, session))
+            .unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    /// OIDC Core §3.1.2.1 `max_age`: a login exactly `max_age` old counts,
+    /// one a second older does not.
+    #[test]
+    fn oidc_max_age_edges_a_login_exactly_max_age_old_counts() {
+        let session = TokenHash::of("session");
+        let r = decided("max_age=100", Some(&session));
+        assert!(r.accepts_login(T - 100, &session));
+        assert!(!r.accepts_login(T - 101, &session));
+        assert!(r.accepts_login(T + 5, &session));
+        let none = decided("extra=1", Some(&session));
+        assert!(none.accepts_login(0, &session), "no demand, any login");
+    }
+
+    /// OIDC Core errata: `max_age=0` is `prompt=login`. The login the browser
+    /// had when the request arrived never counts, even from the same second;
+    /// the login made for the request (which comes with a new session) does,
+    /// even in that same second.
+    #[test]
+    fn oidc_max_age_0_and_prompt_login_demand_a_login_made_for_the_request() {
+        let arrived_in = TokenHash::of("session at arrival");
+        let after_login = TokenHash::of("session after login");
+        for query in ["max_age=0", "prompt=login", "prompt=select_account"] {
+            let r = decided(query, Some(&arrived_in));
+            assert!(r.demands_new_login(), "{query}");
+            assert!(!r.accepts_login(T, &arrived_in), "{query}: same second");
+            assert!(
+                !r.accepts_login(T + 60, &arrived_in),
+                "{query}: later, same session"
+            );
+            assert!(
+                r.accepts_login(T, &after_login),
+                "{query}: new login, same second"
+            );
+            assert!(
+                !r.accepts_login(T - 1, &after_login),
+                "{query}: older than the request"
+            );
+        }
+        // Without a session at arrival there is no login to refuse.
+        let r = decided("max_age=0", None);
+        assert!(r.accepts_login(T, &after_login));
+    }
+
+    #[test]
+    fn rfc8707_an_unregistered_resource_is_invalid_target_at_the_redirect_uri() {
+        let params =
+            Params::parse(format!("{}&resource=https://unknown.example", base()).as_bytes());
+        let c = client(true);
+        let redirect = trust_redirect(&params, &c).unwrap_or_else(|e| panic!("{e:?}"));
+        let v = validate(&params, &c, redirect).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(v.resource(), Some("https://unknown.example"));
+        let e = v.decide(None, "https://default.example", T, None).err();
+        assert_eq!(e.map(|e| e.error.code), Some(ErrorCode::InvalidTarget));
+        let r = decided("extra=1", None);
+        assert_eq!(r.audience, "https://default.example");
     }
 }
