@@ -1,5 +1,6 @@
-//! HTTP handlers, one module per endpoint. Each parses the request, calls the
-//! core for decisions and the store for state, and shapes the response.
+//! HTTP handlers, one module per endpoint. Each parses the request, calls one
+//! use case of [`crate::app`] (which asks the core and the store), and shapes
+//! the response.
 
 pub mod authorize;
 pub mod back_channel;
