@@ -32,9 +32,14 @@ pub fn covers(
     })
 }
 
-/// What to remember after the user granted `granted` for `request`: added
-/// to what was remembered for the same redirect binding; a consent for
-/// another redirect URI (public clients) is replaced.
+/// What to remember after the user granted `granted` for `request`. The
+/// user's latest decision wins, scope by scope: what was asked now is
+/// remembered exactly as decided now (granted, or refused by being left
+/// unchecked), and only scopes not asked this time keep their earlier
+/// decision. So a scope refused on a `prompt=consent` page is not granted
+/// again silently by the next ordinary request (it shows the page), and one
+/// granted later is remembered. A consent for another redirect URI (public
+/// clients) is replaced.
 pub fn remember(
     previous: Option<&Remembered>,
     client: &Client,
@@ -43,7 +48,9 @@ pub fn remember(
 ) -> Remembered {
     let redirect_uri = client.is_public().then(|| request.redirect.uri.clone());
     let scope = match previous {
-        Some(p) if p.redirect_uri == redirect_uri => p.scope.union(granted),
+        Some(p) if p.redirect_uri == redirect_uri => {
+            p.scope.difference(&request.scope).union(granted)
+        }
         _ => granted.clone(),
     };
     Remembered {
@@ -173,5 +180,64 @@ mod tests {
         let r = request("a b", "https://x/cb", false);
         let checked = Scope::parse("b c").unwrap_or_default();
         assert_eq!(granted(&checked, &r).to_string(), "b");
+    }
+
+    /// Allow both, then refuse one on a `prompt=consent` page: the next
+    /// ordinary request for both is not covered (the page shows again), and
+    /// the one still granted is.
+    #[test]
+    fn the_latest_refusal_wins_over_an_earlier_grant() {
+        let c = client(false);
+        let both = request("a b", "https://x/cb", false);
+        let first = remember(None, &c, &both, &Scope::parse("a b").unwrap_or_default());
+        assert!(covers(Some(&first), &c, &both));
+        let asked_again = request("a b", "https://x/cb", true);
+        let latest = remember(
+            Some(&first),
+            &c,
+            &asked_again,
+            &Scope::parse("a").unwrap_or_default(),
+        );
+        assert_eq!(latest, remembered("a", None));
+        assert!(!covers(Some(&latest), &c, &both), "b was refused last");
+        assert!(covers(
+            Some(&latest),
+            &c,
+            &request("a", "https://x/cb", false)
+        ));
+    }
+
+    /// The other order: refuse one first, grant both later: both are
+    /// remembered.
+    #[test]
+    fn the_latest_grant_wins_over_an_earlier_refusal() {
+        let c = client(false);
+        let both = request("a b", "https://x/cb", false);
+        let first = remember(None, &c, &both, &Scope::parse("a").unwrap_or_default());
+        assert!(!covers(Some(&first), &c, &both));
+        let asked_again = request("a b", "https://x/cb", true);
+        let latest = remember(
+            Some(&first),
+            &c,
+            &asked_again,
+            &Scope::parse("a b").unwrap_or_default(),
+        );
+        assert_eq!(latest, remembered("a b", None));
+        assert!(covers(Some(&latest), &c, &both));
+    }
+
+    /// Scopes not asked this time keep their earlier decision.
+    #[test]
+    fn scopes_not_asked_keep_their_earlier_decision() {
+        let c = client(false);
+        let first = remembered("a b", None);
+        let only_c = request("c", "https://x/cb", false);
+        let latest = remember(
+            Some(&first),
+            &c,
+            &only_c,
+            &Scope::parse("c").unwrap_or_default(),
+        );
+        assert_eq!(latest, remembered("a b c", None));
     }
 }

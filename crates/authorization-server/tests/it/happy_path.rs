@@ -184,3 +184,41 @@ async fn health_and_jwks_are_served() {
         "no private key material is published"
     );
 }
+
+/// The user's latest consent decision wins: a scope refused on a
+/// `prompt=consent` page is not granted again by the next ordinary request
+/// (the page shows again), in either order of grant and refusal.
+#[tokio::test]
+async fn consent_the_latest_decision_wins_in_both_orders() {
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+    let both = AuthRequest::new("c1").scope("a b");
+
+    // (A) both allowed; (B) on prompt=consent, b unchecked.
+    let back = browser
+        .authorize_through_consent(&both, ALICE, ALICE_PASSWORD, None)
+        .await;
+    assert!(back.starts_with(C1_REDIRECT), "{back}");
+    let again = AuthRequest::new("c1").scope("a b").set("prompt", "consent");
+    let back = browser
+        .authorize_through_consent(&again, ALICE, ALICE_PASSWORD, Some(&["a"]))
+        .await;
+    let r = app.redeem(&again.clone().into_flow(&back)).await;
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["scope"], "a");
+    // (C) the next ordinary request for both shows the page again; a alone
+    // is still remembered.
+    let r = browser.authorize(&both).await;
+    assert!(location(&r).starts_with("/consent?"), "{}", location(&r));
+    let r = browser.authorize(&AuthRequest::new("c1").scope("a")).await;
+    assert!(location(&r).starts_with(C1_REDIRECT), "{}", location(&r));
+
+    // The other order: after b is allowed again on the page, both are
+    // remembered and the ordinary request needs no page.
+    let back = browser
+        .authorize_through_consent(&again, ALICE, ALICE_PASSWORD, None)
+        .await;
+    assert!(back.starts_with(C1_REDIRECT), "{back}");
+    let r = browser.authorize(&both).await;
+    assert!(location(&r).starts_with(C1_REDIRECT), "{}", location(&r));
+}
