@@ -78,20 +78,19 @@ impl WebError {
     pub fn from_app_json(e: AppError) -> Self {
         match e {
             AppError::OAuth(error) => Self::json(error),
-            AppError::ClientAuthentication(e) => match Self::json(e.error) {
-                Self::Json {
+            AppError::ClientAuthentication(e) => {
+                let mut answer = Self::json(e.error);
+                // RFC 6749 §5.2: a 401 to a client that tried Basic names it.
+                if let Self::Json {
                     status,
-                    error,
-                    retry_after,
+                    basic_challenge,
                     ..
-                } => Self::Json {
-                    basic_challenge: e.basic_attempted && status == StatusCode::UNAUTHORIZED,
-                    status,
-                    error,
-                    retry_after,
-                },
-                page => page,
-            },
+                } = &mut answer
+                {
+                    *basic_challenge = e.basic_attempted && *status == StatusCode::UNAUTHORIZED;
+                }
+                answer
+            }
             AppError::LockedOut { retry_after } => Self::Json {
                 status: StatusCode::TOO_MANY_REQUESTS,
                 error: OAuthError::invalid_client(

@@ -228,7 +228,7 @@ pub fn retry_answer(
     now: UnixTime,
 ) -> Option<i64> {
     let kept = kept?;
-    if window_secs <= 0 || token.client_id != client_id {
+    if !retry_possible(token, client_id, window_secs) {
         return None;
     }
     let wanted = match requested_scope {
