@@ -26,9 +26,16 @@ const NONE: &str = "none";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientAuthentication {
     /// `client_secret_basic`: credentials in the `Authorization` header.
+    /// `secret` is the form-decoded value RFC 6749 §2.3.1 prescribes;
+    /// `as_sent` is the value exactly as sent, kept only when it differs
+    /// (the secret holds `+` or `%`). Many clients (Authlib,
+    /// requests-oauthlib, `curl -u`) skip the form-encoding, so a secret with
+    /// a `+` would otherwise never match: the server accepts either reading
+    /// (see [`ClientAuthentication::secret_readings`]).
     Basic {
         client_id: String,
         secret: SecretString,
+        as_sent: Option<SecretString>,
     },
     /// `client_secret_post`: credentials in the form body.
     Post {
@@ -64,6 +71,21 @@ impl ClientAuthentication {
 
     pub fn used_basic(&self) -> bool {
         matches!(self, Self::Basic { .. })
+    }
+
+    /// The secrets this authentication may mean: none for `none`, one for
+    /// `client_secret_post`, and for `client_secret_basic` the form-decoded
+    /// value and, when it differs, the value as sent. Accepting both admits
+    /// no one who does not know the secret: each is a reading of what the
+    /// client sent, and each is checked against the stored keyed hash.
+    pub fn secret_readings(&self) -> Vec<&SecretString> {
+        match self {
+            Self::Basic {
+                secret, as_sent, ..
+            } => std::iter::once(secret).chain(as_sent.as_ref()).collect(),
+            Self::Post { secret, .. } => vec![secret],
+            Self::None { .. } => Vec::new(),
+        }
     }
 }
 
@@ -104,7 +126,7 @@ pub fn client_authentication(
         })?;
 
     if let Some(header) = authorization {
-        let (client_id, secret) = parse_basic(header)?;
+        let (client_id, secret, as_sent) = parse_basic(header)?;
         // RFC 6749 §2.3: a client MUST NOT use more than one method.
         if body_secret.is_some() {
             return Err(AuthenticationError {
@@ -122,7 +144,11 @@ pub fn client_authentication(
                 basic_attempted: true,
             });
         }
-        return Ok(ClientAuthentication::Basic { client_id, secret });
+        return Ok(ClientAuthentication::Basic {
+            client_id,
+            secret,
+            as_sent,
+        });
     }
     match (body_id, body_secret) {
         (Some(id), Some(secret)) => Ok(ClientAuthentication::Post {
@@ -141,8 +167,11 @@ pub fn client_authentication(
 
 /// `Basic base64(urlencode(client_id) ":" urlencode(secret))`. The scheme is
 /// case-insensitive (RFC 9110 §11.1); both parts are form-decoded after the
-/// split (RFC 6749 §2.3.1), so an encoded colon stays in the id.
-fn parse_basic(header: &str) -> Result<(String, SecretString), AuthenticationError> {
+/// split (RFC 6749 §2.3.1), so an encoded colon stays in the id. The secret
+/// as sent is returned too when form-decoding changed it.
+fn parse_basic(
+    header: &str,
+) -> Result<(String, SecretString, Option<SecretString>), AuthenticationError> {
     let bad = || AuthenticationError::invalid_client("malformed Basic credentials", true);
     let (scheme, rest) = header.trim().split_once(' ').ok_or_else(bad)?;
     if !scheme.eq_ignore_ascii_case("basic") {
@@ -158,7 +187,9 @@ fn parse_basic(header: &str) -> Result<(String, SecretString), AuthenticationErr
     if id.is_empty() {
         return Err(bad());
     }
-    Ok((id, SecretString::new(form_decode(secret))))
+    let decoded = form_decode(secret);
+    let as_sent = (decoded != secret).then(|| SecretString::new(secret));
+    Ok((id, SecretString::new(decoded), as_sent))
 }
 
 fn form_decode(s: &str) -> String {
@@ -242,11 +273,42 @@ mod tests {
             auth,
             Ok(ClientAuthentication::Basic {
                 client_id: "a b:c".into(),
-                secret: SecretString::new("p%&")
+                secret: SecretString::new("p%&"),
+                as_sent: Some(SecretString::new("p%25%26")),
             })
         );
         let lower = basic("c1", "s").replace("Basic", "bAsIc");
         assert!(client_authentication(Some(&lower), &Params::default()).is_ok());
+    }
+
+    fn readings(auth: &ClientAuthentication) -> Vec<&str> {
+        auth.secret_readings()
+            .into_iter()
+            .map(SecretString::expose)
+            .collect()
+    }
+
+    /// Issue 12 item 2: a secret with `+` is read both as RFC 6749 §2.3.1
+    /// says (form-decoded) and as clients that skip the encoding send it.
+    #[test]
+    fn issue12_item2_basic_secret_is_read_decoded_and_as_sent() {
+        let raw =
+            |id: &str, secret: &str| format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")));
+        // Sent unencoded (Authlib, requests-oauthlib, curl -u).
+        let auth = client_authentication(Some(&raw("c1", "a+b/c=")), &Params::default());
+        let auth = auth.expect("parsed");
+        assert_eq!(readings(&auth), ["a b/c=", "a+b/c="]);
+        // Sent form-encoded as the RFC says.
+        let auth = client_authentication(Some(&basic("c1", "a+b/c=")), &Params::default());
+        let auth = auth.expect("parsed");
+        assert_eq!(readings(&auth), ["a+b/c=", "a%2Bb%2Fc%3D"]);
+        // Nothing to decode: one reading.
+        let auth = client_authentication(Some(&raw("c1", "plain-secret")), &Params::default());
+        assert_eq!(readings(&auth.expect("parsed")), ["plain-secret"]);
+        // client_secret_post is form-decoded by the body parser: one reading.
+        let body = Params::parse(b"client_id=c1&client_secret=a%2Bb");
+        let auth = client_authentication(None, &body).expect("parsed");
+        assert_eq!(readings(&auth), ["a+b"]);
     }
 
     #[test]

@@ -29,32 +29,55 @@ pub async fn authenticate(
         return Err(AppError::LockedOut { retry_after });
     }
     let client = state.store.client(client_id).await.or_unavailable()?;
-    let authenticated = match (&client, credentials) {
-        (
-            Some(c),
-            ClientAuthentication::Basic { secret, .. } | ClientAuthentication::Post { secret, .. },
-        ) => c
-            .secret_hash
-            .as_deref()
-            .is_some_and(|stored| state.client_secrets.verify(secret.expose(), stored)),
-        (Some(c), ClientAuthentication::None { .. }) => c.is_public(),
-        (None, _) => false,
+    let outcome = match client {
+        None => Err(Refusal::UnknownClient),
+        Some(c) => match check_secret(state, &c, credentials) {
+            None => Ok(c),
+            Some(refusal) => Err(refusal),
+        },
     };
-    match client {
-        Some(c) if authenticated => {
+    match outcome {
+        Ok(c) => {
             state.brute_force.record_success(&key);
             if !credentials.is_one_of(allowed) {
                 // Metadata and enforcement read the same list.
+                tracing::info!(
+                    client_id,
+                    method = credentials.method(),
+                    "client authentication method not accepted at this endpoint"
+                );
                 return Err(AppError::Forbidden(OAuthError::unauthorized_client(
                     "this client's authentication method is not accepted at this endpoint",
                 )));
             }
             Ok(c)
         }
-        _ => {
+        Err(refusal) => {
+            let reason = refusal.reason();
+            // The client id is what the caller claimed: cut to the longest a
+            // registered id can be, so a forged header cannot flood the log.
+            let shown: String = client_id.chars().take(255).collect();
+            tracing::warn!(
+                client_id = %shown.escape_debug(),
+                method = credentials.method(),
+                peer = ?peer,
+                reason,
+                "client authentication failed"
+            );
+            events::record(
+                state,
+                now,
+                "client_authentication_failed",
+                About {
+                    client_id: Some(&shown),
+                    ..About::default()
+                },
+                reason,
+            )
+            .await;
             if state.brute_force.record_failure(&key, now) {
                 tracing::warn!(
-                    client_id,
+                    client_id = %shown.escape_debug(),
                     "client locked out after repeated authentication failures"
                 );
                 events::record(
@@ -62,7 +85,7 @@ pub async fn authenticate(
                     now,
                     "client_authentication_lockout",
                     About {
-                        client_id: Some(client_id),
+                        client_id: Some(&shown),
                         ..About::default()
                     },
                     "too many failed client authentications; the client is locked out for a while",
@@ -74,6 +97,49 @@ pub async fn authenticate(
                 credentials.used_basic(),
             )
             .into())
+        }
+    }
+}
+
+/// Why a client's authentication failed: for the log and the security
+/// event, never for the response (which says only `invalid_client`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    UnknownClient,
+    WrongSecret,
+    SecretFromPublicClient,
+    NoSecretFromConfidentialClient,
+}
+
+impl Refusal {
+    fn reason(self) -> &'static str {
+        match self {
+            Self::UnknownClient => "no client has this client_id",
+            Self::WrongSecret => "the client secret does not match",
+            Self::SecretFromPublicClient => "a secret was sent for a public client, which has none",
+            Self::NoSecretFromConfidentialClient => "no secret was sent for a confidential client",
+        }
+    }
+}
+
+/// Checks the secret readings of `credentials` against `client`'s stored
+/// keyed hash. Every reading is checked (no early exit), each comparison in
+/// constant time, so the time taken does not say which reading matched.
+fn check_secret(
+    state: &AppState,
+    client: &Client,
+    credentials: &ClientAuthentication,
+) -> Option<Refusal> {
+    let readings = credentials.secret_readings();
+    match (client.secret_hash.as_deref(), readings.is_empty()) {
+        (None, true) => None,
+        (None, false) => Some(Refusal::SecretFromPublicClient),
+        (Some(_), true) => Some(Refusal::NoSecretFromConfidentialClient),
+        (Some(stored), false) => {
+            let matched = readings.iter().fold(false, |matched, secret| {
+                matched | state.client_secrets.verify(secret.expose(), stored)
+            });
+            (!matched).then_some(Refusal::WrongSecret)
         }
     }
 }

@@ -10,11 +10,13 @@ mod harness;
 
 mod authorize_endpoint;
 mod client_credentials;
+mod client_secrets;
 mod clock_reads;
 mod happy_path;
 mod housekeeping;
 mod interop_node;
 mod interop_openidconnect;
+mod interop_python;
 mod introspection;
 mod keys;
 mod logging;
