@@ -14,6 +14,7 @@ mod client_secrets;
 mod clock_reads;
 mod happy_path;
 mod housekeeping;
+mod interop_apache;
 mod interop_node;
 mod interop_openidconnect;
 mod interop_python;
