@@ -108,11 +108,11 @@ impl OAuthClient {
                 .as_deref()
                 .ok_or(crate::Error::MissingIdToken)?;
             let mut identity = self
-                .verify_id_token(id_token, &tokens, Some(nonce.expose()), None)
+                .verify_id_token(id_token, &tokens, Some(nonce.expose()))
                 .await?;
             if let Some(endpoint) = &self.metadata.userinfo_endpoint {
                 // The name to show; without it the subject is shown.
-                let answer = crate::id_token::add_userinfo(
+                let answer = crate::identity::add_userinfo(
                     &self.http.0,
                     endpoint,
                     tokens.access_token.expose(),

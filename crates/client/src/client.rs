@@ -15,6 +15,7 @@ use crate::discovery::{self, Metadata};
 use crate::error::{Error, from_token_error};
 use crate::http::Http;
 use crate::id_token::{self, Expected};
+use crate::jwks::{self, JwksCache};
 use crate::tokens::{Secret, TokenResponse, Tokens};
 
 /// oauth2's basic client, with a token response that keeps `id_token`.
@@ -41,6 +42,9 @@ pub struct OAuthClient {
     pub(crate) clock: Clock,
     /// Kept for the loopback revocation request oauth2 will not make.
     pub(crate) client_secret: Option<Secret>,
+    /// The AS's keys, fetched when an ID token needs them and kept as long
+    /// as the AS allows.
+    pub(crate) jwks: JwksCache,
 }
 
 impl std::fmt::Debug for OAuthClient {
@@ -98,10 +102,12 @@ impl OAuthClient {
             metadata,
             clock: Arc::new(tessera_runtime::system_time),
             client_secret: client_secret.map(Secret::new),
+            jwks: JwksCache::default(),
         })
     }
 
-    /// Replaces the clock used for `expires_at`.
+    /// Replaces the clock: `expires_at`, ID-token expiry and the age of the
+    /// cached key set are read from it.
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
@@ -133,13 +139,15 @@ impl OAuthClient {
             })?;
         let mut fresh =
             Tokens::from_response(&response, (self.clock)(), &tokens.scopes, Some(current))?;
-        // OIDC §12.2: a refreshed ID token has the same subject and no
-        // nonce; without one, who logged in has not changed.
+        // OIDC §12.2: a refreshed ID token has no nonce and the same `iss`
+        // and `sub`; it may carry fewer claims than the first ID token and
+        // UserInfo did, so it updates the identity rather than replacing
+        // it. Without one, who logged in has not changed.
         fresh.identity = match (&response.extra_fields().id_token, &tokens.identity) {
-            (Some(id_token), Some(previous)) => Some(
-                self.verify_id_token(id_token, &fresh, None, Some(&previous.subject))
-                    .await?,
-            ),
+            (Some(id_token), Some(previous)) => {
+                let newer = self.verify_id_token(id_token, &fresh, None).await?;
+                Some(previous.merge_refreshed(newer)?)
+            }
             (_, previous) => previous.clone(),
         };
         Ok(fresh)
@@ -151,14 +159,18 @@ impl OAuthClient {
         id_token: &str,
         tokens: &Tokens,
         nonce: Option<&str>,
-        subject: Option<&str>,
     ) -> Result<crate::Identity, Error> {
         let jwks_uri = self
             .metadata
             .jwks_uri
             .as_deref()
             .ok_or(Error::InvalidIdToken("the metadata names no jwks_uri"))?;
-        let keys = id_token::fetch_keys(&self.http.0, jwks_uri).await?;
+        let now = (self.clock)();
+        let kid = id_token::kid(id_token)?;
+        let keys = self
+            .jwks
+            .keys_for(&kid, now, || jwks::fetch(&self.http.0, jwks_uri))
+            .await?;
         id_token::verify(
             id_token,
             &keys,
@@ -167,8 +179,7 @@ impl OAuthClient {
                 client_id: self.oauth.client_id().as_str(),
                 nonce,
                 access_token: tokens.access_token.expose(),
-                subject,
-                now: (self.clock)(),
+                now,
             },
         )
     }

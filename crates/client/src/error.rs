@@ -64,6 +64,15 @@ pub enum Error {
     MissingIdToken,
     #[error("the ID token was refused: {0}")]
     InvalidIdToken(&'static str),
+    /// OIDC Core §12.2: a refreshed ID token names another `sub` (or `iss`)
+    /// than the first one. The new tokens are not used.
+    #[error(
+        "the refreshed ID token is about another user (its {claim} is not the signed-in user's, OIDC Core §12.2): the refresh result was refused"
+    )]
+    IdentityChanged { claim: &'static str },
+    /// The AS's key set could not be fetched (or read).
+    #[error("the authorization server's keys (JWKS) could not be fetched: {0}")]
+    Jwks(String),
     #[error("the request could not be prepared: {0}")]
     Request(&'static str),
     #[error("HTTP failure: {0}")]

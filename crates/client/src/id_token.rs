@@ -17,34 +17,14 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq as _;
 
 use crate::error::Error;
+use crate::identity::Identity;
 
 /// Clock skew tolerated on `exp`.
 const LEEWAY_SECS: u64 = 60;
 
-/// Who logged in, from a verified ID token.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Identity {
-    pub subject: String,
-    pub name: Option<String>,
-    pub preferred_username: Option<String>,
-    pub email: Option<String>,
-    /// When the user last logged in at the AS (seconds since the epoch).
-    pub auth_time: Option<i64>,
-}
-
-impl Identity {
-    /// The best name to show.
-    pub fn display_name(&self) -> &str {
-        self.name
-            .as_deref()
-            .or(self.preferred_username.as_deref())
-            .or(self.email.as_deref())
-            .unwrap_or(&self.subject)
-    }
-}
-
 #[derive(Debug, Deserialize)]
 struct Claims {
+    iss: String,
     sub: String,
     #[serde(deserialize_with = "one_or_many")]
     aud: Vec<String>,
@@ -90,8 +70,6 @@ pub(crate) struct Expected<'a> {
     pub nonce: Option<&'a str>,
     /// The access token issued with it, for `at_hash`.
     pub access_token: &'a str,
-    /// On refresh: the subject of the first ID token, which must not change.
-    pub subject: Option<&'a str>,
     pub now: SystemTime,
 }
 
@@ -129,6 +107,15 @@ fn token_hash(token: &str, alg: Algorithm) -> String {
     let d = aws_lc_rs::digest::digest(digest, token.as_bytes());
     let bytes = d.as_ref();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes[..bytes.len() / 2])
+}
+
+/// The `kid` an ID token's header names: the key set is looked up by it
+/// before the token is verified.
+pub(crate) fn kid(id_token: &str) -> Result<String, Error> {
+    jsonwebtoken::decode_header(id_token)
+        .map_err(|_| invalid("unreadable header"))?
+        .kid
+        .ok_or(invalid("no kid"))
 }
 
 /// Verifies `id_token` against `keys` and `expected`.
@@ -187,43 +174,16 @@ pub(crate) fn verify(
     {
         return Err(invalid("at_hash does not match the access token"));
     }
-    if expected.subject.is_some_and(|s| s != claims.sub) {
-        return Err(invalid("the subject changed on refresh"));
-    }
+    // On refresh, that `iss` and `sub` are the first ID token's is checked
+    // by `Identity::merge_refreshed`, with its own error.
     Ok(Identity {
+        issuer: claims.iss,
         subject: claims.sub,
         name: claims.name,
         preferred_username: claims.preferred_username,
         email: claims.email,
         auth_time: claims.auth_time,
     })
-}
-
-/// Fetches the AS's key set (once per ID token: they arrive only at login
-/// and refresh, so no cache is kept).
-pub(crate) async fn fetch_keys(http: &reqwest::Client, jwks_uri: &str) -> Result<JwkSet, Error> {
-    crate::discovery::require_secure(jwks_uri)?;
-    let response = http.get(jwks_uri).send().await;
-    crate::observe::report(|| crate::observe::Exchange {
-        method: "GET".into(),
-        url: crate::observe::bare_url(jwks_uri),
-        authorization: None,
-        request: Vec::new(),
-        status: response.as_ref().ok().map(|r| r.status().as_u16()),
-        response: Vec::new(),
-        challenge: None,
-    });
-    let response = response.map_err(|e| Error::Metadata(e.without_url().to_string()))?;
-    if !response.status().is_success() {
-        return Err(Error::Metadata(format!(
-            "JWKS status {}",
-            response.status()
-        )));
-    }
-    response
-        .json()
-        .await
-        .map_err(|_| Error::Metadata("the JWKS could not be read".into()))
 }
 
 #[cfg(test)]
@@ -279,13 +239,12 @@ mod tests {
         jsonwebtoken::encode(&header, claims, &s.encoding).unwrap()
     }
 
-    fn expected<'a>(nonce: Option<&'a str>, subject: Option<&'a str>) -> Expected<'a> {
+    fn expected(nonce: Option<&str>) -> Expected<'_> {
         Expected {
             issuer: ISSUER,
             client_id: CLIENT,
             nonce,
             access_token: ACCESS_TOKEN,
-            subject,
             now: UNIX_EPOCH + std::time::Duration::from_secs(NOW),
         }
     }
@@ -296,9 +255,10 @@ mod tests {
         let id = verify(
             &sign(&s, &claims()),
             &s.keys,
-            &expected(Some("n-0123456789"), None),
+            &expected(Some("n-0123456789")),
         )
         .unwrap();
+        assert_eq!(id.issuer, ISSUER);
         assert_eq!(id.subject, "user-1");
         assert_eq!(id.display_name(), "Alice Liddell");
         assert_eq!(id.auth_time, Some(NOW as i64 - 5));
@@ -316,57 +276,52 @@ mod tests {
         let nonce = Some("n-0123456789");
         refused(
             &|c| c["nonce"] = json!("other"),
-            expected(nonce, None),
+            expected(nonce),
             "another nonce",
         );
         refused(
             &|c| {
                 c.as_object_mut().unwrap().remove("nonce");
             },
-            expected(nonce, None),
+            expected(nonce),
             "no nonce",
         );
         refused(
             &|c| c["aud"] = json!("someone-else"),
-            expected(nonce, None),
+            expected(nonce),
             "another audience",
         );
         refused(
             &|c| c["iss"] = json!("https://evil.example"),
-            expected(nonce, None),
+            expected(nonce),
             "another issuer",
         );
         refused(
             &|c| c["exp"] = json!(NOW - LEEWAY_SECS - 1),
-            expected(nonce, None),
+            expected(nonce),
             "expired",
         );
         refused(
             &|c| c["at_hash"] = json!("AAAAAAAAAAAAAAAAAAAAAA"),
-            expected(nonce, None),
+            expected(nonce),
             "at_hash",
         );
         refused(
             &|c| c["azp"] = json!("other-client"),
-            expected(nonce, None),
+            expected(nonce),
             "azp",
         );
         refused(
             &|c| c["aud"] = json!([CLIENT, "other"]),
-            expected(nonce, None),
+            expected(nonce),
             "two audiences, no azp",
         );
         refused(
             &|c| {
                 c.as_object_mut().unwrap().remove("iat");
             },
-            expected(nonce, None),
+            expected(nonce),
             "no iat",
-        );
-        refused(
-            &|_| {},
-            expected(nonce, Some("user-2")),
-            "the subject changed on refresh",
         );
     }
 
@@ -375,14 +330,7 @@ mod tests {
         let s = signer();
         let mut c = claims();
         c["exp"] = json!(NOW - 10);
-        assert!(
-            verify(
-                &sign(&s, &c),
-                &s.keys,
-                &expected(Some("n-0123456789"), None)
-            )
-            .is_ok()
-        );
+        assert!(verify(&sign(&s, &c), &s.keys, &expected(Some("n-0123456789"))).is_ok());
     }
 
     #[test]
@@ -390,7 +338,7 @@ mod tests {
         let s = signer();
         let mut c = claims();
         c.as_object_mut().unwrap().remove("nonce");
-        assert!(verify(&sign(&s, &c), &s.keys, &expected(None, Some("user-1"))).is_ok());
+        assert!(verify(&sign(&s, &c), &s.keys, &expected(None)).is_ok());
     }
 
     #[test]
@@ -398,7 +346,7 @@ mod tests {
         let s = signer();
         let good = sign(&s, &claims());
         let other = signer();
-        let r = verify(&good, &other.keys, &expected(Some("n-0123456789"), None));
+        let r = verify(&good, &other.keys, &expected(Some("n-0123456789")));
         assert!(
             matches!(r, Err(Error::InvalidIdToken(_))),
             "another key with the same kid"
@@ -411,69 +359,12 @@ mod tests {
         let mut changed = claims();
         changed["sub"] = json!("admin");
         let tampered = format!("{head}.{}.{sig}", b64(changed));
-        assert!(verify(&tampered, &s.keys, &expected(Some("n-0123456789"), None)).is_err());
+        assert!(verify(&tampered, &s.keys, &expected(Some("n-0123456789"))).is_err());
         let none = format!(
             "{}.{}.",
             b64(json!({"alg": "none", "kid": "k1"})),
             b64(claims())
         );
-        assert!(verify(&none, &s.keys, &expected(Some("n-0123456789"), None)).is_err());
+        assert!(verify(&none, &s.keys, &expected(Some("n-0123456789"))).is_err());
     }
-}
-
-/// The UserInfo answer's claims that the client shows.
-#[derive(Debug, Deserialize)]
-struct UserInfo {
-    sub: String,
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    preferred_username: Option<String>,
-    #[serde(default)]
-    email: Option<String>,
-}
-
-/// Adds the user's name from UserInfo (OIDC Core §5.3) to `identity`. The
-/// answer's `sub` must be the ID token's (§5.3.2: otherwise it is someone
-/// else's answer and is refused).
-pub(crate) async fn add_userinfo(
-    http: &reqwest::Client,
-    endpoint: &str,
-    access_token: &str,
-    identity: &mut Identity,
-) -> Result<(), Error> {
-    let response = http
-        .get(endpoint)
-        .bearer_auth(access_token)
-        .header("accept", "application/json")
-        .send()
-        .await;
-    crate::observe::report(|| crate::observe::Exchange {
-        method: "GET".into(),
-        url: crate::observe::bare_url(endpoint),
-        authorization: Some(crate::observe::redact_authorization(&format!(
-            "Bearer {access_token}"
-        ))),
-        request: Vec::new(),
-        status: response.as_ref().ok().map(|r| r.status().as_u16()),
-        response: Vec::new(),
-        challenge: None,
-    });
-    let response = response?;
-    if !response.status().is_success() {
-        return Err(Error::Transport(format!(
-            "UserInfo answered {}",
-            response.status()
-        )));
-    }
-    let info: UserInfo = response.json().await.map_err(|_| Error::BadResponse)?;
-    if info.sub != identity.subject {
-        return Err(invalid("UserInfo is about another subject"));
-    }
-    identity.name = info.name.or(identity.name.take());
-    identity.preferred_username = info
-        .preferred_username
-        .or(identity.preferred_username.take());
-    identity.email = info.email.or(identity.email.take());
-    Ok(())
 }

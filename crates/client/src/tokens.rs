@@ -6,7 +6,7 @@ use oauth2::basic::BasicTokenType;
 use oauth2::{StandardTokenResponse, TokenResponse as _};
 
 use crate::error::Error;
-use crate::id_token::Identity;
+use crate::identity::Identity;
 
 /// The one field OpenID Connect adds to a token response.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]

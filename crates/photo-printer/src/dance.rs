@@ -15,6 +15,9 @@ use serde::Serialize;
 use tessera_client::observe::{Exchange, Observer};
 use tokio::sync::watch;
 
+use crate::flows::FlowRecord;
+pub use crate::flows::{Flow, FlowView, RefreshCause};
+
 /// At most this many steps are kept per session; older ones are dropped.
 const MAX_STEPS: usize = 400;
 
@@ -36,6 +39,18 @@ impl Lane {
             Lane::Client => 2,
             Lane::AuthorizationServer => 3,
             Lane::Resource => 4,
+        }
+    }
+}
+
+impl Lane {
+    /// The lane's name, as the diagram's header says it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Lane::Browser => "Browser",
+            Lane::Client => "Client (photo printer)",
+            Lane::AuthorizationServer => "Authorization server",
+            Lane::Resource => "Photo API",
         }
     }
 }
@@ -68,6 +83,12 @@ impl Channel {
 #[derive(Debug, Clone, Serialize)]
 pub struct Step {
     pub seq: u64,
+    /// The flow (group) the step belongs to.
+    #[serde(skip)]
+    pub flow: u64,
+    /// `Browser → Photo API`, for the stacked (narrow) layout and screen
+    /// readers, where there are no lanes to draw an arrow between.
+    pub route: String,
     /// UTC, `HH:MM:SS`.
     pub time: String,
     pub from: Lane,
@@ -130,19 +151,27 @@ impl NewStep {
     }
 }
 
-/// One session's steps, with a version number that the `/dance/events`
-/// stream watches.
+/// One session's steps, grouped into flows, with a version number that the
+/// `/dance/events` stream watches.
 #[derive(Debug)]
 pub struct DanceLog {
-    steps: Mutex<Vec<Step>>,
+    inner: Mutex<Log>,
     version: watch::Sender<u64>,
     now: fn() -> SystemTime,
+}
+
+#[derive(Debug, Default)]
+struct Log {
+    steps: Vec<Step>,
+    /// Every flow begun, oldest first (those whose steps were all dropped
+    /// are not shown).
+    flows: Vec<FlowRecord>,
 }
 
 impl Default for DanceLog {
     fn default() -> Self {
         Self {
-            steps: Mutex::new(Vec::new()),
+            inner: Mutex::new(Log::default()),
             version: watch::Sender::new(0),
             now: tessera_runtime::system_time,
         }
@@ -150,12 +179,84 @@ impl Default for DanceLog {
 }
 
 impl DanceLog {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Log> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts a new flow: the steps recorded from now on belong to it.
+    pub fn begin(&self, flow: Flow) {
+        let mut log = self.lock();
+        let id = log.flows.last().map_or(1, |f| f.id + 1);
+        log.flows.push(FlowRecord {
+            id,
+            flow,
+            continues_with_photos: false,
+        });
+    }
+
+    /// `GET /photos`: part of the flow that redirected there (a sign-in, a
+    /// refresh) or of the same kind of flow just before (reloading the
+    /// photos), otherwise a flow of its own.
+    pub fn begin_or_continue(&self, flow: Flow) {
+        let mut log = self.lock();
+        if let Some(current) = log.flows.last_mut()
+            && (current.continues_with_photos || current.flow == flow)
+        {
+            current.continues_with_photos = false;
+            return;
+        }
+        drop(log);
+        self.begin(flow);
+    }
+
+    /// The current flow ends in a redirect to `/photos`: the photo list that
+    /// follows belongs to it.
+    pub fn continues_with_photos(&self) {
+        if let Some(current) = self.lock().flows.last_mut() {
+            current.continues_with_photos = true;
+        }
+    }
+
+    /// The current flow turned out to be something else: reading photos
+    /// needed a refresh, or the authorization ended.
+    pub fn became(&self, flow: Flow) {
+        if let Some(current) = self.lock().flows.last_mut() {
+            current.flow = flow;
+        }
+    }
+
+    /// A refresh was made (seen by the observer): a flow that was only
+    /// reading photos becomes a refresh caused by a refused access token.
+    fn refreshed(&self) {
+        if let Some(current) = self.lock().flows.last_mut()
+            && matches!(current.flow, Flow::Photos | Flow::Print)
+        {
+            current.flow = Flow::Refresh(RefreshCause::Refused);
+        }
+    }
+
     pub fn record(&self, step: NewStep) {
         let (start, span, leftward) = layout(step.from, step.to);
-        let mut steps = self.steps.lock().unwrap_or_else(|p| p.into_inner());
+        let route = if step.from == step.to {
+            format!("inside the {}", step.from.name().to_lowercase())
+        } else {
+            format!("{} → {}", step.from.name(), step.to.name())
+        };
+        let mut log = self.lock();
+        if log.flows.is_empty() {
+            log.flows.push(FlowRecord {
+                id: 1,
+                flow: Flow::Other,
+                continues_with_photos: false,
+            });
+        }
+        let flow = log.flows.last().map_or(1, |f| f.id);
+        let steps = &mut log.steps;
         let seq = steps.last().map_or(1, |s| s.seq + 1);
         steps.push(Step {
             seq,
+            flow,
+            route,
             time: clock_time((self.now)()),
             from: step.from,
             to: step.to,
@@ -173,16 +274,53 @@ impl DanceLog {
             let excess = steps.len() - MAX_STEPS;
             steps.drain(..excess);
         }
-        drop(steps);
+        drop(log);
         self.version.send_modify(|v| *v += 1);
     }
 
     pub fn steps(&self) -> Vec<Step> {
-        self.steps.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.lock().steps.clone()
+    }
+
+    /// The steps grouped by flow, oldest first; the newest is open.
+    pub fn flows(&self) -> Vec<FlowView> {
+        let log = self.lock();
+        let mut views: Vec<FlowView> = Vec::new();
+        for step in &log.steps {
+            match views.last_mut() {
+                Some(v) if v.id == step.flow => v.steps.push(step.clone()),
+                _ => {
+                    let flow = log
+                        .flows
+                        .iter()
+                        .find(|f| f.id == step.flow)
+                        .map_or(Flow::Other, |f| f.flow);
+                    views.push(FlowView {
+                        id: step.flow,
+                        title: flow.title(),
+                        kind: flow.kind(),
+                        time: step.time.clone(),
+                        failed: false,
+                        open: false,
+                        steps: vec![step.clone()],
+                    });
+                }
+            }
+        }
+        for v in &mut views {
+            v.failed = v.steps.iter().any(|s| s.failed);
+        }
+        if let Some(last) = views.last_mut() {
+            last.open = true;
+        }
+        views
     }
 
     pub fn clear(&self) {
-        self.steps.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        let mut log = self.lock();
+        log.steps.clear();
+        log.flows.clear();
+        drop(log);
         self.version.send_modify(|v| *v += 1);
     }
 
@@ -262,6 +400,13 @@ impl Observer for SessionObserver {
         };
         if server == Lane::Resource && self.skip_resource_calls {
             return;
+        }
+        if server == Lane::AuthorizationServer
+            && e.request
+                .iter()
+                .any(|(k, v)| k == "grant_type" && v == "refresh_token")
+        {
+            self.log.refreshed();
         }
         let path = url::Url::parse(&e.url).map_or_else(|_| e.url.clone(), |u| u.path().to_owned());
         let mut request = NewStep::new(

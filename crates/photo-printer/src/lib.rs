@@ -21,6 +21,7 @@
 pub mod config;
 pub mod dance;
 mod error;
+pub mod flows;
 mod pages;
 mod routes;
 pub mod sessions;

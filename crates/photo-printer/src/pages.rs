@@ -31,8 +31,33 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             tracing::error!(template = name, error = %e, "a built-in template does not compile");
         }
     }
+    env.add_filter("breakable", breakable);
     env
 });
+
+/// Escaped text with line-break opportunities (`<wbr>`) where a URL may
+/// break: after each `/` that does not start `//`, and before `?` and `&`.
+/// The dance view's narrow lanes then wrap a URL between its parts rather
+/// than in the middle of a word.
+fn breakable(text: &str) -> minijinja::Value {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+        let next = chars.peek().copied();
+        if (c == '/' && next != Some('/')) || matches!(next, Some('?' | '&')) {
+            out.push_str("<wbr>");
+        }
+    }
+    minijinja::Value::from_safe_string(out)
+}
 
 pub const STYLESHEET: &str = include_str!("static/printer.css");
 pub const DANCE_SCRIPT: &str = include_str!("static/dance.js");
@@ -104,4 +129,18 @@ pub struct TokenPanel {
     pub refresh: String,
     /// Who logged in, from the verified ID token (scope `openid`).
     pub who: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_break_between_their_parts_and_stay_escaped() {
+        assert_eq!(
+            breakable("303 See Other → http://localhost:9001/authorize?a=1&b=<2>").to_string(),
+            "303 See Other → http://<wbr>localhost:9001/<wbr>authorize<wbr>?a=1<wbr>&amp;b=&lt;2&gt;"
+        );
+        assert_eq!(breakable("photos:read").to_string(), "photos:read");
+    }
 }

@@ -36,6 +36,10 @@ pub struct BrowserSession {
     pub tokens: Option<Tokens>,
     /// "Forget the access token" was pressed: the next call refreshes first.
     pub access_token_forgotten: bool,
+    /// "Revoke" was pressed: the grant has ended at the AS. The tokens are
+    /// kept only so the next call shows the refused refresh; the token
+    /// panel says they are revoked.
+    pub revoked: bool,
     /// A message for the next page (why the user is asked to authorize again).
     pub notice: Option<String>,
     /// The outcome page a callback redirected to (`GET /result`).

@@ -801,3 +801,236 @@ async fn a_401_from_the_photo_api_refreshes_once_and_a_refused_refresh_asks_agai
     assert!(dance.contains("grant_type</b>=refresh_token"));
     assert!(dance.contains("error</b>=invalid_grant"));
 }
+
+/// The flows of the dance view, as (kind, title, open, step count).
+async fn flows(app: &App, browser: &Browser) -> Vec<(String, String, bool, usize)> {
+    let html = app.page(browser, "/dance/steps").await;
+    let doc = Html::parse_fragment(&html);
+    let details = Selector::parse("#steps > details.flow").unwrap();
+    let title = Selector::parse("summary .flow-title").unwrap();
+    let step = Selector::parse("li.step").unwrap();
+    doc.select(&details)
+        .map(|d| {
+            (
+                d.value().attr("data-kind").unwrap().to_owned(),
+                d.select(&title).next().unwrap().text().collect(),
+                d.value().attr("open").is_some(),
+                d.select(&step).count(),
+            )
+        })
+        .collect()
+}
+
+/// A printer that asks for `openid profile` too (the demo's scopes).
+async fn openid_app() -> App {
+    app_with(|c| {
+        c.scopes = ["openid", "profile", "photos:read"]
+            .map(String::from)
+            .to_vec();
+    })
+    .await
+}
+
+/// Issue 12 item 5: after "Refresh now" and after "Forget the access
+/// token" (which refreshes before the next call), the photo page still
+/// greets alice by her name, not by her `sub`.
+#[tokio::test]
+async fn issue12_item5_the_name_survives_refresh_now_and_forgetting_the_access_token() {
+    let app = openid_app().await;
+    let browser = Browser::new(&app.servers);
+    let photos = app.signed_in(&browser, None).await;
+    let greeting = format!("{}, your photos", tessera_test_support::ALICE_NAME);
+    assert_eq!(text_of(&photos, "h1"), greeting);
+
+    let r = app
+        .post_button(&browser, "/tokens/refresh", Some(&csrf_of(&photos)))
+        .await;
+    assert_eq!(location(&r), "/photos");
+    let photos = app.page(&browser, "/photos").await;
+    assert_eq!(text_of(&photos, "h1"), greeting, "after Refresh now");
+    assert!(text_of(&photos, "#signed-in-as").contains(tessera_test_support::ALICE_NAME));
+
+    app.post_button(&browser, "/tokens/forget", Some(&csrf_of(&photos)))
+        .await;
+    let before = app.servers.token_requests();
+    let photos = app.page(&browser, "/photos").await;
+    assert_eq!(app.servers.token_requests(), before + 1, "it refreshed");
+    assert_eq!(text_of(&photos, "h1"), greeting, "after forgetting");
+}
+
+/// Issue 12 item 7: after Revoke the token panel says the refresh token is
+/// revoked, not held.
+#[tokio::test]
+async fn issue12_item7_after_revoke_the_panel_says_revoked() {
+    let app = app().await;
+    let browser = Browser::new(&app.servers);
+    let photos = app.signed_in(&browser, None).await;
+    assert_eq!(text_of(&photos, "#refresh-token-state"), "held");
+    app.post_button(&browser, "/tokens/revoke", Some(&csrf_of(&photos)))
+        .await;
+    let home = app.page(&browser, "/").await;
+    let refresh = text_of(&home, "#refresh-token-state");
+    assert!(refresh.contains("revoked"), "{refresh}");
+    assert!(!refresh.contains("held"), "{refresh}");
+    assert!(text_of(&home, "#access-token-state").contains("revoked"));
+}
+
+/// Issue 12 item 7: "Authorize again" is logged as that button, in a flow
+/// of its own, not as "Print my photos".
+#[tokio::test]
+async fn issue12_item7_authorize_again_is_logged_as_what_the_user_pressed() {
+    let app = app().await;
+    let browser = Browser::new(&app.servers);
+    let photos = app.signed_in(&browser, None).await;
+    app.post_button(&browser, "/tokens/revoke", Some(&csrf_of(&photos)))
+        .await;
+    let page = app.page(&browser, "/photos").await;
+    assert!(page.contains("id=\"authorize-again\""), "{page}");
+    // The page's form, sent as a browser sends it when the button is pressed.
+    let form = tessera_test_support::Form::parse(&page);
+    let r = browser
+        .http
+        .post(app.url(&form.action))
+        .form(&[
+            ("csrf", form.get("csrf").unwrap()),
+            ("button", "Authorize again"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let dance = app.page(&browser, "/dance/steps").await;
+    let doc = Html::parse_fragment(&dance);
+    let last = doc
+        .select(&Selector::parse("details.flow").unwrap())
+        .next_back()
+        .unwrap();
+    assert_eq!(last.value().attr("data-kind"), Some("authorize_again"));
+    let note: String = last
+        .select(&Selector::parse(".step-note").unwrap())
+        .next()
+        .unwrap()
+        .text()
+        .collect();
+    assert_eq!(note, "the user presses “Authorize again”");
+    assert!(!dance.contains("the user presses “Print my photos”"));
+}
+
+/// Issue 12 item 7: the print page captions each chosen photo with its
+/// name from the photo API, never its internal id.
+#[tokio::test]
+async fn issue12_item7_the_print_page_captions_photos_with_their_names() {
+    let app = app().await;
+    let browser = Browser::new(&app.servers);
+    let photos = app.signed_in(&browser, None).await;
+    let doc = Html::parse_document(&photos);
+    let grid: Vec<(String, String)> = doc
+        .select(&Selector::parse("#photo-grid li.photo").unwrap())
+        .map(|li| {
+            let id = li
+                .select(&Selector::parse("input[name=photo]").unwrap())
+                .next()
+                .unwrap()
+                .value()
+                .attr("value")
+                .unwrap()
+                .to_owned();
+            let name: String = li
+                .select(&Selector::parse("span").unwrap())
+                .next()
+                .unwrap()
+                .text()
+                .collect();
+            (id, name)
+        })
+        .collect();
+    assert!(grid.len() >= 2);
+    // The last two, in that order, and one id the API does not have.
+    let chosen = [&grid[grid.len() - 1], &grid[grid.len() - 2]];
+    let query = format!(
+        "/print?photo={}&photo={}&photo=no-such-photo",
+        chosen[0].0, chosen[1].0
+    );
+    let print = app.page(&browser, &query).await;
+    let doc = Html::parse_document(&print);
+    let captions: Vec<String> = doc
+        .select(&Selector::parse("figure.print-sheet figcaption").unwrap())
+        .map(|c| c.text().collect())
+        .collect();
+    assert_eq!(captions, [chosen[0].1.clone(), chosen[1].1.clone()]);
+    for (id, _) in &grid {
+        assert!(!captions.iter().any(|c| c.contains(id.as_str())), "{id}");
+    }
+    assert!(text_of(&print, "p.notice").contains("1 of the chosen photos is no longer"));
+    let alts: Vec<&str> = doc
+        .select(&Selector::parse("figure.print-sheet img").unwrap())
+        .map(|i| i.value().attr("alt").unwrap())
+        .collect();
+    assert_eq!(alts, [chosen[0].1.as_str(), chosen[1].1.as_str()]);
+}
+
+/// Issue 12 item 8: a long session is a handful of flows, each a
+/// collapsible group: the sign-in (with the photo list it leads to), each
+/// refresh, the reloads, the revocation, the refused refresh and the new
+/// authorization; only the newest is open.
+#[tokio::test]
+async fn issue12_item8_the_dance_is_grouped_by_flow() {
+    let app = app().await;
+    let browser = Browser::new(&app.servers);
+    let photos = app.signed_in(&browser, None).await;
+    let csrf = csrf_of(&photos);
+    app.post_button(&browser, "/tokens/refresh", Some(&csrf))
+        .await;
+    // The photo list the refresh leads to, then two reloads.
+    for _ in 0..3 {
+        app.page(&browser, "/photos").await;
+    }
+    app.post_button(&browser, "/tokens/forget", Some(&csrf))
+        .await;
+    app.page(&browser, "/photos").await;
+    app.post_button(&browser, "/tokens/revoke", Some(&csrf))
+        .await;
+    app.page(&browser, "/photos").await;
+    let r = browser
+        .http
+        .post(app.url("/start"))
+        .form(&[("csrf", csrf.as_str()), ("button", "Authorize again")])
+        .send()
+        .await
+        .unwrap();
+    let url = url::Url::parse(&location(&r)).unwrap();
+    let query = browser.authorize_as_alice(&url, "approve").await;
+    assert_eq!(location(&app.callback(&browser, &query).await), "/photos");
+    app.page(&browser, "/photos").await;
+
+    let flows = flows(&app, &browser).await;
+    let kinds: Vec<&str> = flows.iter().map(|f| f.0.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "sign_in",
+            "refresh",
+            "photos",
+            "forget",
+            "refresh",
+            "revoke",
+            "ended",
+            "authorize_again",
+        ]
+    );
+    let titles: Vec<&str> = flows.iter().map(|f| f.1.as_str()).collect();
+    assert_eq!(titles[1], "Refresh (“Refresh now”)");
+    assert_eq!(titles[4], "Refresh (the access token was forgotten)");
+    assert_eq!(titles[6], "Refresh refused: the authorization has ended");
+    let open: Vec<bool> = flows.iter().map(|f| f.2).collect();
+    assert_eq!(
+        open,
+        [false, false, false, false, false, false, false, true]
+    );
+    // The sign-in holds its photo list, reloads share one flow; every step
+    // is in exactly one flow.
+    assert_eq!(flows[0].3, 14);
+    assert_eq!(flows[2].3, 8, "two reloads of four steps");
+    let total: usize = flows.iter().map(|f| f.3).sum();
+    assert_eq!(total, app.steps(&browser).await.len());
+}

@@ -22,6 +22,23 @@ struct Ports {
 }
 
 impl Ports {
+    /// The demo's own ports (its `--printer-port`, `--as-port` and
+    /// `--api-port` defaults), which must be free.
+    fn defaults() -> Self {
+        let ports = Self {
+            printer: 9000,
+            authorization_server: 9001,
+            api: 9002,
+        };
+        for port in [ports.printer, ports.authorization_server, ports.api] {
+            assert!(
+                std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+                "{DOCS_SCREENSHOT} is set, so the demo must run on its default ports 9000-9002, and {port} is taken"
+            );
+        }
+        ports
+    }
+
     fn free() -> Self {
         Self {
             printer: free_port(),
@@ -350,6 +367,154 @@ fn browser_available() -> bool {
 
 use fantoccini::Locator::Css;
 
+/// Set (to anything) to take docs/dance.png: the browser test then runs the
+/// demo on its default ports 9000-9002, as a reader of the README would,
+/// and writes the picture with a PNG text chunk that says so:
+/// `TESSERA_DOCS_SCREENSHOT=1 cargo test -p tessera --test demo a_browser`.
+const DOCS_SCREENSHOT: &str = "TESSERA_DOCS_SCREENSHOT";
+
+/// The keyword of the PNG text chunk that says where docs/dance.png is from.
+const PNG_SOURCE_KEY: &str = "Source";
+
+fn docs_source(ports: &Ports) -> String {
+    format!(
+        "tessera demo on its default ports: printer {}, authorization server {}, photo API {} (crates/tessera/tests/demo.rs)",
+        ports.printer, ports.authorization_server, ports.api
+    )
+}
+
+/// CRC-32 (ISO-HDLC), as PNG chunks carry it.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// `png` with a `tEXt` chunk (`key`, `text`) right after its header chunk.
+fn with_text_chunk(png: &[u8], key: &str, text: &str) -> Vec<u8> {
+    const AFTER_IHDR: usize = 8 + 4 + 4 + 13 + 4;
+    assert_eq!(&png[12..16], b"IHDR", "a PNG");
+    let data = [key.as_bytes(), &[0], text.as_bytes()].concat();
+    let typed = [b"tEXt".as_slice(), &data].concat();
+    let mut out = png[..AFTER_IHDR].to_vec();
+    out.extend_from_slice(&u32::try_from(data.len()).unwrap().to_be_bytes());
+    out.extend_from_slice(&typed);
+    out.extend_from_slice(&crc32(&typed).to_be_bytes());
+    out.extend_from_slice(&png[AFTER_IHDR..]);
+    out
+}
+
+/// The `tEXt` chunks of a PNG, as (keyword, text), each CRC checked.
+fn text_chunks(png: &[u8]) -> Vec<(String, String)> {
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
+    let mut chunks = Vec::new();
+    let mut at = 8;
+    while at + 12 <= png.len() {
+        let len = u32::from_be_bytes(png[at..at + 4].try_into().unwrap()) as usize;
+        let typed = &png[at + 4..at + 8 + len];
+        let crc = u32::from_be_bytes(png[at + 8 + len..at + 12 + len].try_into().unwrap());
+        if &typed[..4] == b"tEXt" {
+            assert_eq!(crc, crc32(typed), "the text chunk's CRC");
+            let (key, text) = typed[4..].split_at(typed[4..].iter().position(|&b| b == 0).unwrap());
+            chunks.push((
+                String::from_utf8_lossy(key).into_owned(),
+                String::from_utf8_lossy(&text[1..]).into_owned(),
+            ));
+        }
+        at += 12 + len;
+    }
+    chunks
+}
+
+/// Issue 12 item 7: docs/dance.png shows the demo as a reader runs it, on
+/// 9000-9002, not a test's random ports. The browser test writes it only
+/// from a demo on those ports (`DOCS_SCREENSHOT`), and says so in the
+/// picture's text chunk, which this reads.
+#[test]
+fn issue12_item7_the_readme_picture_is_from_the_demo_on_its_default_ports() {
+    let png =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/dance.png")).unwrap();
+    let chunks = text_chunks(&png);
+    let source = chunks
+        .iter()
+        .find(|(k, _)| k == PNG_SOURCE_KEY)
+        .map(|(_, v)| v.as_str());
+    assert_eq!(
+        source,
+        Some(
+            docs_source(&Ports {
+                printer: 9000,
+                authorization_server: 9001,
+                api: 9002
+            })
+            .as_str()
+        ),
+        "regenerate it with {DOCS_SCREENSHOT}=1 (see DOCS_SCREENSHOT)"
+    );
+    let round_trip = text_chunks(&with_text_chunk(&png[..], "k", "v"));
+    assert!(round_trip.contains(&("k".to_owned(), "v".to_owned())));
+}
+
+/// What is wrong with the dance view's layout at the window's width, every
+/// flow opened: text outside its arrow (it would run across lanes) or cut
+/// off, a word (not a URL or token) broken across lines, a page that
+/// scrolls sideways; under 700 px, the lanes not stacked into a list.
+const LAYOUT_PROBLEMS: &str = r#"
+const problems = [];
+document.querySelectorAll('#steps details.flow').forEach(d => d.open = true);
+const narrow = window.innerWidth < 700;
+function brokenWords(el) {
+  const out = [];
+  const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+  let node;
+  while ((node = walker.nextNode())) {
+    const words = /\S+/g;
+    let m;
+    while ((m = words.exec(node.data))) {
+      const range = document.createRange();
+      range.setStart(node, m.index);
+      range.setEnd(node, m.index + m[0].length);
+      const tops = new Set(Array.from(range.getClientRects()).filter(r => r.width > 0).map(r => Math.round(r.top)));
+      if (tops.size > 1) { out.push(m[0]); }
+    }
+  }
+  return out;
+}
+for (const arrow of document.querySelectorAll('#steps .arrow')) {
+  const step = arrow.closest('li').id;
+  const a = arrow.getBoundingClientRect();
+  for (const el of arrow.querySelectorAll('.label, .params, .step-note')) {
+    const r = el.getBoundingClientRect();
+    if (r.left < a.left - 1 || r.right > a.right + 1) { problems.push(step + ': ' + el.className + ' outside its arrow'); }
+    if (el.scrollWidth > el.clientWidth + 1) { problems.push(step + ': ' + el.className + ' cut off'); }
+  }
+  for (const el of arrow.querySelectorAll('.label strong, .step-note')) {
+    for (const w of brokenWords(el)) { problems.push(step + ': "' + w + '" broken mid-word'); }
+  }
+  if (narrow) {
+    const list = document.getElementById('steps').getBoundingClientRect();
+    if (a.width < list.width * 0.9) { problems.push(step + ': not stacked (' + Math.round(a.width) + ' of ' + Math.round(list.width) + ' px)'); }
+    const route = arrow.querySelector('.route');
+    if (!route || route.getBoundingClientRect().width < 20) { problems.push(step + ': who-to-whom not shown'); }
+  }
+}
+for (const summary of document.querySelectorAll('#steps summary')) {
+  for (const w of brokenWords(summary)) { problems.push('flow title: "' + w + '" broken mid-word'); }
+}
+if (narrow && getComputedStyle(document.querySelector('.lanes')).display !== 'none') { problems.push('the lanes header is shown'); }
+if (document.documentElement.scrollWidth > window.innerWidth) { problems.push('the page scrolls sideways'); }
+return problems.slice(0, 20);
+"#;
+
 /// Logs in and consents at the AS if it asks, keeping only `granted`.
 async fn through_the_authorization_server(
     c: &fantoccini::Client,
@@ -405,25 +570,36 @@ async fn through_the_authorization_server(
         .unwrap();
 }
 
-/// The diagram's rows: (from, to, channel, label).
+/// The diagram's rows: (from, to, channel, label). Read in one script (the
+/// live view may replace the list between two WebDriver calls) and as the
+/// DOM's text, so the steps of collapsed flows count too.
 async fn dance_steps(c: &fantoccini::Client) -> Vec<(String, String, String, String)> {
-    let mut rows = Vec::new();
-    for li in c.find_all(Css("#steps li.step")).await.unwrap() {
-        let label = li
-            .find(Css(".label strong"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        rows.push((
-            li.attr("data-from").await.unwrap().unwrap(),
-            li.attr("data-to").await.unwrap().unwrap(),
-            li.attr("data-channel").await.unwrap().unwrap(),
-            label,
-        ));
+    let rows = c
+        .execute(
+            "return Array.from(document.querySelectorAll('#steps li.step'), li => \
+             [li.dataset.from, li.dataset.to, li.dataset.channel, li.querySelector('.label strong').textContent]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(rows).unwrap()
+}
+
+/// Clicks `css` on the dance page, again if the live view replaced the
+/// element between finding and clicking it.
+async fn click_in_dance(c: &fantoccini::Client, css: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let clicked = match c.find(Css(css)).await {
+            Ok(e) => e.click().await.is_ok(),
+            Err(_) => false,
+        };
+        if clicked {
+            return;
+        }
+        assert!(Instant::now() < deadline, "could not click {css}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    rows
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -433,7 +609,14 @@ async fn a_browser_clicks_through_the_demo_and_sees_every_step_of_the_dance() {
     }
     let dir = tempfile::tempdir().unwrap();
     let profile = tempfile::tempdir().unwrap();
-    let ports = Ports::free();
+    // docs/dance.png is taken from a demo on its own ports (see
+    // `DOCS_SCREENSHOT`); every other run takes free ones.
+    let for_docs = std::env::var_os(DOCS_SCREENSHOT).is_some();
+    let ports = if for_docs {
+        Ports::defaults()
+    } else {
+        Ports::free()
+    };
     let demo = Demo::start(&ports, dir.path());
     let credentials = demo.credentials();
     let printer = format!("http://localhost:{}", ports.printer);
@@ -616,19 +799,56 @@ async fn a_browser_clicks_through_the_demo_and_sees_every_step_of_the_dance() {
     }
     screenshot(&c, "04-dance").await;
 
-    // Print the chosen photos.
+    // Print the chosen photos: each captioned with its name (issue 12
+    // item 7), as the grid names it, never with its id.
+    c.goto(&format!("{printer}/photos")).await.unwrap();
+    let print = wait().for_element(Css("#print")).await.unwrap();
+    let mut names = Vec::new();
+    let mut ids = Vec::new();
+    for photo in c.find_all(Css("#photo-grid li.photo")).await.unwrap() {
+        names.push(photo.find(Css("span")).await.unwrap().text().await.unwrap());
+        ids.push(
+            photo
+                .find(Css("input[name=photo]"))
+                .await
+                .unwrap()
+                .attr("value")
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    print.click().await.unwrap();
+    wait().for_element(Css("#print-now")).await.unwrap();
+    let printed = c.find_all(Css("figure.print-sheet")).await.unwrap();
+    assert_eq!(printed.len(), images.len(), "every photo was chosen");
+    let mut captions = Vec::new();
+    for caption in c
+        .find_all(Css("figure.print-sheet figcaption"))
+        .await
+        .unwrap()
+    {
+        captions.push(caption.text().await.unwrap());
+    }
+    assert_eq!(captions, names, "captioned with the photos' names");
+    for id in &ids {
+        assert!(!captions.iter().any(|c| c.contains(id.as_str())), "{id}");
+    }
+    screenshot(&c, "05-print").await;
+
+    // Refresh now: the printer still knows alice by name (issue 12 item 5).
+    let greeting = "Alice Liddell, your photos";
     c.goto(&format!("{printer}/photos")).await.unwrap();
     wait()
-        .for_element(Css("#print"))
+        .for_element(Css("#refresh-now"))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
-    wait().for_element(Css("#print-now")).await.unwrap();
-    let printed = c.find_all(Css("figure.print-sheet")).await.unwrap();
-    assert_eq!(printed.len(), images.len(), "every photo was chosen");
-    screenshot(&c, "05-print").await;
+    wait().for_element(Css("p.notice")).await.unwrap();
+    let heading = c.find(Css("h1")).await.unwrap().text().await.unwrap();
+    assert_eq!(heading, greeting, "after Refresh now");
 
     // Forget the access token: the next page load refreshes first.
     c.goto(&format!("{printer}/")).await.unwrap();
@@ -644,12 +864,24 @@ async fn a_browser_clicks_through_the_demo_and_sees_every_step_of_the_dance() {
     assert!(state.text().await.unwrap().contains("forgotten"));
     c.goto(&format!("{printer}/photos")).await.unwrap();
     wait().for_element(Css("#photo-grid")).await.unwrap();
+    let heading = c.find(Css("h1")).await.unwrap().text().await.unwrap();
+    assert_eq!(heading, greeting, "after forgetting the access token");
 
     // Revoke: the refresh fails and the page says why, then authorizing again works.
     c.goto(&format!("{printer}/")).await.unwrap();
     c.find(Css("#revoke")).await.unwrap().click().await.unwrap();
     let notice = wait().for_element(Css("p.notice")).await.unwrap();
     assert!(notice.text().await.unwrap().contains("Revoked"));
+    // The token panel says so (issue 12 item 7).
+    let refresh = c
+        .find(Css("#refresh-token-state"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(refresh.contains("revoked"), "{refresh}");
+    assert!(!refresh.contains("held"), "{refresh}");
     c.goto(&format!("{printer}/photos")).await.unwrap();
     let again = wait().for_element(Css("#authorize-again")).await.unwrap();
     let why = c.find(Css("#message")).await.unwrap().text().await.unwrap();
@@ -663,8 +895,6 @@ async fn a_browser_clicks_through_the_demo_and_sees_every_step_of_the_dance() {
     c.goto(&format!("{printer}/dance")).await.unwrap();
     wait().for_element(Css("#steps")).await.unwrap();
     let labels: Vec<String> = dance_steps(&c).await.into_iter().map(|s| s.3).collect();
-    // Tall enough to show the first dance in one picture (docs/dance.png).
-    c.set_window_size(1400, 2600).await.unwrap();
     for needed in [
         "no access token",
         "access token forgotten",
@@ -673,7 +903,126 @@ async fn a_browser_clicks_through_the_demo_and_sees_every_step_of_the_dance() {
     ] {
         assert!(labels.iter().any(|l| l == needed), "{needed} in {labels:?}");
     }
+    // Grouped by flow, the newest open (issue 12 item 8); "Authorize again"
+    // is logged as the button pressed (issue 12 item 7).
+    let kinds = c
+        .execute(
+            "return Array.from(document.querySelectorAll('#steps > details.flow'), d => [d.dataset.kind, d.open]);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let kinds: Vec<(String, bool)> = serde_json::from_value(kinds).unwrap();
+    let expected_kinds = [
+        "sign_in",
+        "photos",
+        "print",
+        "photos",
+        "refresh",
+        "forget",
+        "refresh",
+        "revoke",
+        "ended",
+        "authorize_again",
+    ];
+    assert_eq!(
+        kinds.iter().map(|k| k.0.as_str()).collect::<Vec<_>>(),
+        expected_kinds
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| k.1).count(),
+        1,
+        "only the newest is open: {kinds:?}"
+    );
+    let pressed = c
+        .execute(
+            "return document.querySelector('#steps > details.flow:last-of-type .step-note').textContent;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(pressed, "the user presses “Authorize again”");
     screenshot(&c, "08-dance-complete").await;
+
+    // Readable at a desktop width and on a narrow screen (issue 12 item 8).
+    for (width, shot) in [(1200, "09-dance-1200"), (600, "10-dance-600")] {
+        c.set_window_size(width, 1000).await.unwrap();
+        let problems = c.execute(LAYOUT_PROBLEMS, vec![]).await.unwrap();
+        assert_eq!(problems, serde_json::json!([]), "layout at {width} px wide");
+        screenshot(&c, shot).await;
+    }
+    // A flow the reader opens stays open when a new step arrives (the
+    // server would draw it closed: only the newest is open).
+    c.set_window_size(1400, 1000).await.unwrap();
+    c.goto(&format!("{printer}/dance")).await.unwrap();
+    wait()
+        .for_element(Css("#live-status.on"))
+        .await
+        .expect("the event stream connects");
+    click_in_dance(&c, "#steps > details.flow:first-of-type > summary").await;
+    c.execute(
+        "fetch('/photos', {credentials: 'same-origin'}); return true;",
+        vec![],
+    )
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let flows = c
+            .execute(
+                "return Array.from(document.querySelectorAll('#steps > details.flow'), d => [d.dataset.kind, d.open]);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let flows: Vec<(String, bool)> = serde_json::from_value(flows).unwrap();
+        if flows.len() > expected_kinds.len() {
+            assert_eq!(flows[0], ("sign_in".to_owned(), true), "{flows:?}");
+            assert_eq!(
+                flows[expected_kinds.len() - 1],
+                ("authorize_again".to_owned(), false)
+            );
+            assert_eq!(flows.last().unwrap(), &("photos".to_owned(), true));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new flow did not arrive live"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // The picture for the README: the sign-in open, every later flow by
+    // its title (docs/dance.png when `DOCS_SCREENSHOT` is set).
+    c.goto(&format!("{printer}/dance")).await.unwrap();
+    wait().for_element(Css("#steps")).await.unwrap();
+    wait()
+        .for_element(Css("#live-status.on"))
+        .await
+        .expect("the event stream connects");
+    click_in_dance(&c, "#steps > details.flow:first-of-type > summary").await;
+    click_in_dance(&c, "#steps > details.flow:last-of-type > summary").await;
+    let height = c
+        .execute("return document.documentElement.scrollHeight;", vec![])
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap() as u32;
+    c.set_window_size(1400, height + 120).await.unwrap();
+    c.execute("window.scrollTo(0, 0); return true;", vec![])
+        .await
+        .unwrap();
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(artifacts().join("11-dance-for-docs.png"), &png).unwrap();
+    if for_docs {
+        let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/dance.png");
+        std::fs::write(
+            &docs,
+            with_text_chunk(&png, PNG_SOURCE_KEY, &docs_source(&ports)),
+        )
+        .unwrap();
+        eprintln!("wrote {}", docs.display());
+    }
     eprintln!("screenshots in {}", artifacts().display());
 
     c.close().await.unwrap();

@@ -1,5 +1,5 @@
-//! The real authorization server (behind a layer that counts `/token`
-//! requests) and the real photo API behind the guard, both on loopback,
+//! The real authorization server (behind a layer that counts `/token` and
+//! `/jwks.json` requests) and the real photo API behind the guard, both on loopback,
 //! with the photo printer's client, the photo API's own client and alice
 //! registered; [`ServersBuilder`] is the one way they start.
 
@@ -12,8 +12,10 @@ use tessera_authorization_server::admin::{Admin, ClientSpec, ResourceSpec};
 use tessera_authorization_server::clock::SystemClock;
 use tessera_authorization_server::{AppState, ServerConfig};
 use tessera_client::OAuthClient;
+use tessera_core::jwt::SigningAlgorithm;
 use tessera_core::redirect_uri::Mode;
 use tessera_core::secrets::SecretString;
+use tessera_core::user_claims::UserClaims;
 use tessera_photo_api::{PhotoApi, PhotoStore};
 use tessera_protected_resource::{Guard, GuardConfig};
 use tessera_runtime::SystemRandomness;
@@ -30,6 +32,8 @@ pub const API_CLIENT_ID: &str = "photo-api";
 pub const API_SECRET: &str = "photo-api-secret-0123456789-0123456789-x";
 pub const ALICE: &str = "alice";
 pub const ALICE_PASSWORD: &str = "alice-password-1";
+/// Alice's `name` claim (released with `profile`, at UserInfo).
+pub const ALICE_NAME: &str = "Alice Liddell";
 
 pub struct Servers {
     pub issuer: String,
@@ -40,6 +44,10 @@ pub struct Servers {
     token_requests: Arc<AtomicUsize>,
     /// How many of them authenticated with HTTP Basic.
     basic_token_requests: Arc<AtomicUsize>,
+    /// How many requests reached the AS's `/jwks.json`.
+    jwks_requests: Arc<AtomicUsize>,
+    /// The AS's state, for what an operator does to its keys.
+    state: AppState,
     /// The AS's administration, for what an operator does behind the
     /// client's back.
     admin: Admin,
@@ -142,22 +150,35 @@ impl ServersBuilder {
         for spec in [printer, api].iter().chain(&self.clients) {
             admin.register_client(spec, false, 0).await.unwrap();
         }
+        let claims = UserClaims {
+            name: Some(ALICE_NAME.into()),
+            ..UserClaims::default()
+        };
         admin
-            .add_user(ALICE, &SecretString::new(ALICE_PASSWORD), 0)
+            .add_user_with_claims(ALICE, &SecretString::new(ALICE_PASSWORD), claims, 0)
             .await
             .unwrap();
         let config = ServerConfig::new(&issuer, PHOTOS).unwrap();
         let state = AppState::new(store, config, Arc::new(SystemClock), rng)
             .await
             .unwrap();
+        let as_state = state.clone();
 
         // The AS's own router, wrapped so the tests can see on the AS side
         // whether a token request arrived.
         let token_requests = Arc::new(AtomicUsize::new(0));
         let basic_token_requests = Arc::new(AtomicUsize::new(0));
-        let (counter, basic) = (token_requests.clone(), basic_token_requests.clone());
+        let jwks_requests = Arc::new(AtomicUsize::new(0));
+        let (counter, basic, jwks) = (
+            token_requests.clone(),
+            basic_token_requests.clone(),
+            jwks_requests.clone(),
+        );
         let app = tessera_authorization_server::router(state).layer(axum::middleware::from_fn(
             move |req: axum::extract::Request, next: axum::middleware::Next| {
+                if req.uri().path() == "/jwks.json" {
+                    jwks.fetch_add(1, Ordering::SeqCst);
+                }
                 if req.uri().path() == "/token" {
                     counter.fetch_add(1, Ordering::SeqCst);
                     let authorization = req.headers().get("authorization");
@@ -207,6 +228,8 @@ impl ServersBuilder {
             redirect_uri: self.redirect_uri,
             token_requests,
             basic_token_requests,
+            jwks_requests,
+            state: as_state,
             admin,
             stop_as: Some(stop_as),
             _dirs: (as_dir, api_dir),
@@ -256,6 +279,27 @@ impl Servers {
 
     pub fn basic_token_requests(&self) -> usize {
         self.basic_token_requests.load(Ordering::SeqCst)
+    }
+
+    /// How many times the AS's key set was fetched.
+    pub fn jwks_requests(&self) -> usize {
+        self.jwks_requests.load(Ordering::SeqCst)
+    }
+
+    /// What an operator's `tessera keys rotate --id-token --now` does: a
+    /// new RS256 ID-token key (the printer's algorithm) signs from now on,
+    /// under a `kid` no client has seen. Returns the new `kid`.
+    pub async fn rotate_id_token_key_now(&self) -> String {
+        let now = tessera_runtime::Clock::now(&SystemClock);
+        let info = self
+            .state
+            .keys
+            .manager()
+            .rotate_id_token_key(SigningAlgorithm::Rs256, true, now)
+            .await
+            .unwrap();
+        self.state.keys.reload().await.unwrap();
+        info.kid
     }
 
     pub async fn client(&self) -> OAuthClient {

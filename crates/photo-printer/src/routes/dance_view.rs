@@ -24,23 +24,29 @@ pub async fn page(
         return Ok(redirect);
     }
     let (session, cookie) = printer.sessions().find_or_create(&headers)?;
-    let steps = session.dance.steps();
+    let flows = session.dance.flows();
+    let count: usize = flows.iter().map(|f| f.steps.len()).sum();
     let page = render(
         StatusCode::OK,
         "dance.html",
-        context! { title => "The OAuth dance", steps, csrf => &session.csrf },
+        context! { title => "The OAuth dance", flows, count, csrf => &session.csrf },
     );
     Ok(super::with_cookie(page, cookie))
 }
 
 /// The diagram alone, for the script that refreshes it.
 pub async fn steps(State(printer): State<Printer>, headers: HeaderMap) -> Response {
-    let steps = printer
-        .sessions()
-        .find(&headers)
-        .map(|s| s.dance.steps())
+    let session = printer.sessions().find(&headers);
+    let flows = session
+        .as_ref()
+        .map(|s| s.dance.flows())
         .unwrap_or_default();
-    render(StatusCode::OK, "dance_steps.html", context! { steps })
+    let count: usize = flows.iter().map(|f| f.steps.len()).sum();
+    render(
+        StatusCode::OK,
+        "dance_steps.html",
+        context! { flows, count },
+    )
 }
 
 /// One `step` event whenever the session's log changes. The stream ends at

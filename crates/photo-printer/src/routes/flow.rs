@@ -11,7 +11,7 @@ use tessera_client::CallbackError;
 use tessera_client::observe::{observed, redact_field};
 
 use crate::Printer;
-use crate::dance::{Channel, DanceLog, Lane, NewStep};
+use crate::dance::{Channel, DanceLog, Flow, Lane, NewStep};
 use crate::error::PrinterError;
 use crate::pages::message;
 use crate::sessions::{BrowserSession, Outcome};
@@ -34,6 +34,24 @@ const KNOWN_ERRORS: &[&str] = &[
     "consent_required",
     "invalid_target",
 ];
+
+/// The buttons that post to `/start`, by their label (sent as the form's
+/// `button` field): the dance says which one the user pressed.
+const START_BUTTONS: &[&str] = &[
+    "Print my photos",
+    "Authorize again",
+    "Try again",
+    "Start again",
+];
+
+/// The button a `/start` form names, if it is one of ours (anything else is
+/// someone else's text and is not shown).
+fn pressed_button(body: &[u8]) -> Option<&'static str> {
+    let sent = url::form_urlencoded::parse(body)
+        .find(|(k, _)| k == "button")
+        .map(|(_, v)| v.into_owned())?;
+    START_BUTTONS.iter().copied().find(|b| *b == sent)
+}
 
 /// The parameters of a URL query as the dance shows them.
 fn shown_params(query: &str) -> Vec<(String, String)> {
@@ -71,9 +89,23 @@ pub async fn start(
     let dance = &session.dance;
     let authorize = format!("{}{}", url.origin().ascii_serialization(), url.path());
     let params = shown_params(url.query().unwrap_or_default());
+    let button = pressed_button(&body);
+    // The start page's button begins a sign-in; the others (after a
+    // refusal, a revocation, an ended grant) authorize again.
+    dance.begin(match button {
+        Some("Print my photos") | None => Flow::SignIn,
+        Some(_) => Flow::AuthorizeAgain,
+    });
     dance.record(
-        NewStep::new(Lane::Browser, Lane::Client, Channel::Front, "POST /start")
-            .note("the user presses “Print my photos”"),
+        NewStep::new(Lane::Browser, Lane::Client, Channel::Front, "POST /start").note(
+            match button {
+                Some(label) => format!("the user presses “{label}”"),
+                None => {
+                    "an authorization is started (the form named none of the printer's buttons)"
+                        .to_owned()
+                }
+            },
+        ),
     );
     dance.record(
         NewStep::new(
@@ -210,11 +242,13 @@ pub async fn callback(
             }
             state.tokens = Some(tokens);
             state.access_token_forgotten = false;
+            state.revoked = false;
             let (_, cookie) = printer.sessions().rotate(&session, &mut state)?;
             dance.record(
                 NewStep::new(Lane::Client, Lane::Browser, Channel::Front, "303 See Other → /photos")
                     .note("tokens stay in the printer; the session gets a new id; the redirect takes the code out of the address bar"),
             );
+            dance.continues_with_photos();
             Ok(super::see_other("/photos", cookie))
         }
         Err(e) => Ok(callback_refused(&mut state, &dance, e)),

@@ -22,7 +22,7 @@ pub async fn home(
     let panel = state
         .tokens
         .as_ref()
-        .map(|t| super::token_panel(&printer, t, state.access_token_forgotten));
+        .map(|t| super::token_panel(&printer, t, state.access_token_forgotten, state.revoked));
     drop(state);
     let page = render(
         StatusCode::OK,

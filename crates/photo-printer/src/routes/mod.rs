@@ -98,10 +98,19 @@ fn check_csrf(session: &SessionHandle, body: &[u8]) -> Result<(), PrinterError> 
     }
 }
 
-/// The token panel for the tokens a session holds.
-fn token_panel(printer: &Printer, tokens: &Tokens, access_forgotten: bool) -> TokenPanel {
+/// The token panel for the tokens a session holds; `revoked`: the user
+/// revoked them (they are kept only to show the refused refresh).
+fn token_panel(
+    printer: &Printer,
+    tokens: &Tokens,
+    access_forgotten: bool,
+    revoked: bool,
+) -> TokenPanel {
     let requested = &printer.config().scopes;
-    let access = if access_forgotten {
+    let access = if revoked {
+        "revoked at the authorization server with the grant (the printer no longer uses it)"
+            .to_owned()
+    } else if access_forgotten {
         "forgotten by the printer (the next call refreshes first)".to_owned()
     } else {
         match tokens.expires_at {
@@ -124,10 +133,12 @@ fn token_panel(printer: &Printer, tokens: &Tokens, access_forgotten: bool) -> To
             .cloned()
             .collect(),
         access,
-        refresh: if tokens.refresh_token.is_some() {
-            "held".into()
-        } else {
-            "none".into()
+        refresh: match (&tokens.refresh_token, revoked) {
+            (Some(_), true) => {
+                "revoked at the authorization server: the next refresh will be refused".into()
+            }
+            (Some(_), false) => "held".into(),
+            (None, _) => "none".into(),
         },
         who: tokens
             .identity

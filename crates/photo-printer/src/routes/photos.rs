@@ -7,15 +7,16 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use minijinja::context;
 use serde::{Deserialize, Serialize};
-use tessera_client::Error as ClientError;
 use tessera_client::observe::observed;
+use tessera_client::{Error as ClientError, Tokens};
 
 use std::sync::Arc;
 
 use crate::Printer;
-use crate::dance::{Channel, Lane, NewStep, SessionObserver, status_line};
+use crate::dance::{Channel, Flow, Lane, NewStep, RefreshCause, SessionObserver, status_line};
 use crate::error::PrinterError;
 use crate::pages::{message_with_csrf, render};
+use crate::sessions::{BrowserSession, SessionHandle};
 
 #[derive(Debug, Deserialize, Serialize)]
 struct Photo {
@@ -50,18 +51,52 @@ pub async fn photos(
     let dance = session.dance.clone();
     // Held across the calls: one refresh at a time per browser.
     let mut state = session.state.lock().await;
-    let Some(mut tokens) = state.tokens.clone() else {
+    if state.tokens.is_none() {
         state.notice = Some("Authorize the printer first.".into());
         return Ok(super::see_other("/", None));
-    };
+    }
+    dance.begin_or_continue(Flow::Photos);
     dance.record(NewStep::new(
         Lane::Browser,
         Lane::Client,
         Channel::Front,
         "GET /photos",
     ));
+    let (photos, tokens) = match list(&printer, &session, &mut state).await? {
+        Ok(listed) => listed,
+        Err(page) => return Ok(page),
+    };
+    dance.record(
+        NewStep::new(Lane::Client, Lane::Browser, Channel::Front, "200 OK")
+            .param("photos", photos.len().to_string())
+            .note("the photo grid; its images are fetched the same way (GET /photos/{id} with the same bearer token) and not drawn one by one"),
+    );
+    let panel = super::token_panel(&printer, &tokens, false, false);
+    let notice = state.notice.take();
+    drop(state);
+    Ok(render(
+        StatusCode::OK,
+        "photos.html",
+        context! { title => "Your photos", photos, panel, notice, csrf => &session.csrf },
+    ))
+}
+
+/// The session's photo list from the photo API, refreshing first if the
+/// access token was forgotten, and once more on `invalid_token`; with the
+/// tokens used (a refresh replaced them). A refusal is the page to show
+/// instead (already recorded in the dance).
+async fn list(
+    printer: &Printer,
+    session: &SessionHandle,
+    state: &mut BrowserSession,
+) -> Result<Result<(Vec<Photo>, Tokens), Response>, PrinterError> {
+    let dance = &session.dance;
+    let Some(mut tokens) = state.tokens.clone() else {
+        return Ok(Err(super::see_other("/", None)));
+    };
     let client = printer.client().await?;
     if state.access_token_forgotten {
+        dance.became(Flow::Refresh(RefreshCause::Forgotten));
         dance.record(
             NewStep::new(
                 Lane::Client,
@@ -71,18 +106,19 @@ pub async fn photos(
             )
             .note("it was forgotten on purpose: refresh before calling the photo API"),
         );
-        match observed(super::observer(&printer, &dance), client.refresh(&tokens)).await {
+        match observed(super::observer(printer, dance), client.refresh(&tokens)).await {
             Ok(fresh) => {
                 tokens = fresh;
                 state.tokens = Some(tokens.clone());
                 state.access_token_forgotten = false;
             }
-            Err(ClientError::ReauthorizationRequired) => {
-                return Ok(super::tokens::reauthorization_required(
-                    &mut state,
-                    &dance,
+            Err(e) if super::tokens::ends_authorization(&e) => {
+                return Ok(Err(super::tokens::reauthorization_required(
+                    state,
+                    dance,
                     &session.csrf,
-                ));
+                    &e,
+                )));
             }
             Err(e) => return Err(PrinterError::AuthorizationServer(e)),
         }
@@ -96,7 +132,7 @@ pub async fn photos(
         .get(url)
         .header(header::ACCEPT, "application/json");
     let result = observed(
-        super::observer(&printer, &dance),
+        super::observer(printer, dance),
         client.call_with_retry(&mut tokens, request),
     )
     .await;
@@ -104,12 +140,13 @@ pub async fn photos(
     state.tokens = Some(tokens.clone());
     let response = match result {
         Ok(r) => r,
-        Err(ClientError::ReauthorizationRequired) => {
-            return Ok(super::tokens::reauthorization_required(
-                &mut state,
-                &dance,
+        Err(e) if super::tokens::ends_authorization(&e) => {
+            return Ok(Err(super::tokens::reauthorization_required(
+                state,
+                dance,
                 &session.csrf,
-            ));
+                &e,
+            )));
         }
         Err(e) => return Err(PrinterError::Resource(e.to_string())),
     };
@@ -118,13 +155,13 @@ pub async fn photos(
         dance.record(
             NewStep::new(Lane::Client, Lane::Browser, Channel::Front, "403 Forbidden").failed(true),
         );
-        return Ok(message_with_csrf(
+        return Ok(Err(message_with_csrf(
             StatusCode::FORBIDDEN,
             "Not allowed to read your photos",
             "The photo API refused the printer's token for listing your photos (it needs photos:read). Authorize again and leave that permission checked.",
             Some("Authorize again"),
             &session.csrf,
-        ));
+        )));
     }
     if !status.is_success() {
         dance.record(
@@ -145,24 +182,12 @@ pub async fn photos(
         .json()
         .await
         .map_err(|_| PrinterError::Resource("the photo API's answer could not be read".into()))?;
-    let photos: Vec<Photo> = list
+    let photos = list
         .photos
         .into_iter()
         .filter(|p| valid_id(&p.id))
         .collect();
-    dance.record(
-        NewStep::new(Lane::Client, Lane::Browser, Channel::Front, "200 OK")
-            .param("photos", photos.len().to_string())
-            .note("the photo grid; its images are fetched the same way (GET /photos/{id} with the same bearer token) and not drawn one by one"),
-    );
-    let panel = super::token_panel(&printer, &tokens, false);
-    let notice = state.notice.take();
-    drop(state);
-    Ok(render(
-        StatusCode::OK,
-        "photos.html",
-        context! { title => "Your photos", photos, panel, notice, csrf => &session.csrf },
-    ))
+    Ok(Ok((photos, tokens)))
 }
 
 /// `GET /photos/{id}/image`: one image, fetched with the session's access
@@ -249,25 +274,60 @@ pub async fn image(
     r
 }
 
-/// `GET /print?photo=…&photo=…`: a print-ready page of the chosen photos.
+/// `GET /print?photo=…&photo=…`: a print-ready page of the chosen photos,
+/// captioned with their names from the photo API (the ids in the query
+/// are the API's own; ids it no longer lists are left out, and said so).
 pub async fn print(
     State(printer): State<Printer>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Response {
-    if printer.sessions().find(&headers).is_none() {
-        return super::see_other("/", None);
-    }
+) -> Result<Response, PrinterError> {
+    let Some(session) = printer.sessions().find(&headers) else {
+        return Ok(super::see_other("/", None));
+    };
     let query = query.unwrap_or_default();
-    let photos: Vec<String> = url::form_urlencoded::parse(query.as_bytes())
+    let chosen: Vec<String> = url::form_urlencoded::parse(query.as_bytes())
         .filter(|(k, _)| k == "photo")
         .map(|(_, v)| v.into_owned())
         .filter(|id| valid_id(id))
         .take(100)
         .collect();
-    render(
+    let dance = session.dance.clone();
+    let mut state = session.state.lock().await;
+    if state.tokens.is_none() {
+        state.notice = Some("Authorize the printer first.".into());
+        return Ok(super::see_other("/", None));
+    }
+    dance.begin(Flow::Print);
+    dance.record(
+        NewStep::new(Lane::Browser, Lane::Client, Channel::Front, "GET /print")
+            .param("photos", chosen.len().to_string())
+            .note("the chosen photos; their names come from the photo API"),
+    );
+    let (listed, _) = match list(&printer, &session, &mut state).await? {
+        Ok(listed) => listed,
+        Err(page) => return Ok(page),
+    };
+    drop(state);
+    let photos: Vec<&Photo> = chosen
+        .iter()
+        .filter_map(|id| listed.iter().find(|p| &p.id == id))
+        .collect();
+    let missing = chosen.len() - photos.len();
+    let notice = (missing > 0).then(|| {
+        format!(
+            "{missing} of the chosen photos {} no longer in your photo library.",
+            if missing == 1 { "is" } else { "are" }
+        )
+    });
+    dance.record(
+        NewStep::new(Lane::Client, Lane::Browser, Channel::Front, "200 OK")
+            .param("photos", photos.len().to_string())
+            .note("the print page, each photo captioned with its name"),
+    );
+    Ok(render(
         StatusCode::OK,
         "print.html",
-        context! { title => "Ready to print", photos },
-    )
+        context! { title => "Ready to print", photos, notice },
+    ))
 }

@@ -9,29 +9,57 @@ use tessera_client::observe::observed;
 use tessera_client::{Error as ClientError, TokenKind};
 
 use crate::Printer;
-use crate::dance::{Channel, DanceLog, Lane, NewStep};
+use crate::dance::{Channel, DanceLog, Flow, Lane, NewStep, RefreshCause};
 use crate::error::PrinterError;
 use crate::pages::message_with_csrf;
 use crate::sessions::BrowserSession;
 
-/// The refresh token no longer works: the tokens are dropped and the page
-/// says why, with the button that starts the authorization again.
+/// Whether a refresh error ends what the session holds: the refresh token
+/// is refused, or the refreshed ID token is about someone else.
+pub(super) fn ends_authorization(e: &ClientError) -> bool {
+    matches!(
+        e,
+        ClientError::ReauthorizationRequired | ClientError::IdentityChanged { .. }
+    )
+}
+
+/// The refresh token no longer works (or the refresh named another user):
+/// the tokens are dropped and the page says why, with the button that
+/// starts the authorization again.
 pub(super) fn reauthorization_required(
     state: &mut BrowserSession,
     dance: &DanceLog,
     csrf: &str,
+    why: &ClientError,
 ) -> Response {
     state.tokens = None;
     state.access_token_forgotten = false;
+    state.revoked = false;
+    dance.became(Flow::Ended);
+    let (note, message) = match why {
+        ClientError::IdentityChanged { .. } => (
+            format!("{why}: the new tokens are not used, the old ones are dropped, and the user must sign in again"),
+            "The authorization server's new ID token is about someone else than the person who signed in, so the printer did not use the new tokens and dropped the old ones. Sign in again to keep printing.",
+        ),
+        _ => (
+            "the authorization server refused the refresh token (invalid_grant): the tokens are dropped and the user must authorize again".to_owned(),
+            "The authorization server no longer accepts the printer's refresh token: it was revoked, it expired, or your grant ended. To keep printing, the printer has to ask for your permission again.",
+        ),
+    };
     dance.record(
-        NewStep::new(Lane::Client, Lane::Client, Channel::Local, "authorization has ended")
-            .note("the authorization server refused the refresh token (invalid_grant): the tokens are dropped and the user must authorize again")
-            .failed(true),
+        NewStep::new(
+            Lane::Client,
+            Lane::Client,
+            Channel::Local,
+            "authorization has ended",
+        )
+        .note(note)
+        .failed(true),
     );
     message_with_csrf(
         StatusCode::OK,
         "Please authorize the printer again",
-        "The authorization server no longer accepts the printer's refresh token: it was revoked, it expired, or your grant ended. To keep printing, the printer has to ask for your permission again.",
+        message,
         Some("Authorize again"),
         csrf,
     )
@@ -52,6 +80,7 @@ pub async fn refresh(
     let Some(tokens) = state.tokens.clone() else {
         return Ok(super::see_other("/", None));
     };
+    dance.begin(Flow::Refresh(RefreshCause::Button));
     dance.record(
         NewStep::new(
             Lane::Browser,
@@ -67,11 +96,15 @@ pub async fn refresh(
             state.tokens = Some(fresh);
             state.access_token_forgotten = false;
             state.notice = Some("New tokens from the authorization server.".into());
+            dance.continues_with_photos();
             Ok(super::see_other("/photos", None))
         }
-        Err(ClientError::ReauthorizationRequired) => {
-            Ok(reauthorization_required(&mut state, &dance, &session.csrf))
-        }
+        Err(e) if ends_authorization(&e) => Ok(reauthorization_required(
+            &mut state,
+            &dance,
+            &session.csrf,
+            &e,
+        )),
         Err(e) => Err(PrinterError::AuthorizationServer(e)),
     }
 }
@@ -89,6 +122,7 @@ pub async fn forget(
     super::check_csrf(&session, &body)?;
     let mut state = session.state.lock().await;
     if state.tokens.is_some() {
+        session.dance.begin(Flow::Forget);
         session.dance.record(
             NewStep::new(
                 Lane::Browser,
@@ -115,8 +149,8 @@ pub async fn forget(
 
 /// `POST /tokens/revoke`: RFC 7009 revocation of the refresh token (which
 /// ends the grant at the AS). The printer keeps the now-useless refresh
-/// token and forgets the access token, so the next call shows the refused
-/// refresh and the new authorization.
+/// token, marked revoked in the token panel, and forgets the access token,
+/// so the next call shows the refused refresh and the new authorization.
 pub async fn revoke(
     State(printer): State<Printer>,
     headers: HeaderMap,
@@ -131,6 +165,7 @@ pub async fn revoke(
     let Some(tokens) = state.tokens.clone() else {
         return Ok(super::see_other("/", None));
     };
+    dance.begin(Flow::Revoke);
     dance.record(
         NewStep::new(
             Lane::Browser,
@@ -152,6 +187,7 @@ pub async fn revoke(
     .await
     .map_err(PrinterError::AuthorizationServer)?;
     state.access_token_forgotten = true;
+    state.revoked = true;
     state.notice = Some(
         "Revoked at the authorization server. The next call needs a refresh, which the server will refuse."
             .into(),
