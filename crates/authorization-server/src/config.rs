@@ -63,6 +63,8 @@ pub struct ServerConfig {
     pub refresh_retry_window_secs: i64,
     /// How often expired rows are removed; `None` turns housekeeping off.
     pub housekeeping_interval_secs: Option<u64>,
+    /// The name the pages show and the words for each scope at consent.
+    pub presentation: crate::presentation::Presentation,
 }
 
 impl ServerConfig {
@@ -93,6 +95,7 @@ impl ServerConfig {
             keys: Default::default(),
             refresh_retry_window_secs: DEFAULT_REFRESH_RETRY_WINDOW_SECS,
             housekeeping_interval_secs: Some(DEFAULT_HOUSEKEEPING_INTERVAL_SECS),
+            presentation: crate::presentation::Presentation::for_issuer(issuer),
         })
     }
 

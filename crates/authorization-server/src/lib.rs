@@ -22,6 +22,7 @@ pub mod id_tokens;
 pub mod keys;
 pub mod pages;
 pub mod passwords;
+pub mod presentation;
 pub mod refresh_retry;
 pub mod routes;
 pub mod sealing;
@@ -99,9 +100,14 @@ pub fn router(state: AppState) -> Router {
             get(metadata::openid_configuration),
         )
         .route("/jwks.json", get(jwks::jwks))
+        .route("/", get(home::home))
         .route("/healthz", get(misc::health))
         .route("/static/tessera.css", get(misc::stylesheet));
     let base = state.config.base_path().to_owned();
+    let site = pages::Site {
+        base: base.clone(),
+        display_name: state.config.presentation.display_name().to_owned(),
+    };
     let metadata_path = format!("/.well-known/oauth-authorization-server{base}");
     let app = if base.is_empty() {
         endpoints
@@ -110,10 +116,11 @@ pub fn router(state: AppState) -> Router {
     };
     app.route(&metadata_path, get(metadata::metadata))
         .fallback(misc::not_found)
-        // Error pages link the stylesheet under the issuer's path too.
+        // Error pages link the stylesheet under the issuer's path too, and
+        // every page carries the server's name.
         .layer(axum::middleware::from_fn(
             move |req: Request<axum::body::Body>, next: axum::middleware::Next| {
-                pages::BASE_PATH.scope(base.clone(), next.run(req))
+                pages::SITE.scope(site.clone(), next.run(req))
             },
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

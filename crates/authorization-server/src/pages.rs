@@ -1,5 +1,6 @@
-//! HTML pages: login, consent and error pages, with the headers every AS page
-//! carries (RFC 9700 §4.16 clickjacking, §4.2.4 referrer leaks).
+//! HTML pages: login, consent, the server's own home page and error pages,
+//! with the headers every AS page carries (RFC 9700 §4.16 clickjacking,
+//! §4.2.4 referrer leaks), each under the server's display name.
 //!
 //! Templates are compiled into the binary and auto-escaped (minijinja escapes
 //! every value in `.html` templates), so reflected values cannot inject markup.
@@ -16,6 +17,7 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ("base.html", include_str!("templates/base.html")),
         ("login.html", include_str!("templates/login.html")),
         ("consent.html", include_str!("templates/consent.html")),
+        ("home.html", include_str!("templates/home.html")),
         ("error.html", include_str!("templates/error.html")),
         ("logged_out.html", include_str!("templates/logged_out.html")),
         (
@@ -42,7 +44,15 @@ pub const CONTENT_SECURITY_POLICY: &str =
     "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// Renders a template into a response with the page security headers.
+/// Every page also gets `display_name`, the server's own name (issue 12
+/// item 10: the user sees whose page this is), and `base` unless the
+/// handler gave it.
 pub fn render(status: StatusCode, template: &str, context: minijinja::Value) -> Response {
+    let site = SITE.try_with(Clone::clone).unwrap_or_default();
+    let context = minijinja::context! {
+        ..context,
+        ..minijinja::context! { base => site.base, display_name => site.display_name }
+    };
     let rendered = TEMPLATES
         .get_template(template)
         .and_then(|t| t.render(context));
@@ -61,20 +71,34 @@ pub fn render(status: StatusCode, template: &str, context: minijinja::Value) -> 
     }
 }
 
+/// What every page of this server shows, whoever renders it.
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// The issuer's path: the stylesheet and forms live under it.
+    pub base: String,
+    /// The server's display name (`Presentation::display_name`).
+    pub display_name: String,
+}
+
+impl Default for Site {
+    fn default() -> Self {
+        Self {
+            base: String::new(),
+            display_name: "Tessera".to_owned(),
+        }
+    }
+}
+
 tokio::task_local! {
-    /// The issuer's path for the request being answered, so that error
-    /// pages, which are built without the state at hand, link the stylesheet
-    /// under it (set for every request by [`crate::router`]).
-    pub static BASE_PATH: String;
+    /// The site of the request being answered, so that error pages, which
+    /// are built without the state at hand, link the stylesheet under the
+    /// issuer's path and carry the server's name (set for every request by
+    /// [`crate::router`]).
+    pub static SITE: Site;
 }
 
 pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
-    let base = BASE_PATH.try_with(Clone::clone).unwrap_or_default();
-    render(
-        status,
-        "error.html",
-        minijinja::context! { title, message, base },
-    )
+    render(status, "error.html", minijinja::context! { title, message })
 }
 
 /// Adds the headers every HTML page needs.
@@ -103,7 +127,13 @@ mod tests {
 
     #[test]
     fn every_template_compiles() {
-        for name in ["base.html", "login.html", "consent.html", "error.html"] {
+        for name in [
+            "base.html",
+            "login.html",
+            "consent.html",
+            "error.html",
+            "home.html",
+        ] {
             assert!(TEMPLATES.get_template(name).is_ok(), "{name}");
         }
     }

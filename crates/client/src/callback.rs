@@ -6,12 +6,14 @@
 
 use std::time::SystemTime;
 
-use oauth2::{AuthorizationCode, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, Scope};
+use oauth2::{
+    AuthorizationCode, CsrfToken, PkceCodeChallenge, PkceCodeVerifier, Scope, TokenResponse as _,
+};
 use subtle::ConstantTimeEq as _;
 
-use crate::client::OAuthClient;
+use crate::client::{OAuthClient, TokenKind};
 use crate::error::{CallbackError, from_token_error};
-use crate::tokens::{Secret, Tokens};
+use crate::tokens::{Secret, TokenResponse, Tokens};
 
 /// One authorization request in flight. The caller keeps it in the browser
 /// session that started it (never in a global cache keyed by `state`:
@@ -82,7 +84,11 @@ impl OAuthClient {
     }
 
     /// Checks the callback's query against `pending` and, only if every
-    /// check passes, trades the code (HTTP Basic + PKCE verifier).
+    /// check passes, trades the code (HTTP Basic + PKCE verifier). Tokens
+    /// that come back but fail the client's checks (no ID token although
+    /// `openid` was asked for, a refused ID token, another token type than
+    /// bearer) are revoked at the server (RFC 7009) rather than left live,
+    /// and the answer is [`CallbackError::UnusableTokens`].
     pub async fn complete(
         &self,
         pending: PendingAuthorization,
@@ -100,7 +106,24 @@ impl OAuthClient {
             .request_async(&self.http)
             .await
             .map_err(from_token_error)?;
-        let mut tokens = Tokens::from_response(&response, (self.clock)(), &pending.scopes, None)?;
+        // From here on the server has issued tokens: a refusal is not "the
+        // exchange failed", and what cannot be used must not stay granted.
+        match self.accept(&pending, &response).await {
+            Ok(tokens) => Ok(tokens),
+            Err(reason) => {
+                let revoked = self.revoke_unusable(&response).await;
+                Err(CallbackError::UnusableTokens { reason, revoked })
+            }
+        }
+    }
+
+    /// The checks a token response from the code exchange must pass.
+    async fn accept(
+        &self,
+        pending: &PendingAuthorization,
+        response: &TokenResponse,
+    ) -> Result<Tokens, crate::Error> {
+        let mut tokens = Tokens::from_response(response, (self.clock)(), &pending.scopes, None)?;
         if let Some(nonce) = &pending.nonce {
             let id_token = response
                 .extra_fields()
@@ -122,12 +145,27 @@ impl OAuthClient {
                 // Another subject's answer is an attack; an unreachable
                 // UserInfo only costs the name.
                 if let Err(e @ crate::Error::InvalidIdToken(_)) = answer {
-                    return Err(e.into());
+                    return Err(e);
                 }
             }
             tokens.identity = Some(identity);
         }
         Ok(tokens)
+    }
+
+    /// Revokes the tokens of a response the client will not use: the
+    /// refresh token first (at Tessera, and at any server following RFC 7009
+    /// §2.1, that ends the grant), then the access token, for servers that
+    /// do not cascade. Whether every revocation succeeded.
+    async fn revoke_unusable(&self, response: &TokenResponse) -> bool {
+        let mut revoked = true;
+        if let Some(refresh) = response.refresh_token() {
+            let token = Secret::new(refresh.secret().clone());
+            revoked &= self.revoke(&token, TokenKind::Refresh).await.is_ok();
+        }
+        let access = Secret::new(response.access_token().secret().clone());
+        revoked &= self.revoke(&access, TokenKind::Access).await.is_ok();
+        revoked
     }
 }
 

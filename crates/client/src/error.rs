@@ -1,8 +1,9 @@
 //! Errors. None of them carries a token, a code or a verifier: they are
 //! built from error codes and our own words, never from response bodies.
 
-/// Why a callback was refused. Every variant except `TokenRequest` is
-/// decided before any request reaches the authorization server.
+/// Why a callback was refused. Every variant except `TokenRequest` and
+/// `UnusableTokens` is decided before any request reaches the authorization
+/// server.
 #[derive(Debug, thiserror::Error)]
 pub enum CallbackError {
     #[error("the callback has no state")]
@@ -26,9 +27,24 @@ pub enum CallbackError {
     },
     #[error("the callback has no code")]
     MissingCode,
-    /// The code exchange itself failed.
+    /// The code exchange itself failed: no tokens were issued.
     #[error("the code exchange failed: {0}")]
     TokenRequest(#[from] Error),
+    /// Tokens were issued, but the answer failed the client's checks (no
+    /// ID token although `openid` was asked for, a refused ID token,
+    /// another token type than bearer), so the client cannot use them. It
+    /// asked the server to revoke them (RFC 7009): `revoked` says whether
+    /// every revocation succeeded.
+    #[error("tokens were issued but cannot be used: {reason}; {}", revocation_outcome(*.revoked))]
+    UnusableTokens { reason: Error, revoked: bool },
+}
+
+fn revocation_outcome(revoked: bool) -> &'static str {
+    if revoked {
+        "they were revoked"
+    } else {
+        "revoking them failed"
+    }
 }
 
 /// Discovery, token-endpoint, revocation and resource-call errors.

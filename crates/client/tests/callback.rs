@@ -126,3 +126,35 @@ async fn a_callback_without_code_is_refused() {
     assert!(matches!(r, Err(CallbackError::MissingCode)), "{r:?}");
     assert_eq!(s.token_requests(), 0);
 }
+
+/// Issue 12 item 3: tokens that were issued but fail the client's checks
+/// (here an ID token already expired by the client's clock, a day ahead of
+/// the server's) are not a failed exchange: the answer says tokens were
+/// issued, and the client revoked them, so no grant stays live at the AS.
+#[tokio::test]
+async fn issued_tokens_the_client_cannot_use_are_revoked() {
+    let s = start().await;
+    let client = s.client().await.with_clock(std::sync::Arc::new(|| {
+        tessera_runtime::system_time() + std::time::Duration::from_secs(24 * 3600)
+    }));
+    let (url, pending) = client.begin(&["openid", "photos:read"]);
+    let callback = Browser::new(&s).authorize_as_alice(&url, "approve").await;
+    let r = client.complete(pending, &callback).await;
+    let Err(CallbackError::UnusableTokens { reason, revoked }) = &r else {
+        panic!("{r:?}");
+    };
+    assert!(
+        matches!(reason, tessera_client::Error::InvalidIdToken("expired")),
+        "{reason:?}"
+    );
+    assert!(revoked);
+    let text = r.as_ref().err().unwrap().to_string();
+    assert!(text.contains("tokens were issued"), "{text}");
+    assert_eq!(s.token_requests(), 1);
+    let grants = s.grants().await;
+    assert_eq!(grants.len(), 1);
+    assert!(
+        grants[0].revoked_at.is_some(),
+        "the grant no longer stands at the AS"
+    );
+}

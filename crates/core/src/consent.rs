@@ -2,7 +2,8 @@
 //! authorization request without showing the consent page again
 //! (docs/conformance.md decisions: per user, client and scope set; `prompt=consent`
 //! always shows the page; for public clients only for the redirect URI that
-//! got it, since their identity cannot be assured).
+//! got it, since their identity cannot be assured), and what the consent
+//! page may offer as a choice (`openid` is not one).
 
 use crate::authorize::AuthorizationRequest;
 use crate::client::Client;
@@ -59,9 +60,29 @@ pub fn remember(
     }
 }
 
-/// Only what was asked can be granted, whatever the consent form says.
+/// Scopes that are not a choice on the consent page. `openid` says what the
+/// client is (an OpenID Connect client signing the user in), not a
+/// permission: a client asking for it breaks without it (no ID token), so it
+/// is shown as a fixed line, and refusing it is refusing the request (Deny).
+pub const FIXED_SCOPES: &[&str] = &["openid"];
+
+/// Whether the consent page may let the user leave `scope` unchecked.
+pub fn is_optional(scope: &str) -> bool {
+    !FIXED_SCOPES.contains(&scope)
+}
+
+/// What the user approved: only what was asked can be granted, whatever the
+/// consent form says, and the fixed scopes asked for are granted with it
+/// (a form that omits `openid`, which the page never offers as a choice, does
+/// not drop it).
 pub fn granted(checked: &Scope, request: &AuthorizationRequest) -> Scope {
-    checked.intersection(&request.scope)
+    let fixed = request
+        .scope
+        .iter()
+        .filter(|s| !is_optional(s))
+        .map(str::to_owned);
+    let fixed = Scope::from_tokens(fixed).unwrap_or_default();
+    checked.intersection(&request.scope).union(&fixed)
 }
 
 #[cfg(test)]
@@ -180,6 +201,29 @@ mod tests {
         let r = request("a b", "https://x/cb", false);
         let checked = Scope::parse("b c").unwrap_or_default();
         assert_eq!(granted(&checked, &r).to_string(), "b");
+    }
+
+    /// Issue 12 item 3: `openid` is not a choice. A form that leaves it out
+    /// while granting another scope still grants it; a request without it
+    /// gets nothing extra.
+    #[test]
+    fn openid_is_granted_with_any_approval_even_if_the_form_omits_it() {
+        assert!(!is_optional("openid"));
+        assert!(is_optional("profile") && is_optional("photos:read"));
+        let oidc = request("openid profile a", "https://x/cb", false);
+        let only_a = Scope::parse("a").unwrap_or_default();
+        assert_eq!(granted(&only_a, &oidc).to_string(), "a openid");
+        assert_eq!(
+            granted(&Scope::default(), &oidc).to_string(),
+            "openid",
+            "approving with every choice unchecked is signing in only"
+        );
+        let plain = request("a b", "https://x/cb", false);
+        assert_eq!(
+            granted(&Scope::parse("a openid").unwrap_or_default(), &plain).to_string(),
+            "a",
+            "openid that was not asked is not granted"
+        );
     }
 
     /// Allow both, then refuse one on a `prompt=consent` page: the next

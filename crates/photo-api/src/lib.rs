@@ -2,6 +2,7 @@
 //! service the photo printer wants to read from).
 //!
 //! ```text
+//! GET    /              -             what this API is (JSON)
 //! GET    /photos        photos:read   the token subject's photos (JSON)
 //! GET    /photos/{id}   photos:read   one image
 //! POST   /photos        photos:write  upload an image (PNG, JPEG, GIF, WebP; 2 MiB)
@@ -12,6 +13,7 @@
 //! route; the router takes the read and write guards as tower layers so the
 //! binary decides how tokens are checked (local JWT or introspection).
 
+pub mod about;
 pub mod images;
 pub mod routes;
 pub mod store;
@@ -55,8 +57,8 @@ impl PhotoApi {
 }
 
 /// The API's routes. `read` and `write` are the guard layers requiring
-/// `photos:read` and `photos:write`.
-pub fn router<R, W>(api: PhotoApi, read: R, write: W) -> Router
+/// `photos:read` and `photos:write`; `about` is what `GET /` describes.
+pub fn router<R, W>(api: PhotoApi, about: about::About, read: R, write: W) -> Router
 where
     R: Layer<Route> + Clone + Send + Sync + 'static,
     R::Service: Service<Request, Error = Infallible> + Clone + Send + Sync + 'static,
@@ -81,7 +83,9 @@ where
         .with_state(api);
     Router::new()
         .merge(photos)
+        .route("/", get(about::about).with_state(about))
         .route("/healthz", get(|| async { "ok" }))
+        .fallback(about::not_found)
         // Room for the largest upload plus a little; the handler checks the
         // exact limit and answers with a clear 413.
         .layer(DefaultBodyLimit::max(images::MAX_UPLOAD_BYTES + 64 * 1024))
@@ -97,6 +101,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let app = router(
         api,
+        about::About::of(guard),
         guard.require("photos:read"),
         guard.require("photos:write"),
     );

@@ -273,3 +273,54 @@ async fn introspection_mode_refuses_a_revoked_token_and_fails_closed() {
     }
     assert_eq!(status, 503);
 }
+
+/// Issue 12 item 9: the API's own address says what it is (JSON: it is an
+/// API), naming its resource identifier, its authorization server and its
+/// routes with their scopes; another address is a JSON 404, not an empty
+/// body. Neither needs a token.
+#[tokio::test]
+async fn the_root_describes_the_api_and_unknown_addresses_say_so() {
+    let s = start(|issuer| GuardConfig::jwt(issuer, PHOTOS)).await;
+    let r = s.http.get(format!("{}/", s.photos)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let about: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(about["resource"], PHOTOS);
+    assert_eq!(
+        about["authorization_servers"],
+        serde_json::json!([s.issuer])
+    );
+    assert_eq!(
+        about["scopes_supported"],
+        serde_json::json!(["photos:read", "photos:write"])
+    );
+    let routes: Vec<(String, String, String)> = about["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let field = |k: &str| e[k].as_str().unwrap().to_owned();
+            (field("method"), field("path"), field("scope"))
+        })
+        .collect();
+    assert!(routes.contains(&("GET".into(), "/photos".into(), "photos:read".into())));
+    assert!(routes.contains(&("POST".into(), "/photos".into(), "photos:write".into())));
+    assert!(about["description"].as_str().unwrap().contains("Bearer"));
+    // Every route described exists, behind the guard (401 without a token).
+    for (method, path, _) in &routes {
+        let url = format!("{}{}", s.photos, path.replace("{id}", "p1"));
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let r = s.http.request(method, &url).send().await.unwrap();
+        assert_eq!(r.status(), 401, "{url}");
+    }
+
+    let r = s
+        .http
+        .get(format!("{}/nothing-here", s.photos))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "not_found");
+}

@@ -1034,3 +1034,57 @@ async fn issue12_item8_the_dance_is_grouped_by_flow() {
     let total: usize = flows.iter().map(|f| f.3).sum();
     assert_eq!(total, app.steps(&browser).await.len());
 }
+
+/// Issue 12 item 3: when the token response cannot be used (here the ID
+/// token is already expired by the printer's clock, a day ahead of the
+/// AS's), the printer does not claim the code exchange failed: it says
+/// tokens were issued and that it revoked them, and the grant no longer
+/// stands at the AS.
+#[tokio::test]
+async fn tokens_the_printer_cannot_use_are_revoked_and_reported_as_such() {
+    let app = app_with(|c| {
+        c.scopes = ["openid", "photos:read"].map(String::from).to_vec();
+    })
+    .await;
+    app.ahead.store(24 * 3600, Ordering::SeqCst);
+    let browser = Browser::new(&app.servers);
+    let query = app.authorize(&browser, None).await;
+    let (status, page) = app.callback_outcome(&browser, &query).await;
+    assert_eq!(status, 502);
+    let message = text_of(&page, "#message");
+    assert!(!message.contains("could not trade"), "{message}");
+    assert!(message.contains("issued tokens"), "{message}");
+    assert!(message.contains("expired"), "{message}");
+    assert!(message.contains("revoked them"), "{message}");
+    let grants = app.servers.grants().await;
+    assert_eq!(grants.len(), 1);
+    assert!(grants[0].revoked_at.is_some(), "nothing stays granted");
+    let labels: Vec<String> = app.steps(&browser).await.into_iter().map(|s| s.3).collect();
+    assert!(
+        labels.iter().any(|l| l == "POST /revoke"),
+        "the dance shows the revocation: {labels:?}"
+    );
+}
+
+/// Issue 12 item 9: an unknown address is a page in the printer's style,
+/// not an empty body.
+#[tokio::test]
+async fn an_unknown_address_is_a_styled_not_found_page() {
+    let app = app().await;
+    let r = reqwest::get(app.url("/no-such-page")).await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(r.headers().contains_key("content-security-policy"));
+    let page = r.text().await.unwrap();
+    assert_eq!(text_of(&page, "h1"), "Page not found");
+    assert!(page.contains(r#"href="/static/printer.css""#), "{page}");
+    assert!(
+        page.contains(r#"<a href="/">Back to the start</a>"#),
+        "{page}"
+    );
+}

@@ -188,6 +188,16 @@ impl Guard {
         &self.0.realm
     }
 
+    /// The authorization server whose tokens this guard accepts.
+    pub fn issuer(&self) -> &str {
+        &self.0.issuer
+    }
+
+    /// The resource's identifier: the `aud` its tokens must carry.
+    pub fn resource(&self) -> &str {
+        &self.0.resource
+    }
+
     /// The answer for `error`: status, `WWW-Authenticate` challenge and
     /// JSON body (RFC 6750 §3), for handlers that refuse on their own.
     pub fn rejection(&self, error: &GuardError) -> Response {

@@ -1,6 +1,7 @@
 //! The configuration file (TOML), with every top-level key also settable as a
 //! `TESSERA_<KEY>` environment variable.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -39,6 +40,7 @@ const ENV_KEYS: &[&str] = &[
     "database_schema",
     "refresh_retry_window_secs",
     "housekeeping_interval_secs",
+    "display_name",
 ];
 
 /// Reads `path` if given (it must then exist), then the environment
@@ -114,6 +116,13 @@ pub struct FileConfig {
     /// A tracing filter, such as `info` or `tessera=debug`.
     #[serde(default = "defaults::log")]
     pub log: String,
+    /// The server's name on its pages (login, consent, home), so users see
+    /// whose page they are on; "Tessera at <issuer host>" when absent.
+    pub display_name: Option<String>,
+    /// What each scope means, in words, on the consent page (scope → text).
+    /// The OpenID Connect scopes have built-in words, which these replace.
+    #[serde(default)]
+    pub scope_descriptions: BTreeMap<String, String>,
     #[serde(default)]
     pub clients: Vec<ClientSpec>,
     /// Protected resources (RFC 8707): the audiences tokens may be issued for.
@@ -215,6 +224,13 @@ impl FileConfig {
         }
         if let Some(v) = self.housekeeping_interval_secs {
             config.housekeeping_interval_secs = (v > 0).then_some(v);
+        }
+        let words = &mut config.presentation;
+        if let Some(name) = &self.display_name {
+            words.set_display_name(name)?;
+        }
+        for (scope, text) in &self.scope_descriptions {
+            words.describe(scope, text)?;
         }
         if let Some(f) = &self.access_token_format {
             config.access_token_format = f.parse()?;

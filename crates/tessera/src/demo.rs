@@ -102,6 +102,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "key_encryption_key": key_encryption_key,
         "log": args.log,
         "resources": [{ "identifier": api, "name": "Photo storage", "scopes": ["photos:read", "photos:write"] }],
+        "scope_descriptions": {
+            "photos:read": "See the photos in your photo storage",
+            "photos:write": "Add photos to your photo storage and delete them",
+        },
         "clients": [
             { "client_id": "photo-api", "name": "Photo storage API", "client_secret": api_secret,
               "grant_types": ["client_credentials"], "introspect": true, "resource": api },

@@ -478,3 +478,119 @@ fn sigterm_right_after_listening_is_a_graceful_stop() {
         stop(child);
     }
 }
+
+/// The value of the hidden field `name` in an AS page.
+fn hidden_field(html: &str, name: &str) -> String {
+    let marker = format!(r#"name="{name}" value=""#);
+    let start = html.find(&marker).unwrap() + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+/// Issue 12 item 10: `display_name` and `[scope_descriptions]` in the
+/// configuration file reach the server's pages (its home page and the
+/// consent page); a description the page could not show is refused at
+/// start, naming the key and the scope.
+#[tokio::test(flavor = "multi_thread")]
+async fn issue12_item10_the_pages_speak_as_the_configuration_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tessera.toml");
+    let file = |descriptions: &str| {
+        format!(
+            r#"
+issuer = "http://localhost:9001"
+listen = "127.0.0.1:0"
+display_name = "Example Photos Login"
+
+[scope_descriptions]
+{descriptions}
+
+[[clients]]
+client_id = "photo-printer"
+name = "Photo Printer"
+client_secret = "photo-printer-secret-0123456789-0123456789"
+redirect_uris = ["http://localhost:9000/callback"]
+scopes = ["photos:read"]
+
+[[users]]
+username = "alice"
+password = "alice-password"
+"#
+        )
+    };
+    std::fs::write(&config, file(r#""photos:read" = "See your photos""#)).unwrap();
+    let (child, port) = start(dir.path(), &config);
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let home = http.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(home.status(), 200);
+    assert!(
+        home.text()
+            .await
+            .unwrap()
+            .contains("<h1>Example Photos Login</h1>")
+    );
+
+    let r = http
+        .get(format!(
+            "{base}/authorize?response_type=code&client_id=photo-printer&scope=openid%20photos:read&state=s\
+             &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
+        ))
+        .send()
+        .await
+        .unwrap();
+    let login = r.headers()["location"].to_str().unwrap().to_owned();
+    let page = http
+        .get(format!("{base}{login}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = http
+        .post(format!("{base}/login"))
+        .form(&[
+            ("csrf_token", hidden_field(&page, "csrf_token")),
+            ("request", hidden_field(&page, "request")),
+            ("username", "alice".into()),
+            ("password", "alice-password".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let consent = r.headers()["location"].to_str().unwrap().to_owned();
+    let page = http
+        .get(format!("{base}{consent}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"<span class="description">See your photos</span>"#),
+        "{page}"
+    );
+    assert!(page.contains("Example Photos Login"), "{page}");
+    assert!(
+        !page.contains(r#"value="openid""#),
+        "openid is no choice: {page}"
+    );
+    stop(child);
+
+    std::fs::write(&config, file(r#""two words" = "Anything""#)).unwrap();
+    let mut serve = tessera(dir.path());
+    serve.args(["serve", "--config"]).arg(&config);
+    let out = run(serve, None);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("scope_descriptions") && err.contains("`two words` is not a scope"),
+        "{err}"
+    );
+}

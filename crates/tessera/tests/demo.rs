@@ -1029,3 +1029,139 @@ async fn a_browser_clicks_through_the_demo_and_sees_every_step_of_the_dance() {
     let (status, _) = demo.interrupt();
     assert!(status.success());
 }
+
+/// The text of the first element matching `css`.
+async fn text_at(c: &fantoccini::Client, css: &str) -> String {
+    c.find(Css(css)).await.unwrap().text().await.unwrap()
+}
+
+/// Issue 12 items 3, 9 and 10 as a newcomer meets them in the demo: each
+/// server's own address says what it is (the AS a page with its issuer and
+/// links, the photo API a description, the printer a styled 404), and the
+/// consent page is visibly the authorization server's, says in words what
+/// each scope allows, where the browser goes back to, and shows `openid` as
+/// a fixed line rather than a checkbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue12_each_server_says_what_it_is_and_consent_speaks_plainly() {
+    if !browser_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let ports = Ports::free();
+    let demo = Demo::start(&ports, dir.path());
+    let (user, password) = demo.credentials();
+    let printer = format!("http://localhost:{}", ports.printer);
+    let issuer = format!("http://localhost:{}", ports.authorization_server);
+    let as_name = format!("Tessera at localhost:{}", ports.authorization_server);
+    let driver = chromedriver().await;
+    let c = browser(&driver, profile.path()).await;
+    let wait = || c.wait().at_most(Duration::from_secs(20));
+
+    // Item 9: the AS's root (the banner links it).
+    c.goto(&format!("{issuer}/")).await.unwrap();
+    assert_eq!(text_at(&c, "h1").await, as_name);
+    assert!(text_at(&c, "dl.facts").await.contains(&issuer));
+    let mut links = Vec::new();
+    for a in c.find_all(Css("dl.facts a")).await.unwrap() {
+        links.push(a.attr("href").await.unwrap().unwrap());
+    }
+    assert!(
+        links.contains(&format!("{issuer}/.well-known/openid-configuration")),
+        "{links:?}"
+    );
+    assert!(links.contains(&format!("{issuer}/jwks.json")), "{links:?}");
+    screenshot(&c, "issue12-as-home").await;
+
+    // The photo API's root: a description, not an empty page.
+    c.goto(&format!("http://localhost:{}/", ports.api))
+        .await
+        .unwrap();
+    let shown = text_at(&c, "body").await;
+    assert!(shown.contains("Tessera photo API"), "{shown}");
+    assert!(shown.contains("photos:read"), "{shown}");
+
+    // The printer's 404: its own page, with the way back.
+    c.goto(&format!("{printer}/no-such-page")).await.unwrap();
+    assert_eq!(text_at(&c, "h1").await, "Page not found");
+    c.find(Css("a[href='/']")).await.unwrap();
+    screenshot(&c, "issue12-printer-404").await;
+
+    // Item 10 and 3: the consent page.
+    c.goto(&format!("{printer}/")).await.unwrap();
+    c.find(Css("#print-my-photos"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait()
+        .for_element(Css("#username"))
+        .await
+        .unwrap()
+        .send_keys(&user)
+        .await
+        .unwrap();
+    c.find(Css("#password"))
+        .await
+        .unwrap()
+        .send_keys(&password)
+        .await
+        .unwrap();
+    assert_eq!(
+        text_at(&c, "header.site").await,
+        as_name,
+        "the login page too"
+    );
+    c.find(Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait().for_element(Css("#fixed-scopes")).await.unwrap();
+    assert_eq!(text_at(&c, "header.site").await, as_name);
+    let lead = text_at(&c, "p.lead").await;
+    assert!(
+        lead.contains("Photo Printer") && lead.contains(&as_name),
+        "{lead}"
+    );
+    assert!(
+        c.find_all(Css("input[value=openid]"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "openid is not a checkbox"
+    );
+    let fixed = text_at(&c, "#fixed-scopes").await;
+    assert!(fixed.contains("Sign you in"), "{fixed}");
+    assert!(fixed.contains("press Deny"), "{fixed}");
+    let choices = text_at(&c, "fieldset").await;
+    for words in [
+        "See your name and basic profile",
+        "See the photos in your photo storage",
+        "Add photos to your photo storage and delete them",
+    ] {
+        assert!(choices.contains(words), "{words} in {choices}");
+    }
+    let body = text_at(&c, "main").await;
+    assert!(
+        body.contains("you will be sent back to localhost"),
+        "{body}"
+    );
+    screenshot(&c, "issue12-consent").await;
+    // Allowing (with openid fixed) signs alice in at the printer.
+    c.find(Css("button[value=approve]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait().for_element(Css("#photo-grid")).await.unwrap();
+    let who = text_at(&c, "#signed-in-as").await;
+    assert!(who.contains("Alice Liddell"), "{who}");
+
+    c.close().await.unwrap();
+    let (status, _) = demo.interrupt();
+    assert!(status.success());
+}

@@ -19,7 +19,7 @@ use tessera_core::user_claims::UserClaims;
 use tessera_photo_api::{PhotoApi, PhotoStore};
 use tessera_protected_resource::{Guard, GuardConfig};
 use tessera_runtime::SystemRandomness;
-use tessera_store::SqliteStore;
+use tessera_store::{Grant, SqliteStore, Store as _};
 use tokio::sync::oneshot;
 
 pub const PHOTOS: &str = "http://localhost:9002";
@@ -51,6 +51,8 @@ pub struct Servers {
     /// The AS's administration, for what an operator does behind the
     /// client's back.
     admin: Admin,
+    /// The AS's own store, to see what stands there.
+    store: Arc<SqliteStore>,
     /// Stops the AS (dropped with the servers).
     stop_as: Option<oneshot::Sender<()>>,
     _dirs: (tempfile::TempDir, tempfile::TempDir),
@@ -159,7 +161,7 @@ impl ServersBuilder {
             .await
             .unwrap();
         let config = ServerConfig::new(&issuer, PHOTOS).unwrap();
-        let state = AppState::new(store, config, Arc::new(SystemClock), rng)
+        let state = AppState::new(store.clone(), config, Arc::new(SystemClock), rng)
             .await
             .unwrap();
         let as_state = state.clone();
@@ -231,6 +233,7 @@ impl ServersBuilder {
             jwks_requests,
             state: as_state,
             admin,
+            store,
             stop_as: Some(stop_as),
             _dirs: (as_dir, api_dir),
         }
@@ -271,6 +274,21 @@ impl Servers {
             .await
             .unwrap();
         assert!(changed);
+    }
+
+    /// Every grant at the AS, oldest first, read from its database: what
+    /// users granted, and whether it still stands (`revoked_at`).
+    pub async fn grants(&self) -> Vec<Grant> {
+        let ids: Vec<String> =
+            sqlx::query_scalar("SELECT grant_id FROM grants ORDER BY created_at, grant_id")
+                .fetch_all(self.store.pool())
+                .await
+                .unwrap();
+        let mut grants = Vec::new();
+        for id in ids {
+            grants.push(self.store.grant(&id).await.unwrap().unwrap());
+        }
+        grants
     }
 
     pub fn token_requests(&self) -> usize {

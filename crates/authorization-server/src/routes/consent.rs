@@ -36,7 +36,14 @@ pub async fn page(
                 .map_or_else(|| u.scheme().to_owned(), str::to_owned)
         })
         .unwrap_or_default();
-    let scopes: Vec<&str> = p.request.scope.iter().collect();
+    // `openid` is a fixed line, not a checkbox (issue 12 item 3): refusing
+    // it is refusing the request.
+    let words = &state.config.presentation;
+    let (optional, fixed): (Vec<&str>, Vec<&str>) = p
+        .request
+        .scope
+        .iter()
+        .partition(|s| tessera_core::consent::is_optional(s));
     pages::render(
         StatusCode::OK,
         "consent.html",
@@ -45,7 +52,8 @@ pub async fn page(
             base => state.config.base_path(),
             client_name => p.client.name,
             redirect_host,
-            scopes,
+            fixed => words.described(fixed.into_iter()),
+            optional => words.described(optional.into_iter()),
             csrf_token => p.session.csrf_token,
             request_id => p.request_id,
             username => user.username,

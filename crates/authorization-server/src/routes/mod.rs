@@ -6,6 +6,7 @@ pub mod authorize;
 pub mod back_channel;
 pub mod consent;
 pub mod end_session;
+pub mod home;
 pub mod introspect;
 pub mod jwks;
 pub mod login;

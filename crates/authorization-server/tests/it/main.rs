@@ -25,6 +25,7 @@ mod login_freshness;
 mod metadata;
 mod oidc;
 mod oidc_basic_op;
+mod pages;
 mod refresh_retry_window;
 mod request_edges;
 mod resource_indicators;

@@ -290,6 +290,21 @@ fn callback_refused(state: &mut BrowserSession, dance: &DanceLog, e: CallbackErr
             format!("The printer could not trade the authorization code for tokens ({inner})."),
             "Start again",
         ),
+        // Issue 12 item 3: the exchange worked, the answer did not; the
+        // library revoked what it could not use.
+        CallbackError::UnusableTokens { reason, revoked } => (
+            StatusCode::BAD_GATEWAY,
+            "The sign-in could not be used",
+            format!(
+                "The authorization server issued tokens, but the printer cannot use them: {reason}. {}",
+                if *revoked {
+                    "The printer revoked them at the authorization server, so nothing stays granted. Start again."
+                } else {
+                    "The printer asked the authorization server to revoke them, but that failed: the access you granted may still stand there. The printer did not keep the tokens."
+                }
+            ),
+            "Start again",
+        ),
         CallbackError::Authorization { code, .. } => (
             StatusCode::BAD_REQUEST,
             "The authorization server said no",
@@ -307,7 +322,10 @@ fn callback_refused(state: &mut BrowserSession, dance: &DanceLog, e: CallbackErr
             "Start again",
         ),
     };
-    let note = if matches!(e, CallbackError::TokenRequest(_)) {
+    let note = if matches!(
+        e,
+        CallbackError::TokenRequest(_) | CallbackError::UnusableTokens { .. }
+    ) {
         e.to_string()
     } else {
         format!("{e}: no token request made")

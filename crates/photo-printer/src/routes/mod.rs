@@ -41,7 +41,18 @@ pub fn router(printer: Printer) -> Router {
         .route("/static/dance.js", get(assets::dance_script))
         .route("/static/print.js", get(assets::print_script))
         .route("/healthz", get(|| async { "ok" }))
+        .fallback(not_found)
         .with_state(printer)
+}
+
+/// Any other address: a page in the printer's own style that says so and
+/// leads back (issue 12 item 9), not an empty body.
+async fn not_found() -> Response {
+    crate::pages::message(
+        axum::http::StatusCode::NOT_FOUND,
+        "Page not found",
+        "There is no page at this address in the Photo Printer.",
+    )
 }
 
 /// The observer that draws a session's back-channel exchanges.
