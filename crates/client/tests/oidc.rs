@@ -101,7 +101,8 @@ async fn issue12_item6_the_key_set_is_cached_and_refetched_once_for_a_new_kid() 
         assert!(
             matches!(
                 r,
-                Err(CallbackError::TokenRequest(Error::InvalidIdToken(why))) if why.contains("does not publish")
+                Err(CallbackError::UnusableTokens { reason: Error::InvalidIdToken(why), revoked: true })
+                    if why.contains("does not publish")
             ),
             "{r:?}"
         );
