@@ -24,7 +24,7 @@ use crate::tokens::{Secret, TokenResponse, Tokens};
 /// encrypted, HttpOnly cookie. Its `Debug` output redacts both.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PendingAuthorization {
-    state: Secret,
+    pub(crate) state: Secret,
     verifier: Secret,
     issuer: String,
     scopes: Vec<String>,

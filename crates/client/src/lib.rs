@@ -16,6 +16,8 @@ mod http;
 mod id_token;
 mod identity;
 mod jwks;
+#[cfg(feature = "native")]
+pub mod native;
 pub mod observe;
 mod resource;
 mod tokens;

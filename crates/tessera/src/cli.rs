@@ -62,6 +62,9 @@ enum Command {
     /// Run the whole dance in one process: the authorization server, the
     /// photo API and the photo printer, with a demo user and clients.
     Demo(crate::demo::DemoArgs),
+    /// The photo client as a native app: sign in through the browser
+    /// (loopback redirect, RFC 8252), then list, get and upload photos.
+    Photos(crate::photos::PhotosArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -84,5 +87,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::PhotoPrinter => crate::photo_printer::run(config).await,
         Command::Demo(args) => crate::demo::run(args).await,
         Command::PhotoApi => crate::photo_api::run(config).await,
+        Command::Photos(args) => crate::photos::run(args).await,
     }
 }

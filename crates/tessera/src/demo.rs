@@ -113,6 +113,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
               "redirect_uris": [format!("{printer_url}/callback")],
               "scopes": ["photos:read", "photos:write"],
               "grant_types": ["authorization_code", "refresh_token"] },
+            // The native client (`tessera photos`): public, any loopback
+            // port (RFC 8252 §7.3).
+            { "client_id": "photo-cli", "name": "Photo CLI",
+              "redirect_uris": ["http://127.0.0.1/callback"],
+              "scopes": ["photos:read", "photos:write"],
+              "grant_types": ["authorization_code", "refresh_token"] },
         ],
         "users": [{ "username": DEMO_USER, "password": DEMO_PASSWORD,
                     "claims": { "name": "Alice Liddell", "preferred_username": DEMO_USER,
@@ -191,6 +197,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("  watch the dance live     {printer_url}/dance");
     println!("  authorization server     {issuer}/");
     println!("  photo-storage API        {api}/");
+    let photos_flags = photos_cli_flags(&issuer, &api, &args);
+    println!("  the native client        tessera photos login{photos_flags}");
+    println!("                           (or: cargo run --release -- photos login{photos_flags})");
     println!("\n  log in as {DEMO_USER} / {DEMO_PASSWORD}");
     match &args.data_dir {
         Some(_) => println!("  data kept in {}", data_dir.display()),
@@ -267,4 +276,17 @@ async fn wait_until_ready(url: &str) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     bail!("the authorization server did not start within 10 s")
+}
+
+/// The `tessera photos` flags that point the native client at this demo:
+/// none on the default ports, which are its defaults.
+fn photos_cli_flags(issuer: &str, api: &str, args: &DemoArgs) -> String {
+    let mut flags = String::new();
+    if args.as_port != 9001 {
+        flags.push_str(&format!(" --issuer {issuer}"));
+    }
+    if args.api_port != 9002 {
+        flags.push_str(&format!(" --api {api}"));
+    }
+    flags
 }

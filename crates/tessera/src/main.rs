@@ -8,6 +8,7 @@ mod demo;
 mod logging;
 mod photo_api;
 mod photo_printer;
+mod photos;
 mod serve;
 mod signals;
 

@@ -194,6 +194,14 @@ async fn the_demo_serves_all_three_parts_and_stops_on_ctrl_c_and_its_data_dir_ca
         assert!(banner.contains(&format!("{printer}/")), "{banner}");
         assert!(banner.contains(&format!("{printer}/dance")), "{banner}");
         assert_eq!(demo.credentials().0, "alice");
+        // Issue 17: the one command that points the native client here.
+        assert!(
+            banner.contains(&format!(
+                "tessera photos login --issuer {issuer} --api http://localhost:{}",
+                ports.api
+            )),
+            "{banner}"
+        );
 
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

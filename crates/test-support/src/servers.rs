@@ -53,6 +53,8 @@ pub struct Servers {
     admin: Admin,
     /// The AS's own store, to see what stands there.
     store: Arc<SqliteStore>,
+    /// The clock of the AS and the photo API.
+    clock: Arc<dyn tessera_runtime::Clock>,
     /// Stops the AS (dropped with the servers).
     stop_as: Option<oneshot::Sender<()>>,
     _dirs: (tempfile::TempDir, tempfile::TempDir),
@@ -62,6 +64,7 @@ pub struct Servers {
 /// [`ServersBuilder::start`].
 pub struct ServersBuilder {
     redirect_uri: String,
+    clock: Arc<dyn tessera_runtime::Clock>,
     guard: Box<dyn FnOnce(&str) -> GuardConfig>,
     clients: Vec<ClientSpec>,
 }
@@ -106,6 +109,13 @@ impl ServersBuilder {
     /// The photo API's guard, given the AS's issuer.
     pub fn guard(mut self, guard: impl FnOnce(&str) -> GuardConfig + 'static) -> Self {
         self.guard = Box::new(guard);
+        self
+    }
+
+    /// The clock of the AS and the photo API (default: the system's), e.g.
+    /// a `ManualClock` to let access tokens expire without waiting.
+    pub fn clock(mut self, clock: Arc<dyn tessera_runtime::Clock>) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -161,7 +171,7 @@ impl ServersBuilder {
             .await
             .unwrap();
         let config = ServerConfig::new(&issuer, PHOTOS).unwrap();
-        let state = AppState::new(store.clone(), config, Arc::new(SystemClock), rng)
+        let state = AppState::new(store.clone(), config, self.clock.clone(), rng)
             .await
             .unwrap();
         let as_state = state.clone();
@@ -215,10 +225,11 @@ impl ServersBuilder {
         let guard = Guard::new((self.guard)(&issuer)).unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let photos = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let api_clock = self.clock.clone();
         tokio::spawn(async move {
             tessera_photo_api::serve(
                 listener,
-                PhotoApi::new(photo_store, Arc::new(SystemClock)),
+                PhotoApi::new(photo_store, api_clock),
                 &guard,
                 std::future::pending(),
             )
@@ -234,6 +245,7 @@ impl ServersBuilder {
             state: as_state,
             admin,
             store,
+            clock: self.clock,
             stop_as: Some(stop_as),
             _dirs: (as_dir, api_dir),
         }
@@ -248,6 +260,7 @@ impl Servers {
     pub fn builder() -> ServersBuilder {
         ServersBuilder {
             redirect_uri: REDIRECT_URI.to_owned(),
+            clock: Arc::new(SystemClock),
             guard: Box::new(|issuer| {
                 GuardConfig::introspection(issuer, PHOTOS, API_CLIENT_ID, API_SECRET)
                     .introspection_cache_max(Duration::ZERO)
@@ -267,7 +280,7 @@ impl Servers {
     /// her access tokens turn inactive (the photo API answers 401
     /// `invalid_token`) and her refresh tokens `invalid_grant`.
     pub async fn end_alices_grants(&self) {
-        let now = tessera_runtime::Clock::now(&SystemClock);
+        let now = self.clock.now();
         let changed = self
             .admin
             .set_password(ALICE, &SecretString::new("alice-new-password-2"), now)
@@ -308,7 +321,7 @@ impl Servers {
     /// new RS256 ID-token key (the printer's algorithm) signs from now on,
     /// under a `kid` no client has seen. Returns the new `kid`.
     pub async fn rotate_id_token_key_now(&self) -> String {
-        let now = tessera_runtime::Clock::now(&SystemClock);
+        let now = self.clock.now();
         let info = self
             .state
             .keys
