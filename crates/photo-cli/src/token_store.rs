@@ -239,3 +239,46 @@ fn tighten(path: &Path) -> Result<(), Error> {
 fn tighten(_path: &Path) -> Result<(), Error> {
     Ok(())
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0)
+    }
+
+    /// Issue 17 rule: the fallback file is created 0600 (in a 0700
+    /// directory) in one step, replaced the same way, put back to 0600 if
+    /// someone loosened it, and gone after `forget`.
+    #[test]
+    fn issue17_the_token_file_is_private_from_the_start_and_removed_on_forget() {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string());
+        let Ok(dir) = dir else { panic!("tempdir") };
+        let path = dir.path().join("nested").join("photos-x.json");
+        let store = TokenStore::File(path.clone());
+        assert!(matches!(store.load(), Ok(None)));
+        write_private(&path, "{\"a\":1}").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(path.parent().unwrap_or(dir.path())), 0o700);
+        write_private(&path, "{\"a\":2}").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(mode(&path), 0o600);
+        // No temporary file is left beside it.
+        let entries = std::fs::read_dir(path.parent().unwrap_or(dir.path()))
+            .map(|d| d.count())
+            .unwrap_or(0);
+        assert_eq!(entries, 1);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Not a valid sign-in, but reading it tightens it first.
+        assert!(matches!(store.load(), Err(Error::Corrupt(_))));
+        assert_eq!(mode(&path), 0o600);
+        store.forget().unwrap_or_else(|e| panic!("{e}"));
+        assert!(!path.exists());
+        store.forget().unwrap_or_else(|e| panic!("{e}"));
+    }
+}
