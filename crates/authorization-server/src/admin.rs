@@ -90,6 +90,16 @@ pub struct UserSpec {
     pub claims: UserClaims,
 }
 
+impl UserSpec {
+    /// The checks [`Admin::ensure_user`] makes of a new user, without the
+    /// store: the binary runs them over every configured user before it
+    /// seeds anything, so a bad entry stops it with nothing half-written.
+    pub fn validate(&self) -> Result<(), AdminError> {
+        validate_username(&self.username)?;
+        validate_password(&self.password)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
     #[error("client `{client_id}`: {source}")]

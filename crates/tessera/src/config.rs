@@ -2,7 +2,7 @@
 //! `TESSERA_<KEY>` environment variable.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -59,7 +59,10 @@ pub fn load<T: serde::de::DeserializeOwned>(
         );
         figment = figment.merge(Toml::file_exact(path));
     }
-    Ok(figment.merge(Env::prefixed(prefix).only(keys)).extract()?)
+    figment
+        .merge(Env::prefixed(prefix).only(keys))
+        .extract()
+        .map_err(|e| crate::config_error::describe(e, prefix, keys))
 }
 
 // No `Debug`: `database` may hold a PostgreSQL password. Messages name the
@@ -130,6 +133,9 @@ pub struct FileConfig {
     pub resources: Vec<ResourceSpec>,
     #[serde(default)]
     pub users: Vec<UserSpec>,
+    /// The file this configuration was read from, if any (for messages).
+    #[serde(skip)]
+    pub file: Option<PathBuf>,
 }
 
 mod defaults {
@@ -190,7 +196,17 @@ impl FileConfig {
 
     /// Reads `path` if given (it must then exist), then the environment.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
-        load(path, "TESSERA_", ENV_KEYS).context("invalid configuration")
+        let mut config: Self = load(path, "TESSERA_", ENV_KEYS).context("invalid configuration")?;
+        config.file = path.map(Path::to_owned);
+        Ok(config)
+    }
+
+    /// ` in <file>`, or nothing when the configuration has no file.
+    pub fn file_named(&self) -> String {
+        self.file
+            .as_ref()
+            .map(|f| format!(" in {}", f.display()))
+            .unwrap_or_default()
     }
 
     pub fn server_config(&self) -> anyhow::Result<ServerConfig> {

@@ -46,6 +46,10 @@ pub struct DemoArgs {
     /// A tracing filter for the three servers' logs.
     #[arg(long, default_value = "warn")]
     log: String,
+    /// Refused (see above). Declared here, hidden, so that the global
+    /// `--config` is not listed in the demo's help.
+    #[arg(long, short, hide = true)]
+    config: Option<PathBuf>,
 }
 
 /// Binds `port` on loopback, saying clearly which part needed it.
@@ -63,7 +67,20 @@ fn secret() -> anyhow::Result<String> {
     Ok(new_opaque_token(&SystemRandomness)?.expose().to_owned())
 }
 
-pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+/// Runs the demo. `config_on_command_line`: whether `--config` was given
+/// (refused) rather than found in TESSERA_CONFIG (ignored, with a note).
+pub async fn run(args: DemoArgs, config_on_command_line: bool) -> anyhow::Result<()> {
+    if let Some(config) = &args.config {
+        if config_on_command_line {
+            bail!(
+                "`tessera demo` takes no --config: it makes the three servers' settings itself so that they fit together; choose ports and the data directory with its options (tessera demo --help), or run serve, photo-api and photo-printer with configuration files"
+            );
+        }
+        eprintln!(
+            "note: the demo ignores TESSERA_CONFIG ({}): it makes its own settings",
+            config.display()
+        );
+    }
     crate::logging::init_logging(&args.log);
     // Every port first: a taken one stops the demo before anything starts.
     let as_listener = bind(args.as_port, "authorization server", "--as-port").await?;

@@ -4,18 +4,19 @@
 mod cli;
 mod commands;
 mod config;
+mod config_error;
 mod demo;
 mod logging;
 mod photo_api;
 mod photo_printer;
 mod photos;
+mod preflight;
+mod report;
 mod serve;
 mod signals;
 
-use clap::Parser as _;
-
 fn main() -> std::process::ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -29,7 +30,7 @@ fn main() -> std::process::ExitCode {
     match runtime.block_on(cli::run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", report::one_line(&e));
             std::process::ExitCode::FAILURE
         }
     }

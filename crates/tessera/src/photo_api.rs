@@ -115,9 +115,8 @@ pub async fn serve(
     config: ResourceConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(&config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let listener =
+        crate::preflight::bind(&config.listen, "listen", "TESSERA_RESOURCE_LISTEN").await?;
     serve_on(listener, config, shutdown).await
 }
 
@@ -128,9 +127,12 @@ pub async fn serve_on(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let guard = config.guard()?;
-    let store = PhotoStore::connect(&config.database)
-        .await
-        .with_context(|| format!("cannot open the photo database {}", config.database))?;
+    let store = async {
+        crate::preflight::sqlite_directory_exists(&config.database)?;
+        Ok::<_, anyhow::Error>(PhotoStore::connect(&config.database).await?)
+    }
+    .await
+    .with_context(|| format!("cannot open the photo database {}", config.database))?;
     let addr = listener.local_addr()?;
     // The AS may start after us: a failed warm-up is a warning, and every
     // request fails closed (503) until the AS answers.

@@ -37,9 +37,8 @@ pub async fn serve(
     config: PrinterConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(&config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let listener =
+        crate::preflight::bind(&config.listen, "listen", "TESSERA_CLIENT_APP_LISTEN").await?;
     serve_on(listener, config, shutdown).await
 }
 

@@ -13,6 +13,7 @@ use tessera_store::{Migrations, Store};
 
 use crate::config::{self, FileConfig};
 use crate::logging::init_logging;
+use crate::preflight;
 use crate::signals::shutdown_signal;
 
 /// Opens the configured store: SQLite or PostgreSQL, by the URL's scheme.
@@ -20,14 +21,18 @@ pub async fn open_store(
     config: &FileConfig,
     migrations: Migrations,
 ) -> anyhow::Result<Arc<dyn Store>> {
-    tessera_store::open(&config.database, migrations, config.postgres_options()?)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot open the database {}",
-                config::redacted_database(&config.database)
-            )
-        })
+    let opened = async {
+        preflight::sqlite_directory_exists(&config.database)?;
+        Ok::<_, anyhow::Error>(
+            tessera_store::open(&config.database, migrations, config.postgres_options()?).await?,
+        )
+    };
+    opened.await.with_context(|| {
+        format!(
+            "cannot open the database {}",
+            config::redacted_database(&config.database)
+        )
+    })
 }
 
 /// Applies pending migrations, then exits.
@@ -47,9 +52,8 @@ pub async fn serve_command(config: FileConfig, migrations: Migrations) -> anyhow
     init_logging(&config.log);
     // Installed before the server says it listens (see `shutdown_signal`).
     let shutdown = shutdown_signal();
-    let listener = tokio::net::TcpListener::bind(&config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let listener = preflight::bind(&config.listen, "listen", "TESSERA_LISTEN").await?;
+    preflight::warn_on_issuer_port_mismatch(&config.issuer, listener.local_addr()?);
     serve_authorization_server(config, migrations, listener, shutdown).await
 }
 
@@ -63,6 +67,12 @@ pub async fn serve_authorization_server(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let server_config = config.server_config()?;
+    // Every configured user is checked before anything is written.
+    for spec in &config.users {
+        spec.validate().with_context(|| {
+            format!("[[users]] entry `{}`{}", spec.username, config.file_named())
+        })?;
+    }
     let store = open_store(&config, migrations).await?;
     let rng = Arc::new(SystemRandomness);
     let clock = Arc::new(SystemClock);

@@ -50,10 +50,14 @@ pub enum ClientCommand {
         #[arg(long = "post-logout-redirect-uri")]
         post_logout_redirect_uris: Vec<String>,
     },
-    /// List clients.
+    /// List clients, one a line under a header: client_id, name, type,
+    /// scopes, grant_types, redirect_uris (tab-separated; `-` for none).
     List,
     /// Remove a client and revoke everything issued to it.
-    Remove { client_id: String },
+    Remove {
+        /// The client_id.
+        client_id: String,
+    },
 }
 
 pub async fn client_command(config: &FileConfig, command: ClientCommand) -> anyhow::Result<()> {
@@ -103,6 +107,10 @@ pub async fn client_command(config: &FileConfig, command: ClientCommand) -> anyh
             }
         }
         ClientCommand::List => {
+            // Tab-separated, one client a line, under a header naming the
+            // columns as the configuration file names the keys.
+            println!("client_id\tname\ttype\tscopes\tgrant_types\tredirect_uris");
+            let or_dash = |s: String| if s.is_empty() { "-".to_owned() } else { s };
             for c in admin.clients().await? {
                 let kind = if c.is_public() {
                     "public"
@@ -111,13 +119,13 @@ pub async fn client_command(config: &FileConfig, command: ClientCommand) -> anyh
                 };
                 let grants: Vec<&str> = c.grant_types.iter().map(|g| g.as_str()).collect();
                 println!(
-                    "{}\t{}\t{}\tscopes: {}\tgrants: {}\tredirect_uris: {}",
+                    "{}\t{}\t{}\t{}\t{}\t{}",
                     c.client_id,
-                    c.name,
+                    or_dash(c.name),
                     kind,
-                    c.scopes,
+                    or_dash(c.scopes.to_string()),
                     grants.join(","),
-                    c.redirect_uris.join(" ")
+                    or_dash(c.redirect_uris.join(" "))
                 );
             }
         }

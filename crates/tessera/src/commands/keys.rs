@@ -1,5 +1,5 @@
-//! `tessera keys …`: list, rotate and retire signing keys, with the same
-//! [`KeyManager`] the server uses.
+//! `tessera keys …`: list, rotate and retire signing keys (the access-token
+//! key and the ID-token keys), with the same [`KeyManager`] the server uses.
 
 use std::sync::Arc;
 
@@ -17,10 +17,12 @@ use crate::serve::open_store;
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// List signing keys: kid, algorithm, state and dates (UTC).
+    /// List signing keys, those of access tokens and of ID tokens: kid,
+    /// algorithm, state and dates (UTC).
     List,
-    /// Create a new signing key: published in the JWKS at once, signing once
-    /// the pre-publication window (key_prepublication_secs) has passed.
+    /// Create a new signing key (of access tokens, or with --id-token of ID
+    /// tokens): published in the JWKS at once, signing once the
+    /// pre-publication window (key_prepublication_secs) has passed.
     Rotate {
         /// The new key's algorithm; default: the configured signing_algorithm.
         #[arg(long, value_enum, ignore_case = true)]

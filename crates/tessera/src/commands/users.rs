@@ -14,10 +14,13 @@ use crate::config::FileConfig;
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
-    /// Add a user.
+    /// Add a user: prompts for the password twice (at least 8 characters),
+    /// or reads it from standard input with --password-stdin.
     Add {
+        /// The name the user logs in with (1 to 64 characters, no spaces).
         username: String,
-        /// Read the password from standard input instead of prompting.
+        /// Read the password from standard input (one line) instead of
+        /// prompting.
         #[arg(long)]
         password_stdin: bool,
         #[command(flatten)]
@@ -26,50 +29,69 @@ pub enum UserCommand {
     /// Set a user's standard claims (released at UserInfo by scope); the
     /// claims not named keep their values.
     Set {
+        /// The user whose claims change.
         username: String,
         #[command(flatten)]
         claims: ClaimArgs,
     },
-    /// List users.
+    /// List users: username and user id (the `sub` of their tokens).
     List,
     /// Remove a user and revoke their grants.
-    Remove { username: String },
+    Remove {
+        /// The user to remove.
+        username: String,
+    },
     /// Set a user's password; ends their sessions and grants.
     Passwd {
+        /// The user whose password changes.
         username: String,
+        /// Read the new password from standard input (one line) instead of
+        /// prompting.
         #[arg(long)]
         password_stdin: bool,
     },
 }
 
-/// A user's OpenID Connect standard claims, as options.
+/// A user's OpenID Connect standard claims (OIDC Core §5.1), as options;
+/// each is released at UserInfo to a client granted its scope.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ClaimArgs {
     /// Full name (`name`, scope profile).
     #[arg(long)]
     name: Option<String>,
+    /// Given or first name (`given_name`, scope profile).
     #[arg(long)]
     given_name: Option<String>,
+    /// Surname or last name (`family_name`, scope profile).
     #[arg(long)]
     family_name: Option<String>,
+    /// Casual name (`nickname`, scope profile).
     #[arg(long)]
     nickname: Option<String>,
+    /// The name the user goes by at clients, such as a handle
+    /// (`preferred_username`, scope profile).
     #[arg(long)]
     preferred_username: Option<String>,
+    /// Language and region as a BCP 47 tag, such as `en-GB` (`locale`,
+    /// scope profile).
     #[arg(long)]
     locale: Option<String>,
-    /// Email address (scope email).
+    /// Email address (`email`, scope email).
     #[arg(long)]
     email: Option<String>,
-    /// Whether the email address was verified.
+    /// Whether the email address was verified (`email_verified`, scope
+    /// email).
     #[arg(long)]
     email_verified: Option<bool>,
-    /// Phone number (scope phone).
+    /// Phone number, preferably in E.164 form such as `+15550100`
+    /// (`phone_number`, scope phone).
     #[arg(long)]
     phone_number: Option<String>,
+    /// Whether the phone number was verified (`phone_number_verified`,
+    /// scope phone).
     #[arg(long)]
     phone_number_verified: Option<bool>,
-    /// Postal address, as one formatted string (scope address).
+    /// Postal address, as one formatted string (`address`, scope address).
     #[arg(long)]
     address: Option<String>,
 }
