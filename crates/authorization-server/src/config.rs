@@ -65,6 +65,8 @@ pub struct ServerConfig {
     pub housekeeping_interval_secs: Option<u64>,
     /// The name the pages show and the words for each scope at consent.
     pub presentation: crate::presentation::Presentation,
+    /// Header-read and body timeouts and the connection cap (tessera-serve).
+    pub connections: tessera_serve::ConnectionLimits,
 }
 
 impl ServerConfig {
@@ -96,6 +98,7 @@ impl ServerConfig {
             refresh_retry_window_secs: DEFAULT_REFRESH_RETRY_WINDOW_SECS,
             housekeeping_interval_secs: Some(DEFAULT_HOUSEKEEPING_INTERVAL_SECS),
             presentation: crate::presentation::Presentation::for_issuer(issuer),
+            connections: tessera_serve::ConnectionLimits::default(),
         })
     }
 

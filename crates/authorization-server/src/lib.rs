@@ -148,10 +148,8 @@ pub async fn serve(
             std::time::Duration::from_secs(secs),
         ))
     });
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let limits = state.config.connections;
+    let served = tessera_serve::serve(listener, router(state), limits, shutdown).await;
     maintenance.abort();
     if let Some(h) = housekeeping {
         h.abort();

@@ -97,6 +97,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     api: PhotoApi,
     guard: &tessera_protected_resource::Guard,
+    limits: tessera_serve::ConnectionLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = router(
@@ -105,7 +106,5 @@ pub async fn serve(
         guard.require("photos:read"),
         guard.require("photos:write"),
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    tessera_serve::serve(listener, app, limits, shutdown).await
 }

@@ -324,3 +324,31 @@ async fn the_root_describes_the_api_and_unknown_addresses_say_so() {
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["error"], "not_found");
 }
+
+/// Issue 13, "no connection timeouts": the photo API takes connections
+/// through tessera-serve, so a slow-header client is cut off at its
+/// header-read timeout while others are served.
+#[tokio::test]
+async fn issue13_the_photo_api_cuts_off_slow_headers() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let servers = Servers::builder()
+        .api_connection_limits(tessera_serve::ConnectionLimits {
+            header_read_timeout: Duration::from_millis(300),
+            ..Default::default()
+        })
+        .start()
+        .await;
+    let mut slow = tokio::net::TcpStream::connect(servers.photos.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    slow.write_all(b"GET /photos HTTP/1.1\r\nHost: t\r\nAuthorization: Bea")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let read = tokio::time::timeout(Duration::from_secs(5), slow.read(&mut buf)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "closed: {read:?}");
+    let r = reqwest::get(format!("{}/photos", servers.photos))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "others are still answered");
+}

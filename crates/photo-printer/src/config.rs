@@ -28,6 +28,28 @@ pub struct PrinterConfig {
     pub scopes: Vec<String>,
     #[serde(default = "defaults::log")]
     pub log: String,
+    /// How long a client may take to send a request's header, and how long
+    /// a kept-alive connection may idle (seconds; default 10).
+    #[serde(default)]
+    pub header_read_timeout_secs: Option<u64>,
+    /// How long a request body may take to arrive (seconds; default 30).
+    #[serde(default)]
+    pub request_body_timeout_secs: Option<u64>,
+    /// Open connections at most (default 4096; always below the process's
+    /// file-descriptor limit).
+    #[serde(default)]
+    pub max_connections: Option<usize>,
+}
+
+impl PrinterConfig {
+    /// The connection limits these settings ask for.
+    pub fn connection_limits(&self) -> tessera_serve::ConnectionLimits {
+        tessera_serve::ConnectionLimits::from_settings(
+            self.header_read_timeout_secs,
+            self.request_body_timeout_secs,
+            self.max_connections,
+        )
+    }
 }
 
 mod defaults {

@@ -159,11 +159,11 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let stopping = printer.inner.stopping.clone();
+    let limits = printer.config().connection_limits();
     let app = router(printer);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            stopping.send_replace(true);
-        })
-        .await
+    tessera_serve::serve(listener, app, limits, async move {
+        shutdown.await;
+        stopping.send_replace(true);
+    })
+    .await
 }

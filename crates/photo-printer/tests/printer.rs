@@ -39,6 +39,9 @@ async fn app_with(adjust: impl FnOnce(&mut PrinterConfig)) -> App {
         photo_api: servers.photos.clone(),
         scopes: vec!["photos:read".into(), "photos:write".into()],
         log: "info".into(),
+        header_read_timeout_secs: None,
+        request_body_timeout_secs: None,
+        max_connections: None,
     };
     adjust(&mut config);
     let ahead = Arc::new(AtomicU64::new(0));
@@ -1087,4 +1090,23 @@ async fn an_unknown_address_is_a_styled_not_found_page() {
         page.contains(r#"<a href="/">Back to the start</a>"#),
         "{page}"
     );
+}
+
+/// Issue 13, "no connection timeouts": the printer takes connections
+/// through tessera-serve with its configured header-read timeout, so a
+/// slow-header client is cut off (and others are still served).
+#[tokio::test]
+async fn issue13_the_printer_cuts_off_slow_headers() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let app = app_with(|c| c.header_read_timeout_secs = Some(1)).await;
+    let mut slow = tokio::net::TcpStream::connect(app.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let read = tokio::time::timeout(Duration::from_secs(5), slow.read(&mut buf)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "closed: {read:?}");
+    assert_eq!(reqwest::get(app.url("/")).await.unwrap().status(), 200);
 }

@@ -41,6 +41,9 @@ const ENV_KEYS: &[&str] = &[
     "refresh_retry_window_secs",
     "housekeeping_interval_secs",
     "display_name",
+    "header_read_timeout_secs",
+    "request_body_timeout_secs",
+    "max_connections",
 ];
 
 /// Reads `path` if given (it must then exist), then the environment
@@ -119,6 +122,14 @@ pub struct FileConfig {
     /// A tracing filter, such as `info` or `tessera=debug`.
     #[serde(default = "defaults::log")]
     pub log: String,
+    /// How long a client may take to send a request's header, and how long
+    /// a kept-alive connection may idle (seconds; default 10).
+    pub header_read_timeout_secs: Option<u64>,
+    /// How long a request body may take to arrive (seconds; default 30).
+    pub request_body_timeout_secs: Option<u64>,
+    /// Open connections at most (default 4096; always below the process's
+    /// file-descriptor limit).
+    pub max_connections: Option<usize>,
     /// The server's name on its pages (login, consent, home), so users see
     /// whose page they are on; "Tessera at <issuer host>" when absent.
     pub display_name: Option<String>,
@@ -241,6 +252,11 @@ impl FileConfig {
         if let Some(v) = self.housekeeping_interval_secs {
             config.housekeeping_interval_secs = (v > 0).then_some(v);
         }
+        config.connections = connection_limits(
+            self.header_read_timeout_secs,
+            self.request_body_timeout_secs,
+            self.max_connections,
+        )?;
         let words = &mut config.presentation;
         if let Some(name) = &self.display_name {
             words.set_display_name(name)?;
@@ -282,6 +298,27 @@ impl FileConfig {
         }
         Ok(config)
     }
+}
+
+/// The connection limits from their configuration keys (shared by the
+/// three servers' configurations); a zero is refused.
+pub fn connection_limits(
+    header_read_timeout_secs: Option<u64>,
+    request_body_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
+) -> anyhow::Result<tessera_serve::ConnectionLimits> {
+    for (key, value) in [
+        ("header_read_timeout_secs", header_read_timeout_secs),
+        ("request_body_timeout_secs", request_body_timeout_secs),
+        ("max_connections", max_connections.map(|n| n as u64)),
+    ] {
+        anyhow::ensure!(value != Some(0), "{key} must be at least 1");
+    }
+    Ok(tessera_serve::ConnectionLimits::from_settings(
+        header_read_timeout_secs,
+        request_body_timeout_secs,
+        max_connections,
+    ))
 }
 
 #[cfg(test)]

@@ -164,6 +164,9 @@ pub async fn run(args: DemoArgs, config_on_command_line: bool) -> anyhow::Result
             .map(String::from)
             .to_vec(),
         log: args.log.clone(),
+        header_read_timeout_secs: None,
+        request_body_timeout_secs: None,
+        max_connections: None,
     };
 
     let (stop, stopped) = watch::channel(false);

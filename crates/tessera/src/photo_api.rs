@@ -22,6 +22,9 @@ const ENV_KEYS: &[&str] = &[
     "client_id",
     "client_secret",
     "log",
+    "header_read_timeout_secs",
+    "request_body_timeout_secs",
+    "max_connections",
 ];
 
 /// The resource server's configuration (TOML; every key also settable as
@@ -50,6 +53,17 @@ pub struct ResourceConfig {
     pub client_secret: Option<SecretString>,
     #[serde(default = "defaults::log")]
     pub log: String,
+    /// How long a client may take to send a request's header, and how long
+    /// a kept-alive connection may idle (seconds; default 10).
+    #[serde(default)]
+    pub header_read_timeout_secs: Option<u64>,
+    /// How long a request body may take to arrive (seconds; default 30).
+    #[serde(default)]
+    pub request_body_timeout_secs: Option<u64>,
+    /// Open connections at most (default 4096; always below the process's
+    /// file-descriptor limit).
+    #[serde(default)]
+    pub max_connections: Option<usize>,
 }
 
 mod defaults {
@@ -145,6 +159,11 @@ pub async fn serve_on(
         listener,
         PhotoApi::new(store, std::sync::Arc::new(tessera_runtime::SystemClock)),
         &guard,
+        crate::config::connection_limits(
+            config.header_read_timeout_secs,
+            config.request_body_timeout_secs,
+            config.max_connections,
+        )?,
         shutdown,
     )
     .await?;

@@ -17,6 +17,9 @@ const ENV_KEYS: &[&str] = &[
     "redirect_uri",
     "photo_api",
     "log",
+    "header_read_timeout_secs",
+    "request_body_timeout_secs",
+    "max_connections",
 ];
 
 /// Reads the printer's configuration (every key also settable as

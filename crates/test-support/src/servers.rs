@@ -3,7 +3,6 @@
 //! with the photo printer's client, the photo API's own client and alice
 //! registered; [`ServersBuilder`] is the one way they start.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -64,6 +63,7 @@ pub struct Servers {
 /// [`ServersBuilder::start`].
 pub struct ServersBuilder {
     redirect_uri: String,
+    api_limits: tessera_serve::ConnectionLimits,
     clock: Arc<dyn tessera_runtime::Clock>,
     guard: Box<dyn FnOnce(&str) -> GuardConfig>,
     clients: Vec<ClientSpec>,
@@ -116,6 +116,12 @@ impl ServersBuilder {
     /// a `ManualClock` to let access tokens expire without waiting.
     pub fn clock(mut self, clock: Arc<dyn tessera_runtime::Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// The photo API's connection limits (default: tessera-serve's).
+    pub fn api_connection_limits(mut self, limits: tessera_serve::ConnectionLimits) -> Self {
+        self.api_limits = limits;
         self
     }
 
@@ -201,19 +207,14 @@ impl ServersBuilder {
                 next.run(req)
             },
         ));
-        // Served as `tessera_authorization_server::serve` does: with the
-        // peer's address, and a graceful shutdown.
+        // Served as `tessera_authorization_server::serve` does: through
+        // tessera-serve (the peer's address, the connection limits), with a
+        // graceful shutdown.
         let (stop_as, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await
-        });
+        let limits = as_state.config.connections;
+        tokio::spawn(tessera_serve::serve(listener, app, limits, async {
+            let _ = stopped.await;
+        }));
 
         let api_dir = tempfile::tempdir().unwrap();
         let photo_store = PhotoStore::connect(&format!(
@@ -226,11 +227,13 @@ impl ServersBuilder {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let photos = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
         let api_clock = self.clock.clone();
+        let api_limits = self.api_limits;
         tokio::spawn(async move {
             tessera_photo_api::serve(
                 listener,
                 PhotoApi::new(photo_store, api_clock),
                 &guard,
+                api_limits,
                 std::future::pending(),
             )
             .await
@@ -260,6 +263,7 @@ impl Servers {
     pub fn builder() -> ServersBuilder {
         ServersBuilder {
             redirect_uri: REDIRECT_URI.to_owned(),
+            api_limits: tessera_serve::ConnectionLimits::default(),
             clock: Arc::new(SystemClock),
             guard: Box::new(|issuer| {
                 GuardConfig::introspection(issuer, PHOTOS, API_CLIENT_ID, API_SECRET)

@@ -12,6 +12,7 @@ mod authorize_endpoint;
 mod client_credentials;
 mod client_secrets;
 mod clock_reads;
+mod connections;
 mod happy_path;
 mod housekeeping;
 mod interop_apache;
