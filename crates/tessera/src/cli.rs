@@ -127,6 +127,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::photo_printer::run(config.or(own.as_deref())).await
         }
         Command::Demo(args) => crate::demo::run(args, cli.config_on_command_line).await,
-        Command::Photos(args) => crate::photos::run(args).await,
+        Command::Photos(args) => {
+            // The native client has no configuration file: its settings are
+            // its options (or TESSERA_PHOTOS_*), and a server's file must
+            // not be silently ignored.
+            anyhow::ensure!(
+                !cli.config_on_command_line,
+                "`tessera photos` takes no --config: its settings are its options or TESSERA_PHOTOS_* variables (tessera photos --help)"
+            );
+            crate::photos::run(args).await
+        }
     }
 }

@@ -426,3 +426,18 @@ async fn issue17_the_banner_command_works_against_the_demo() {
     );
     let _ = demo.start_kill();
 }
+
+/// `tessera photos` has no configuration file: `--config` is refused in
+/// one clear line rather than silently ignored.
+#[tokio::test]
+async fn issue17_photos_refuses_a_config_file() {
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["--config", "tessera.toml", "photos", "list"])
+        .output()
+        .await
+        .expect("the CLI ran");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("takes no --config"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
