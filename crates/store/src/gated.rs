@@ -95,7 +95,9 @@ gated! {
     fn code_challenge_seen(
         &self, client_id: &str, challenge: &str, since: UnixTime
     ) -> StoreResult<bool>;
-    fn consume_code(&self, code_hash: &TokenHash, now: UnixTime) -> StoreResult<CodeConsumption>;
+    fn consume_code(
+        &self, code_hash: &TokenHash, client_id: &str, now: UnixTime
+    ) -> StoreResult<CodeConsumption>;
     fn issue_tokens(
         &self, access: &AccessTokenRecord, refresh: Option<(&TokenHash, &NewRefreshToken)>
     ) -> StoreResult<()>;

@@ -77,8 +77,13 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub enum CodeConsumption {
     /// No such code.
     Unknown,
-    /// The code was redeemed before: the caller must revoke its grant.
+    /// The code was redeemed before by this client: the caller must revoke
+    /// its grant.
     AlreadyUsed { grant_id: String },
+    /// The code exists but was issued to another client: nothing was
+    /// consumed or may be revoked (a client cannot burn or revoke another
+    /// client's code).
+    OtherClient,
     /// First use; the code is now consumed.
     Consumed(CodeGrant),
 }
@@ -180,10 +185,12 @@ pub trait Store: Send + Sync + 'static {
         challenge: &str,
         since: UnixTime,
     ) -> StoreResult<bool>;
-    /// Marks the code consumed, atomically.
+    /// Marks the code consumed, atomically, if it was issued to
+    /// `client_id`; a code of another client is left as it is.
     async fn consume_code(
         &self,
         code_hash: &TokenHash,
+        client_id: &str,
         now: UnixTime,
     ) -> StoreResult<CodeConsumption>;
     /// Records an access token and, optionally, a new refresh token.

@@ -369,24 +369,31 @@ where
     async fn consume_code(
         &self,
         code_hash: &TokenHash,
+        client_id: &str,
         now: UnixTime,
     ) -> StoreResult<CodeConsumption> {
         // One statement: of any number of concurrent redemptions exactly one
-        // sees the row come back.
+        // sees the row come back; only the code's own client can consume it.
         let q = sqlx::query(
-            "UPDATE authorization_codes SET consumed_at = $1 WHERE code_hash = $2 AND consumed_at IS NULL RETURNING *",
+            "UPDATE authorization_codes SET consumed_at = $1 WHERE code_hash = $2 AND client_id = $3 AND consumed_at IS NULL RETURNING *",
         )
         .bind(now)
-        .bind(code_hash.as_str());
+        .bind(code_hash.as_str())
+        .bind(client_id);
         if let Some(code) = self.optional(q, Self::code_from_row).await? {
             return Ok(CodeConsumption::Consumed(code));
         }
-        let q = sqlx::query("SELECT grant_id FROM authorization_codes WHERE code_hash = $1")
-            .bind(code_hash.as_str());
-        let used = self.optional(q, |r| Ok(r.try_get("grant_id")?)).await?;
-        Ok(match used {
-            Some(grant_id) => CodeConsumption::AlreadyUsed { grant_id },
+        let q =
+            sqlx::query("SELECT grant_id, client_id FROM authorization_codes WHERE code_hash = $1")
+                .bind(code_hash.as_str());
+        let found: Option<(String, String)> = self
+            .optional(q, |r| Ok((r.try_get("grant_id")?, r.try_get("client_id")?)))
+            .await?;
+        Ok(match found {
             None => CodeConsumption::Unknown,
+            Some((_, owner)) if owner != client_id => CodeConsumption::OtherClient,
+            // Not consumed by the update above, so consumed before.
+            Some((grant_id, _)) => CodeConsumption::AlreadyUsed { grant_id },
         })
     }
 

@@ -127,7 +127,7 @@ async fn twenty_concurrent_redemptions_consume_a_code_exactly_once(store: Arc<dy
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
             store
-                .consume_code(&TokenHash::of("the-code"), 10)
+                .consume_code(&TokenHash::of("the-code"), "c1", 10)
                 .await
                 .unwrap()
         }));
@@ -140,13 +140,40 @@ async fn twenty_concurrent_redemptions_consume_a_code_exactly_once(store: Arc<dy
                 assert_eq!(c.grant_id, grant.grant_id);
             }
             CodeConsumption::AlreadyUsed { grant_id } => assert_eq!(grant_id, grant.grant_id),
-            CodeConsumption::Unknown => panic!("the code exists"),
+            CodeConsumption::Unknown | CodeConsumption::OtherClient => {
+                panic!("the code exists, for this client")
+            }
         }
     }
     assert_eq!(consumed, 1);
+    // Issue 13: another client's attempt neither consumes nor reports reuse.
+    let fresh = seed_grant(store.as_ref(), "fresh-code").await;
     assert_eq!(
         store
-            .consume_code(&TokenHash::of("other"), 10)
+            .consume_code(&TokenHash::of("fresh-code"), "c2", 10)
+            .await
+            .unwrap(),
+        CodeConsumption::OtherClient
+    );
+    assert_eq!(
+        store
+            .consume_code(&TokenHash::of("the-code"), "c2", 10)
+            .await
+            .unwrap(),
+        CodeConsumption::OtherClient,
+        "a used code of c1 is not c2's reuse"
+    );
+    match store
+        .consume_code(&TokenHash::of("fresh-code"), "c1", 10)
+        .await
+        .unwrap()
+    {
+        CodeConsumption::Consumed(c) => assert_eq!(c.grant_id, fresh.grant_id),
+        other => panic!("the code's own client consumes it: {other:?}"),
+    }
+    assert_eq!(
+        store
+            .consume_code(&TokenHash::of("other"), "c1", 10)
             .await
             .unwrap(),
         CodeConsumption::Unknown
@@ -653,7 +680,7 @@ async fn housekeeping_removes_expired_rows_in_batches_and_keeps_live_ones(store:
     );
     assert_eq!(
         store
-            .consume_code(&TokenHash::of("dead-code-0"), 1000)
+            .consume_code(&TokenHash::of("dead-code-0"), "c1", 1000)
             .await
             .unwrap(),
         CodeConsumption::Unknown
@@ -1119,7 +1146,7 @@ mod gated {
         let store = Gated::new(db.store.clone(), gate.clone());
         let grant = seed_grant(&store, "code").await;
         assert!(matches!(
-            store.consume_code(&TokenHash::of("code"), 1).await,
+            store.consume_code(&TokenHash::of("code"), "c1", 1).await,
             Err(StoreError::Corrupt(_))
         ));
         assert_eq!(
@@ -1127,7 +1154,7 @@ mod gated {
             ["upsert_client", "issue_code", "consume_code"]
         );
         // The refused call left the code unused.
-        match db.store.consume_code(&TokenHash::of("code"), 1).await {
+        match db.store.consume_code(&TokenHash::of("code"), "c1", 1).await {
             Ok(CodeConsumption::Consumed(c)) => assert_eq!(c.grant_id, grant.grant_id),
             other => panic!("expected the code unused, got {other:?}"),
         }

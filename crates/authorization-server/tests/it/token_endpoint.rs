@@ -866,7 +866,9 @@ async fn conformance_1d_34_code_bound_to_client() {
         &never,
     )
     .await;
-    // The attempt burnt the code (it was consumed before the checks).
+    // Issue 13: another client's attempt leaves the code untouched (it can
+    // neither burn nor revoke it), so c1 still redeems it, once.
+    expect_tokens(app.redeem(&flow).await).await;
     expect_oauth_error(app.redeem(&flow).await, 400, "invalid_grant", &never).await;
 
     // p1's code presented by public client p2.
@@ -1834,4 +1836,50 @@ async fn conformance_1m_99_secrets_at_rest_are_hashed() {
     ] {
         assert!(!contains(bytes, raw), "the database holds a raw {what}");
     }
+}
+
+/// Issue 13 (low): any client could revoke another client's grant by
+/// presenting that client's already-used code, even a public client with no
+/// secret. Now the code's client is checked before anything is consumed or
+/// revoked: c1's tokens stay active, and the attempt is a security event.
+#[tokio::test]
+async fn issue13_another_clients_used_code_revokes_nothing() {
+    let app = TestApp::spawn().await;
+    register_p2(&app).await;
+    let flow = app.code_for("c1", "a").await;
+    let tokens = expect_tokens(app.redeem(&flow).await).await;
+    let at = access_token(&tokens);
+    let never = [flow.code.as_str(), flow.verifier.as_str()];
+    for auth in [auth_of("c2"), ClientAuth::Public("p2")] {
+        expect_oauth_error(
+            app.redeem_as(&flow, auth).await,
+            400,
+            "invalid_grant",
+            &never,
+        )
+        .await;
+    }
+    app.assert_active(
+        "rs1",
+        &at,
+        "c1's access token after others replayed its code",
+    )
+    .await;
+    let events = app.security_events().await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| *e == "authorization_code_of_another_client")
+            .count(),
+        2,
+        "{events:?}"
+    );
+    assert!(
+        !events.iter().any(|e| e == "authorization_code_replay"),
+        "{events:?}"
+    );
+    // c1's own replay still revokes its grant.
+    expect_oauth_error(app.redeem(&flow).await, 400, "invalid_grant", &never).await;
+    app.assert_inactive("rs1", &at, "after c1's own replay")
+        .await;
 }

@@ -1,6 +1,8 @@
 //! Redeeming an authorization code (RFC 6749 §4.1.3, §10.5; RFC 7636 §4.6).
-//! The code is consumed before it is checked, so a failed check burns it; a
-//! second redemption revokes the grant and every token issued from it.
+//! Only the code's own client can consume it (another client's attempt
+//! changes nothing, so no client can burn or revoke another's code); the code
+//! is consumed before the other checks, so a failed check burns it; a second
+//! redemption by its client revokes the grant and every token issued from it.
 
 use tessera_core::UnixTime;
 use tessera_core::client::{Client, GrantType};
@@ -35,11 +37,27 @@ pub async fn redeem(
 ) -> Result<Issued, AppError> {
     let code_grant = match state
         .store
-        .consume_code(&TokenHash::of(r.code.expose()), now)
+        .consume_code(&TokenHash::of(r.code.expose()), &client.client_id, now)
         .await
         .or_unavailable()?
     {
         CodeConsumption::Unknown => return Err(OAuthError::invalid_grant(CODE_INVALID).into()),
+        CodeConsumption::OtherClient => {
+            // Answered as an unknown code: the presenter learns nothing.
+            tracing::warn!(client_id = %client.client_id, "a client presented another client's authorization code; nothing was consumed or revoked");
+            events::record(
+                state,
+                now,
+                "authorization_code_of_another_client",
+                About {
+                    client_id: Some(&client.client_id),
+                    ..About::default()
+                },
+                "a client presented an authorization code issued to another client; it was left untouched",
+            )
+            .await;
+            return Err(OAuthError::invalid_grant(CODE_INVALID).into());
+        }
         CodeConsumption::AlreadyUsed { grant_id } => {
             // RFC 6749 §4.1.2: a code used twice was stolen or replayed; the
             // tokens issued from it are revoked.
