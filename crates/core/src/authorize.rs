@@ -36,6 +36,10 @@ pub enum UntrustedRequest {
     MissingClientId,
     #[error("The request names the application more than once (client_id is repeated).")]
     RepeatedClientId,
+    #[error(
+        "The application's name in the request is malformed (client_id contains a NUL character)."
+    )]
+    MalformedClientId,
     #[error("The application is not registered here (unknown client_id).")]
     UnknownClient,
     #[error("The request names the return address more than once (redirect_uri is repeated).")]
@@ -54,7 +58,10 @@ pub enum UntrustedRequest {
 pub fn identify_client(params: &Params) -> Result<&str, UntrustedRequest> {
     params
         .single("client_id")
-        .map_err(|_| UntrustedRequest::RepeatedClientId)?
+        .map_err(|e| match e {
+            crate::params::ParamError::Repeated(_) => UntrustedRequest::RepeatedClientId,
+            crate::params::ParamError::Nul(_) => UntrustedRequest::MalformedClientId,
+        })?
         .ok_or(UntrustedRequest::MissingClientId)
 }
 
@@ -63,9 +70,11 @@ pub fn trust_redirect(
     params: &Params,
     client: &Client,
 ) -> Result<TrustedRedirect, UntrustedRequest> {
-    let requested = params
-        .single("redirect_uri")
-        .map_err(|_| UntrustedRequest::RepeatedRedirectUri)?;
+    let requested = params.single("redirect_uri").map_err(|e| match e {
+        crate::params::ParamError::Repeated(_) => UntrustedRequest::RepeatedRedirectUri,
+        // No registered URI holds a NUL.
+        crate::params::ParamError::Nul(_) => UntrustedRequest::UnregisteredRedirectUri,
+    })?;
     let (uri, explicit) =
         redirect_uri::resolve(&client.redirect_uris, requested).map_err(|_| {
             match (requested, client.redirect_uris.len()) {

@@ -38,17 +38,35 @@ pub struct Params {
     pairs: Vec<(String, String)>,
 }
 
-/// A parameter appeared more than once.
+/// A parameter that cannot be used: sent more than once, or holding a NUL
+/// character (which no OAuth value may contain, RFC 6749 Appendix A, and
+/// which PostgreSQL refuses in text: refused here, at the edge, on every
+/// backend alike).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("parameter {0} was repeated")]
-pub struct Repeated(pub String);
+pub enum ParamError {
+    #[error("parameter {0} was repeated")]
+    Repeated(String),
+    #[error("parameter {0} contains a NUL character")]
+    Nul(String),
+}
 
-impl From<Repeated> for OAuthError {
-    fn from(r: Repeated) -> Self {
-        if KNOWN.contains(&r.0.as_str()) {
-            OAuthError::invalid_request(format!("the {} parameter was repeated", r.0))
-        } else {
-            OAuthError::invalid_request("a request parameter was repeated")
+impl From<ParamError> for OAuthError {
+    fn from(e: ParamError) -> Self {
+        let (ParamError::Repeated(name) | ParamError::Nul(name)) = &e;
+        let known = KNOWN.contains(&name.as_str());
+        match (&e, known) {
+            (ParamError::Repeated(_), true) => {
+                OAuthError::invalid_request(format!("the {name} parameter was repeated"))
+            }
+            (ParamError::Repeated(_), false) => {
+                OAuthError::invalid_request("a request parameter was repeated")
+            }
+            (ParamError::Nul(_), true) => OAuthError::invalid_request(format!(
+                "the {name} parameter contains a NUL character"
+            )),
+            (ParamError::Nul(_), false) => {
+                OAuthError::invalid_request("a request parameter contains a NUL character")
+            }
         }
     }
 }
@@ -77,12 +95,15 @@ impl Params {
     /// The single value of `name`. A parameter sent with an empty value counts
     /// as omitted (RFC 6749 §3.1); one sent twice is an error, even when one of
     /// the two is empty.
-    pub fn single(&self, name: &str) -> Result<Option<&str>, Repeated> {
+    pub fn single(&self, name: &str) -> Result<Option<&str>, ParamError> {
         let mut found = None;
         for (k, v) in &self.pairs {
             if k == name {
                 if found.is_some() {
-                    return Err(Repeated(name.to_owned()));
+                    return Err(ParamError::Repeated(name.to_owned()));
+                }
+                if v.contains('\0') {
+                    return Err(ParamError::Nul(name.to_owned()));
                 }
                 found = Some(v.as_str());
             }
@@ -104,17 +125,29 @@ impl Params {
         self.pairs.iter().any(|(k, _)| k == name)
     }
 
+    /// The first parameter whose name or value holds a NUL, if any.
+    pub fn first_nul(&self) -> Option<ParamError> {
+        self.pairs
+            .iter()
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+            .map(|(k, _)| ParamError::Nul(k.clone()))
+    }
+
     /// The first parameter name that appears more than once, if any.
-    pub fn first_repeated(&self) -> Option<Repeated> {
+    pub fn first_repeated(&self) -> Option<ParamError> {
         let mut seen = std::collections::HashSet::new();
         self.pairs
             .iter()
             .find(|(k, _)| !seen.insert(k.as_str()))
-            .map(|(k, _)| Repeated(k.clone()))
+            .map(|(k, _)| ParamError::Repeated(k.clone()))
     }
 
-    /// Fails with `invalid_request` if any parameter is repeated.
+    /// Fails with `invalid_request` if any parameter is repeated or any
+    /// name or value holds a NUL character.
     pub fn reject_repeats(&self) -> Result<(), OAuthError> {
+        if let Some(nul) = self.first_nul() {
+            return Err(nul.into());
+        }
         match self.first_repeated() {
             Some(r) => Err(r.into()),
             None => Ok(()),
@@ -131,6 +164,21 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// Issue 13: a NUL in any value is refused at parsing, for every
+    /// backend, with `invalid_request`.
+    #[test]
+    fn issue13_a_nul_is_refused_at_the_edge() {
+        let p = Params::parse(b"client_id=c%001&scope=a");
+        assert_eq!(
+            p.single("client_id"),
+            Err(ParamError::Nul("client_id".into()))
+        );
+        assert_eq!(p.single("scope"), Ok(Some("a")));
+        let e = p.reject_repeats().err().map(|e| e.code);
+        assert_eq!(e, Some(crate::error::ErrorCode::InvalidRequest));
+        assert!(Params::parse(b"x%00=1").reject_repeats().is_err());
+    }
+
     #[test]
     fn empty_values_count_as_omitted() {
         let p = Params::parse(b"a=&b=1");
@@ -142,13 +190,13 @@ mod tests {
     #[test]
     fn repeats_are_reported_even_with_an_empty_twin() {
         let p = Params::parse(b"state=a&state=");
-        assert_eq!(p.single("state"), Err(Repeated("state".into())));
+        assert_eq!(p.single("state"), Err(ParamError::Repeated("state".into())));
         assert!(p.reject_repeats().is_err());
     }
 
     #[test]
     fn unknown_repeated_names_are_not_echoed() {
-        let e: OAuthError = Repeated("<script>".into()).into();
+        let e: OAuthError = ParamError::Repeated("<script>".into()).into();
         assert!(!e.description.contains("script"));
     }
 

@@ -184,7 +184,12 @@ fn parse_basic(
     let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
     let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
     let id = form_decode(id);
-    if id.is_empty() {
+    // A NUL is in no client id or secret (and PostgreSQL refuses it in text).
+    if id.is_empty()
+        || id.contains('\0')
+        || secret.contains('\0')
+        || form_decode(secret).contains('\0')
+    {
         return Err(bad());
     }
     let decoded = form_decode(secret);

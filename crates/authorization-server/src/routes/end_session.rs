@@ -41,6 +41,11 @@ async fn handle(
     params: &Params,
     via: Via,
 ) -> Result<Response, WebError> {
+    if params.first_nul().is_some() {
+        return Err(WebError::bad_request_page(
+            "The logout request is malformed (a parameter holds a NUL character).",
+        ));
+    }
     let single = |name| params.single(name).ok().flatten();
     let request = LogoutRequest {
         id_token_hint: single("id_token_hint"),

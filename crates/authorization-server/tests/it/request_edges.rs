@@ -242,3 +242,70 @@ async fn removing_a_client_ends_its_client_credentials_tokens() {
     let v = app.introspection("rs1", &token).await;
     assert_eq!(v, serde_json::json!({ "active": false }));
 }
+
+/// Issue 13 (medium, PostgreSQL only before): a NUL byte in `client_id`
+/// (authorize, token, Basic, revoke, end_session), `resource`, `username`
+/// or `nonce` gave 503 with two ERROR lines. Now it is refused at the edge
+/// with the answer each endpoint owes, on every backend (CI runs this suite
+/// on PostgreSQL too).
+#[tokio::test]
+async fn issue13_a_nul_byte_is_a_clear_4xx_on_every_endpoint() {
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+    // /authorize: an untrusted client → the error page.
+    let r = browser
+        .authorize(&AuthRequest::new("c1").set("client_id", "c\u{0}1"))
+        .await;
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("client_id contains a NUL"));
+    // /authorize: a trusted client and redirect → invalid_request back to it.
+    for (name, value) in [("nonce", "n\u{0}"), ("resource", "https://rs\u{0}.example")] {
+        let r = browser
+            .authorize(&AuthRequest::new("c1").set(name, value))
+            .await;
+        assert_eq!(r.status(), 302, "{name}");
+        let back = location(&r);
+        assert!(back.starts_with(C1_REDIRECT), "{back}");
+        assert_eq!(
+            param(&back, "error").as_deref(),
+            Some("invalid_request"),
+            "{name}: {back}"
+        );
+    }
+    // /token with client_id in the body, and with a NUL in Basic.
+    let r = app
+        .token_with(
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", "s\u{0}vc"),
+            ],
+            ClientAuth::Nothing,
+        )
+        .await;
+    expect_oauth_error(r, 400, "invalid_request", &[]).await;
+    let r = app
+        .token_with(
+            &[("grant_type", "client_credentials")],
+            ClientAuth::Basic("s\u{0}vc", SVC_SECRET),
+        )
+        .await;
+    expect_oauth_error(r, 401, "invalid_client", &[SVC_SECRET]).await;
+    // /revoke.
+    let r = app
+        .post_form(
+            "/revoke",
+            &[("token", "x"), ("client_id", "p\u{0}1")],
+            ClientAuth::Nothing,
+        )
+        .await;
+    expect_oauth_error(r, 400, "invalid_request", &[]).await;
+    // /end_session: a page.
+    let r = browser.get("/end_session?client_id=c%001").await;
+    assert!(r.status().is_client_error(), "{}", r.status());
+    // The login form: a NUL username is a failed sign-in, not a 5xx.
+    let r = browser.authorize(&AuthRequest::new("c1")).await;
+    let r = browser
+        .login(&location(&r), "ali\u{0}ce", ALICE_PASSWORD)
+        .await;
+    assert!(r.status().is_client_error(), "{}", r.status());
+}
