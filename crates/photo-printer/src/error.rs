@@ -20,6 +20,10 @@ pub enum PrinterError {
     Resource(String),
     #[error("the form is stale or was not sent by this site; go back and try again")]
     Csrf,
+    /// Every session slot holds a signed-in user; none is evicted for a
+    /// newcomer.
+    #[error("the printer has too many visitors right now; try again in a minute")]
+    Busy,
 }
 
 impl IntoResponse for PrinterError {
@@ -30,6 +34,7 @@ impl IntoResponse for PrinterError {
             | PrinterError::AuthorizationServer(_)
             | PrinterError::Resource(_) => (StatusCode::BAD_GATEWAY, "A server is not answering"),
             PrinterError::Csrf => (StatusCode::FORBIDDEN, "Request refused"),
+            PrinterError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "Busy"),
         };
         tracing::warn!(error = %self, "request failed");
         pages::message(status, title, &self.to_string())

@@ -3,7 +3,10 @@
 //! A session holds the authorization request in flight (its `state` and
 //! PKCE verifier), the tokens, and the dance log. The browser holds only a
 //! random id in an HttpOnly cookie; tokens never reach it. Memory is
-//! bounded: idle sessions expire and the oldest is evicted when full.
+//! bounded: idle sessions expire, and when full the oldest *anonymous*
+//! session (no tokens, no sign-in in flight) makes room; a signed-in
+//! user's session is never evicted for a newcomer (issue 13: anonymous
+//! traffic signed users out), who is told to come back instead.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -69,6 +72,8 @@ pub struct SessionHandle {
 
 pub struct Sessions {
     map: Mutex<HashMap<String, Arc<SessionHandle>>>,
+    /// Sessions kept at most.
+    capacity: usize,
     /// https: the cookie is Secure with the `__Host-` prefix.
     secure: bool,
     /// The printer's clock: idle sessions expire by it.
@@ -92,8 +97,14 @@ fn idle(last_seen: SystemTime, now: SystemTime) -> bool {
 
 impl Sessions {
     pub fn new(secure: bool, clock: Clock) -> Self {
+        Self::with_capacity(secure, clock, MAX_SESSIONS)
+    }
+
+    /// As [`Sessions::new`], keeping at most `capacity` sessions.
+    pub fn with_capacity(secure: bool, clock: Clock, capacity: usize) -> Self {
         Self {
             map: Mutex::new(HashMap::new()),
+            capacity: capacity.max(1),
             secure,
             clock,
         }
@@ -177,13 +188,23 @@ impl Sessions {
         let now = (self.clock)();
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         map.retain(|_, s| s.last_seen.lock().is_ok_and(|t| !idle(*t, now)));
-        if map.len() >= MAX_SESSIONS {
+        if map.len() >= self.capacity {
+            // Only an anonymous session may go; one in use right now (its
+            // state locked) counts as not anonymous.
             let oldest = map
                 .iter()
+                .filter(|(_, s)| {
+                    s.state
+                        .try_lock()
+                        .is_ok_and(|b| b.tokens.is_none() && b.pending.is_none())
+                })
                 .min_by_key(|(_, s)| *s.last_seen.lock().unwrap_or_else(|p| p.into_inner()))
                 .map(|(k, _)| k.clone());
-            if let Some(k) = oldest {
-                map.remove(&k);
+            match oldest {
+                Some(k) => {
+                    map.remove(&k);
+                }
+                None => return Err(PrinterError::Busy),
             }
         }
         map.insert(handle.id.clone(), handle.clone());
@@ -223,6 +244,48 @@ fn cookie_value<'h>(headers: &'h HeaderMap, cookie: &str) -> Option<&'h str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 13 (low, demo printer): a flood of cookieless visitors evicts
+    /// only anonymous sessions; a signed-in user's session survives, and
+    /// when only signed-in sessions are left a newcomer gets `Busy`.
+    #[tokio::test]
+    async fn issue13_anonymous_traffic_never_evicts_a_signed_in_session() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let sessions = Sessions::with_capacity(false, Arc::new(move || t0), 3);
+        let none = HeaderMap::new();
+        let (alice, _) = sessions
+            .find_or_create(&none)
+            .unwrap_or_else(|e| panic!("{e}"));
+        alice.state.lock().await.tokens = Some(Tokens {
+            access_token: tessera_client::Secret::new("at"),
+            refresh_token: None,
+            expires_at: None,
+            scopes: vec!["photos:read".into()],
+            token_type: "bearer".into(),
+            identity: None,
+        });
+        for _ in 0..1000 {
+            sessions
+                .find_or_create(&none)
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let mut cookie = HeaderMap::new();
+        let value = format!("{COOKIE}={}", alice.id);
+        cookie.insert(
+            header::COOKIE,
+            HeaderValue::from_str(&value).unwrap_or_else(|e| panic!("{e}")),
+        );
+        assert!(sessions.find(&cookie).is_some(), "alice is still signed in");
+
+        // Only signed-in sessions left: a newcomer is turned away.
+        let full = Sessions::with_capacity(false, Arc::new(move || t0), 1);
+        let (bob, _) = full.find_or_create(&none).unwrap_or_else(|e| panic!("{e}"));
+        bob.state.lock().await.tokens = alice.state.lock().await.tokens.clone();
+        assert!(matches!(
+            full.find_or_create(&none),
+            Err(PrinterError::Busy)
+        ));
+    }
 
     #[test]
     fn sessions_go_idle_by_the_injected_clock() {
