@@ -65,6 +65,11 @@ pub struct ServerConfig {
     pub housekeeping_interval_secs: Option<u64>,
     /// The name the pages show and the words for each scope at consent.
     pub presentation: crate::presentation::Presentation,
+    /// Failed logins per account and per source address: growing delays,
+    /// then a lockout of the account.
+    pub login_throttle: crate::login_throttle::LoginThrottlePolicy,
+    /// How many Argon2 verifications run at once and how many may wait.
+    pub password_hashing: crate::password_slots::HashingPolicy,
 }
 
 impl ServerConfig {
@@ -96,6 +101,8 @@ impl ServerConfig {
             refresh_retry_window_secs: DEFAULT_REFRESH_RETRY_WINDOW_SECS,
             housekeeping_interval_secs: Some(DEFAULT_HOUSEKEEPING_INTERVAL_SECS),
             presentation: crate::presentation::Presentation::for_issuer(issuer),
+            login_throttle: Default::default(),
+            password_hashing: Default::default(),
         })
     }
 
