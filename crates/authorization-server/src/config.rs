@@ -67,6 +67,11 @@ pub struct ServerConfig {
     pub presentation: crate::presentation::Presentation,
     /// Header-read and body timeouts and the connection cap (tessera-serve).
     pub connections: tessera_serve::ConnectionLimits,
+    /// Failed logins per account and per source address: growing delays,
+    /// then a lockout of the account.
+    pub login_throttle: crate::login_throttle::LoginThrottlePolicy,
+    /// How many Argon2 verifications run at once and how many may wait.
+    pub password_hashing: crate::password_slots::HashingPolicy,
 }
 
 impl ServerConfig {
@@ -99,6 +104,8 @@ impl ServerConfig {
             housekeeping_interval_secs: Some(DEFAULT_HOUSEKEEPING_INTERVAL_SECS),
             presentation: crate::presentation::Presentation::for_issuer(issuer),
             connections: tessera_serve::ConnectionLimits::default(),
+            login_throttle: Default::default(),
+            password_hashing: Default::default(),
         })
     }
 

@@ -10,6 +10,7 @@ use tessera_store::{Store, StoreError};
 use crate::brute_force::BruteForceGuard;
 use crate::config::ServerConfig;
 use crate::keys::{KeyManager, KeyRing, KeysError};
+use crate::password_slots::PasswordSlots;
 use crate::passwords::{self, PasswordError};
 use crate::refresh_retry::{ROOT_LABEL, RetrySealer};
 use tessera_runtime::Clock;
@@ -46,6 +47,9 @@ pub struct Inner {
     /// Seals the answers kept for the refresh retry window.
     pub refresh_retry: RetrySealer,
     pub brute_force: BruteForceGuard,
+    /// The bound on Argon2 work for logins (slots, a short queue, reused
+    /// memory).
+    pub password_slots: PasswordSlots,
     /// An Argon2id hash of a random password: unknown usernames are checked
     /// against it so a failed login costs the same whether or not the user
     /// exists.
@@ -105,6 +109,7 @@ impl AppState {
 
         Ok(Self(Arc::new(Inner {
             brute_force: BruteForceGuard::new(config.brute_force),
+            password_slots: PasswordSlots::new(config.password_hashing),
             store,
             config,
             clock,

@@ -114,6 +114,11 @@ gated! {
     fn grant(&self, grant_id: &str) -> StoreResult<Option<Grant>>;
     fn record_security_event(&self, event: &SecurityEvent) -> StoreResult<()>;
     fn security_events(&self, limit: u32) -> StoreResult<Vec<SecurityEvent>>;
+    fn login_failures(&self, key: &str, now: UnixTime) -> StoreResult<Option<LoginFailures>>;
+    fn record_login_failure(
+        &self, key: &str, now: UnixTime, expires_at: UnixTime
+    ) -> StoreResult<LoginFailures>;
+    fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
     fn purge_expired(&self, now: UnixTime, batch: u32) -> StoreResult<Option<PurgeReport>>;
     fn retire_signing_key(&self, kid: &str, now: UnixTime) -> StoreResult<bool>;
     fn seal_signing_key(

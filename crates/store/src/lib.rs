@@ -15,6 +15,7 @@
 mod dialect;
 #[cfg(feature = "test-util")]
 mod gated;
+mod login_failures;
 mod open;
 mod postgres;
 mod purge;
@@ -233,9 +234,26 @@ pub trait Store: Send + Sync + 'static {
     async fn record_security_event(&self, event: &SecurityEvent) -> StoreResult<()>;
     async fn security_events(&self, limit: u32) -> StoreResult<Vec<SecurityEvent>>;
 
+    // --- failed logins (the login throttle) ---------------------------------
+    /// The failed logins counted under `key`, if they still count at `now`.
+    async fn login_failures(&self, key: &str, now: UnixTime) -> StoreResult<Option<LoginFailures>>;
+    /// Counts one more failed login under `key` at `now`, atomically (one
+    /// statement: concurrent failures on any node all count), starting again
+    /// from one if the earlier count had expired; the count then lasts until
+    /// `expires_at`. Returns the new count.
+    async fn record_login_failure(
+        &self,
+        key: &str,
+        now: UnixTime,
+        expires_at: UnixTime,
+    ) -> StoreResult<LoginFailures>;
+    /// Forgets the failed logins counted under `key` (a successful login).
+    async fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
+
     // --- housekeeping -----------------------------------------------------
     /// Deletes codes, refresh tokens, access tokens (deny-list entries
-    /// included), sessions and authorization requests expired at `now`, and
+    /// included), sessions, authorization requests and failed-login counts
+    /// expired at `now`, and
     /// wipes retry copies whose window has passed: at most `batch` rows per
     /// statement, looping until none is left. `None` if another node is
     /// doing it right now (PostgreSQL advisory lock).

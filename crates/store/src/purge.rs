@@ -31,7 +31,7 @@ const RETRY_COPIES: Dead = Dead {
 /// Expired rows. Expiry is the same rule the reads apply (`expires_at >
 /// now` is live), so nothing still usable goes. A rotated refresh token
 /// stays until its own expiry, so a replay detects reuse until then.
-const EXPIRED: [Dead; 5] = [
+const EXPIRED: [Dead; 6] = [
     Dead {
         table: "authorization_codes",
         condition: "expires_at <= $1",
@@ -58,6 +58,13 @@ const EXPIRED: [Dead; 5] = [
         table: "authorization_requests",
         condition: "expires_at <= $1",
         counter: |r| &mut r.authorization_requests,
+    },
+    // Failed-login counts past their window: the next failure would start
+    // a new count anyway, and no delay or lockout outlasts the window.
+    Dead {
+        table: "login_failures",
+        condition: "expires_at <= $1",
+        counter: |r| &mut r.login_failures,
     },
 ];
 

@@ -168,6 +168,16 @@ impl std::fmt::Debug for RefreshRetry {
     }
 }
 
+/// Failed logins counted under one throttle key (an account or a source
+/// address), while they count: until `expires_at`, a window after the last
+/// one. What they mean (a delay, a lockout) is the server's policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginFailures {
+    pub failures: u32,
+    pub last_failure_at: UnixTime,
+    pub expires_at: UnixTime,
+}
+
 /// What one housekeeping pass removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PurgeReport {
@@ -177,6 +187,8 @@ pub struct PurgeReport {
     pub sessions: u64,
     pub authorization_requests: u64,
     pub retry_copies: u64,
+    /// Failed-login counts whose window has passed.
+    pub login_failures: u64,
 }
 
 impl PurgeReport {
@@ -187,5 +199,6 @@ impl PurgeReport {
             + self.sessions
             + self.authorization_requests
             + self.retry_copies
+            + self.login_failures
     }
 }

@@ -526,6 +526,25 @@ where
         self.all(q, Self::security_event_from_row).await
     }
 
+    // The statements are in `login_failures.rs`.
+    async fn login_failures(&self, key: &str, now: UnixTime) -> StoreResult<Option<LoginFailures>> {
+        self.failures_of(key, now).await
+    }
+
+    async fn record_login_failure(
+        &self,
+        key: &str,
+        now: UnixTime,
+        expires_at: UnixTime,
+    ) -> StoreResult<LoginFailures> {
+        self.count_failure(key, now, expires_at).await
+    }
+
+    async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
+        self.run(sqlx::query("DELETE FROM login_failures WHERE throttle_key = $1").bind(key))
+            .await
+    }
+
     async fn purge_expired(&self, now: UnixTime, batch: u32) -> StoreResult<Option<PurgeReport>> {
         let Some(mut conn) = DB::lock_housekeeping(&self.pool).await? else {
             return Ok(None);

@@ -59,6 +59,7 @@ store_tests!(
     housekeeping_removes_expired_rows_in_batches_and_keeps_live_ones,
     openid_connect_fields_round_trip,
     deletions_revoke_at_the_time_given_not_the_database_clock,
+    issue13_failed_logins_count_atomically_expire_and_clear,
 );
 
 fn scope(s: &str) -> Scope {
@@ -1159,4 +1160,100 @@ mod gated {
             other => panic!("expected the code unused, got {other:?}"),
         }
     }
+}
+
+/// Issue 13 (login throttling, shared across nodes): twenty concurrent
+/// failures under one key all count; a count stops counting at its
+/// `expires_at` and the next failure starts again at one; a successful
+/// login clears it; housekeeping removes expired counts only.
+async fn issue13_failed_logins_count_atomically_expire_and_clear(store: Arc<dyn Store>) {
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .record_login_failure("account:x", 100, 200)
+                .await
+                .unwrap()
+                .failures
+        }));
+    }
+    let mut counts = BTreeSet::new();
+    for t in tasks {
+        counts.insert(t.await.unwrap());
+    }
+    assert_eq!(counts, (1..=20).collect(), "each failure counted once");
+    let now = store
+        .login_failures("account:x", 150)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        now,
+        LoginFailures {
+            failures: 20,
+            last_failure_at: 100,
+            expires_at: 200
+        }
+    );
+    // A later failure moves the window on; an earlier `now` (another node's
+    // clock) never moves `last_failure_at` back.
+    let later = store
+        .record_login_failure("account:x", 190, 290)
+        .await
+        .unwrap();
+    assert_eq!((later.failures, later.expires_at), (21, 290));
+    let skewed = store
+        .record_login_failure("account:x", 185, 285)
+        .await
+        .unwrap();
+    assert_eq!(
+        (skewed.failures, skewed.last_failure_at, skewed.expires_at),
+        (22, 190, 290)
+    );
+    assert!(
+        store
+            .login_failures("account:x", 290)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let fresh = store
+        .record_login_failure("account:x", 300, 400)
+        .await
+        .unwrap();
+    assert_eq!(fresh.failures, 1, "an expired count starts again");
+
+    store
+        .record_login_failure("address:y", 300, 350)
+        .await
+        .unwrap();
+    store.clear_login_failures("account:x").await.unwrap();
+    assert!(
+        store
+            .login_failures("account:x", 301)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .login_failures("address:y", 301)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    store
+        .record_login_failure("account:z", 300, 500)
+        .await
+        .unwrap();
+    let purged = store.purge_expired(350, 10).await.unwrap().unwrap();
+    assert_eq!(purged.login_failures, 1);
+    assert!(
+        store
+            .login_failures("account:z", 351)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }

@@ -44,6 +44,14 @@ const ENV_KEYS: &[&str] = &[
     "header_read_timeout_secs",
     "request_body_timeout_secs",
     "max_connections",
+    "login_throttle_account_free_failures",
+    "login_throttle_address_free_failures",
+    "login_throttle_max_delay_secs",
+    "login_throttle_lockout_failures",
+    "login_throttle_lockout_secs",
+    "login_throttle_window_secs",
+    "password_hashing_slots",
+    "password_hashing_queue",
 ];
 
 /// Reads `path` if given (it must then exist), then the environment
@@ -119,6 +127,23 @@ pub struct FileConfig {
     /// PostgreSQL only: the schema to use (created if missing) instead of the
     /// user's default search path.
     pub database_schema: Option<String>,
+    /// Failed logins on one account before delays start.
+    pub login_throttle_account_free_failures: Option<u32>,
+    /// Failed logins from one source address before delays start.
+    pub login_throttle_address_free_failures: Option<u32>,
+    /// The longest delay after a failed login (they double from 1 s).
+    pub login_throttle_max_delay_secs: Option<i64>,
+    /// Failed logins on one account that lock it.
+    pub login_throttle_lockout_failures: Option<u32>,
+    /// How long a locked account stays locked.
+    pub login_throttle_lockout_secs: Option<i64>,
+    /// How long failed logins are remembered after the last one.
+    pub login_throttle_window_secs: Option<i64>,
+    /// Argon2 verifications at once (default: one per core).
+    pub password_hashing_slots: Option<usize>,
+    /// Logins that may wait for a hashing slot (default: four per slot);
+    /// any more are answered 503 with `Retry-After`.
+    pub password_hashing_queue: Option<usize>,
     /// A tracing filter, such as `info` or `tessera=debug`.
     #[serde(default = "defaults::log")]
     pub log: String,
@@ -257,6 +282,7 @@ impl FileConfig {
             self.request_body_timeout_secs,
             self.max_connections,
         )?;
+        self.login_limits(&mut config)?;
         let words = &mut config.presentation;
         if let Some(name) = &self.display_name {
             words.set_display_name(name)?;
@@ -319,6 +345,42 @@ pub fn connection_limits(
         request_body_timeout_secs,
         max_connections,
     ))
+}
+
+impl FileConfig {
+    /// The login throttle and the bound on password hashing.
+    fn login_limits(&self, config: &mut ServerConfig) -> anyhow::Result<()> {
+        let t = &mut config.login_throttle;
+        if let Some(v) = self.login_throttle_account_free_failures {
+            t.account_free_failures = v;
+        }
+        if let Some(v) = self.login_throttle_address_free_failures {
+            t.address_free_failures = v;
+        }
+        if let Some(v) = self.login_throttle_max_delay_secs {
+            t.max_delay_secs = v;
+        }
+        if let Some(v) = self.login_throttle_lockout_failures {
+            t.lockout_failures = v;
+        }
+        if let Some(v) = self.login_throttle_lockout_secs {
+            t.lockout_secs = v;
+        }
+        if let Some(v) = self.login_throttle_window_secs {
+            t.window_secs = v;
+        }
+        t.validate()?;
+        let h = &mut config.password_hashing;
+        if let Some(n) = self.password_hashing_slots {
+            anyhow::ensure!(n > 0, "password_hashing_slots must be positive");
+            h.slots = n;
+            h.queue = 4 * n;
+        }
+        if let Some(n) = self.password_hashing_queue {
+            h.queue = n;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Two `tessera serve` processes on one PostgreSQL database behave as one
 //! server: a code issued by one is redeemed at the other, tokens refresh and
 //! revoke across them, and a key rotated through the database is published
-//! by both. They share the database, the key-encryption key (from the
+//! by both, and failed logins at either count toward the same lockout.
+//! They share the database, the key-encryption key (from the
 //! configuration) and, through the database, the client-secret HMAC key.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 // Deadlines and unique names in tests come from the real clock.
@@ -23,6 +24,8 @@ const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 const CONFIG: &str = r#"
 issuer = "http://localhost:9001"
 key_reload_interval_secs = 1
+# Two failed logins lock an account (for the shared-throttle check).
+login_throttle_lockout_failures = 2
 
 [[clients]]
 client_id = "app"
@@ -34,6 +37,10 @@ introspect = true
 [[users]]
 username = "alice"
 password = "alice-password-1"
+
+[[users]]
+username = "bob"
+password = "bob-password-12"
 "#;
 
 /// The value of the hidden input `name` in an HTML page.
@@ -248,9 +255,59 @@ async fn two_nodes_on_one_postgres_database_act_as_one_server() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
+    // Issue 13, login throttling shared across nodes: failed logins are
+    // counted in the database, so one wrong password at each node locks
+    // bob (two failures lock an account here), and neither node then lets
+    // his right password through.
+    assert_eq!(login_at(&n1, &n1, "bob", "guess-1").await.status(), 401);
+    assert_eq!(login_at(&n1, &n2, "bob", "guess-2").await.status(), 401);
+    for (at, node) in [(&n1, "node 1"), (&n2, "node 2")] {
+        let r = login_at(&n2, at, "bob", "bob-password-12").await;
+        assert_eq!(r.status(), 429, "{node}");
+        assert!(r.headers().contains_key("retry-after"), "{node}");
+    }
+
     stop(node1);
     stop(node2);
     drop_schema(&url, &schema).await;
+}
+
+/// A fresh browser's login: the authorization request and login page at
+/// `page`, the form posted to `post` (sessions live in the shared database).
+async fn login_at(page: &str, post: &str, username: &str, password: &str) -> reqwest::Response {
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = browser
+        .get(format!(
+            "{page}/authorize?response_type=code&client_id=app&redirect_uri={REDIRECT}\
+             &scope=photos:read&state=s2&code_challenge={CHALLENGE}&code_challenge_method=S256"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 302);
+    let form = browser
+        .get(format!("{page}{}", location(&r)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    browser
+        .post(format!("{post}/login"))
+        .form(&[
+            ("csrf_token", hidden(&form, "csrf_token").as_str()),
+            ("request", hidden(&form, "request").as_str()),
+            ("username", username),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap()
 }
 
 fn url_param(url: &str, name: &str) -> String {

@@ -2,12 +2,13 @@
 //! [`crate::app::authorization::sign_in`].
 
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tessera_core::params::Params;
 
 use super::FormBody;
 use super::redirect::{self, Via};
+use super::source::SourceAddress;
 use crate::app::authorization::sign_in::{self, LoginForm, SignIn};
 use crate::app::authorization::{Pending, pending};
 use crate::error::WebError;
@@ -41,6 +42,7 @@ pub async fn page(
 
 pub async fn submit(
     State(state): State<AppState>,
+    SourceAddress(source): SourceAddress,
     headers: HeaderMap,
     FormBody(body): FormBody,
 ) -> Result<Response, WebError> {
@@ -56,6 +58,7 @@ pub async fn submit(
         csrf_token: field("csrf_token"),
         username: field("username").unwrap_or_default(),
         password: field("password").unwrap_or_default().to_owned(),
+        source,
     };
     let username = form.username;
     match sign_in::sign_in(&state, session::cookie(&state, &headers), form)
@@ -69,6 +72,41 @@ pub async fn submit(
             Some(LOGIN_FAILED),
             StatusCode::UNAUTHORIZED,
         )),
+        // The same page for a blocked account and a blocked address, for a
+        // known and an unknown username (no enumeration through the
+        // throttle), with the wait in words and in `Retry-After`.
+        SignIn::Throttled {
+            pending,
+            retry_after,
+        } => Ok(retry_later(
+            render(
+                &state,
+                &pending,
+                username,
+                Some(&format!(
+                    "Too many failed sign-in attempts. Try again in {} s.",
+                    retry_after.max(1)
+                )),
+                StatusCode::TOO_MANY_REQUESTS,
+            ),
+            retry_after,
+        )),
+        SignIn::Busy {
+            pending,
+            retry_after,
+        } => Ok(retry_later(
+            render(
+                &state,
+                &pending,
+                username,
+                Some(&format!(
+                    "The server is busy. Try again in {} s.",
+                    retry_after.max(1)
+                )),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            retry_after,
+        )),
         SignIn::Done { next, session: raw } => {
             let mut response = redirect::to(&state, &next, Via::Post);
             if let Some(cookie) = session::set_cookie(&state, &raw) {
@@ -77,6 +115,14 @@ pub async fn submit(
             Ok(response)
         }
     }
+}
+
+/// `response` with `Retry-After: secs` (at least one second).
+fn retry_later(mut response: Response, secs: i64) -> Response {
+    if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
 }
 
 fn render(

@@ -14,6 +14,7 @@ pub mod metadata;
 pub mod misc;
 pub mod redirect;
 pub mod revoke;
+pub mod source;
 pub mod token;
 pub mod userinfo;
 

@@ -23,6 +23,7 @@ mod introspection;
 mod keys;
 mod logging;
 mod login_freshness;
+mod login_throttling;
 mod metadata;
 mod oidc;
 mod oidc_basic_op;

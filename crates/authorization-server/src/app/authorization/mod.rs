@@ -2,13 +2,16 @@
 //! [`start`] answers `/authorize`, [`sign_in`] the login form, [`consent`]
 //! the consent page and form. Each reads the clock once, decides through
 //! the core (`authorize::validate`, `AuthorizationRequest::accepts_login`,
-//! `consent::covers`) and says where the browser goes [`Next`].
+//! `consent::covers`) and says where the browser goes [`Next`]. Logins
+//! pass the login throttle (`throttle.rs`) and the bound on password
+//! hashing ([`crate::password_slots`]).
 
 pub mod consent;
 mod issue;
 mod pending;
 pub mod sign_in;
 pub mod start;
+mod throttle;
 
 use tessera_core::UnixTime;
 use tessera_store::Session;

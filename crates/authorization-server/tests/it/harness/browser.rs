@@ -12,6 +12,19 @@ impl TestApp {
     pub fn browser(&self) -> Browser {
         Browser::at(&self.base)
     }
+
+    /// A browser whose connections come from `source` (any 127.x.y.z
+    /// address reaches the server on loopback), for per-address rules.
+    pub fn browser_from(&self, source: std::net::IpAddr) -> Browser {
+        let mut browser = Browser::at(&self.base);
+        browser.http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(source)
+            .build()
+            .expect("client");
+        browser
+    }
 }
 
 /// What the AS tests do with a browser and an [`AuthRequest`].
