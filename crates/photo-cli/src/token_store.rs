@@ -133,9 +133,15 @@ impl TokenStore {
                 Err(source) => return Err(file_error("cannot read", path, source)),
             },
         };
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| Error::Corrupt(e.to_string()))
+        // Only the position: serde_json's message may quote a value, which
+        // could be a token.
+        serde_json::from_str(&text).map(Some).map_err(|e| {
+            Error::Corrupt(format!(
+                "not a saved sign-in at line {} column {}",
+                e.line(),
+                e.column()
+            ))
+        })
     }
 
     pub fn save(&self, saved: &Saved) -> Result<(), Error> {

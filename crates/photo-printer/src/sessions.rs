@@ -3,8 +3,8 @@
 //! A session holds the authorization request in flight (its `state` and
 //! PKCE verifier), the tokens, and the dance log. The browser holds only a
 //! random id in an HttpOnly cookie; tokens never reach it. Memory is
-//! bounded: idle sessions expire, and when full the oldest *anonymous*
-//! session (no tokens, no sign-in in flight) makes room; a signed-in
+//! bounded: idle sessions expire, and when full the oldest session without
+//! tokens makes room (a sign-in in flight can start again); a signed-in
 //! user's session is never evicted for a newcomer (issue 13: anonymous
 //! traffic signed users out), who is told to come back instead.
 
@@ -163,12 +163,14 @@ impl Sessions {
         old: &SessionHandle,
         state: &mut BrowserSession,
     ) -> Result<(Arc<SessionHandle>, Option<HeaderValue>), PrinterError> {
-        let moved = std::mem::take(state);
-        let handle = self.insert(moved, old.dance.clone())?;
+        // The old id goes first: a rotation replaces an entry, so it never
+        // meets the capacity check (which would drop the fresh tokens).
         self.map
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&old.id);
+        let moved = std::mem::take(state);
+        let handle = self.insert(moved, old.dance.clone())?;
         let cookie = self.set_cookie(&handle.id);
         Ok((handle, cookie))
     }
@@ -189,15 +191,12 @@ impl Sessions {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         map.retain(|_, s| s.last_seen.lock().is_ok_and(|t| !idle(*t, now)));
         if map.len() >= self.capacity {
-            // Only an anonymous session may go; one in use right now (its
-            // state locked) counts as not anonymous.
+            // Only a session without tokens may go (a sign-in in flight
+            // may: it can start again); one in use right now (its state
+            // locked) stays.
             let oldest = map
                 .iter()
-                .filter(|(_, s)| {
-                    s.state
-                        .try_lock()
-                        .is_ok_and(|b| b.tokens.is_none() && b.pending.is_none())
-                })
+                .filter(|(_, s)| s.state.try_lock().is_ok_and(|b| b.tokens.is_none()))
                 .min_by_key(|(_, s)| *s.last_seen.lock().unwrap_or_else(|p| p.into_inner()))
                 .map(|(k, _)| k.clone());
             match oldest {
@@ -285,6 +284,35 @@ mod tests {
             full.find_or_create(&none),
             Err(PrinterError::Busy)
         ));
+    }
+
+    /// The session id changes at sign-in even when the store is full of
+    /// signed-in users: a rotation replaces its entry, so the fresh tokens
+    /// are never dropped for want of room.
+    #[tokio::test]
+    async fn a_full_store_still_rotates_a_session_at_sign_in() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let sessions = Sessions::with_capacity(false, Arc::new(move || t0), 2);
+        let none = HeaderMap::new();
+        let (signed_in, _) = sessions
+            .find_or_create(&none)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (carol, _) = sessions
+            .find_or_create(&none)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let tokens = Tokens {
+            access_token: tessera_client::Secret::new("at"),
+            refresh_token: None,
+            expires_at: None,
+            scopes: vec![],
+            token_type: "bearer".into(),
+            identity: None,
+        };
+        signed_in.state.lock().await.tokens = Some(tokens.clone());
+        let mut state = carol.state.lock().await;
+        state.tokens = Some(tokens);
+        let rotated = sessions.rotate(&carol, &mut state);
+        assert!(rotated.is_ok(), "{:?}", rotated.err());
     }
 
     #[test]

@@ -25,8 +25,16 @@ const ENV_KEYS: &[&str] = &[
 /// Reads the printer's configuration (every key also settable as
 /// `TESSERA_CLIENT_APP_<KEY>`).
 pub fn load(path: Option<&Path>) -> anyhow::Result<PrinterConfig> {
-    crate::config::load(path, "TESSERA_CLIENT_APP_", ENV_KEYS)
-        .context("invalid photo-printer configuration")
+    let config: PrinterConfig = crate::config::load(path, "TESSERA_CLIENT_APP_", ENV_KEYS)
+        .context("invalid photo-printer configuration")?;
+    // The same rules as the other servers' limits (a zero is refused).
+    crate::config::connection_limits(
+        config.header_read_timeout_secs,
+        config.request_body_timeout_secs,
+        config.max_connections,
+    )
+    .context("invalid photo-printer configuration")?;
+    Ok(config)
 }
 
 /// The printer from its configuration, until Ctrl-C or SIGTERM.

@@ -64,17 +64,21 @@ pub async fn authenticate(
                 reason,
                 "client authentication failed"
             );
-            events::record(
-                state,
-                now,
-                "client_authentication_failed",
-                About {
-                    client_id: Some(&shown),
-                    ..About::default()
-                },
-                reason,
-            )
-            .await;
+            // A made-up client id is a log line only: recording it would let
+            // anyone write rows without limit by rotating ids.
+            if refusal != Refusal::UnknownClient {
+                events::record(
+                    state,
+                    now,
+                    "client_authentication_failed",
+                    About {
+                        client_id: Some(&shown),
+                        ..About::default()
+                    },
+                    reason,
+                )
+                .await;
+            }
             if state.brute_force.record_failure(&key, now) {
                 tracing::warn!(
                     client_id = %shown.escape_debug(),

@@ -81,7 +81,9 @@ async fn issue12_item2_only_the_secret_itself_is_accepted() {
 }
 
 /// A failed client authentication says who and why in the log (never the
-/// secret) and leaves a security event, for each reason.
+/// secret) and leaves a security event, for each reason; a made-up client
+/// id is a log line only (an event per made-up id would let anyone write
+/// rows without limit).
 #[tokio::test]
 async fn issue12_item2_failed_client_authentication_is_logged_and_recorded() {
     let app = TestApp::spawn().await;
@@ -92,24 +94,28 @@ async fn issue12_item2_failed_client_authentication_is_logged_and_recorded() {
             ClientAuth::Basic("odd-logged", wrong),
             "odd-logged",
             "the client secret does not match",
+            1,
         ),
         (
             ClientAuth::Post("nobody-by-this-name", wrong),
             "nobody-by-this-name",
             "no client has this client_id",
+            0,
         ),
         (
             ClientAuth::Public("odd-logged"),
             "odd-logged",
             "no secret was sent for a confidential client",
+            1,
         ),
         (
             ClientAuth::Basic("p1", wrong),
             "p1",
             "a secret was sent for a public client, which has none",
+            1,
         ),
     ];
-    for (auth, client_id, reason) in cases {
+    for (auth, client_id, reason, recorded) in cases {
         let before = app.security_events().await.len();
         let r = app
             .token_with(&[("grant_type", "client_credentials")], auth)
@@ -124,8 +130,10 @@ async fn issue12_item2_failed_client_authentication_is_logged_and_recorded() {
             "no log line for {client_id}: {reason}"
         );
         let events = app.security_events().await;
-        assert_eq!(events.len(), before + 1, "{events:?}");
-        assert_eq!(events[0], "client_authentication_failed");
+        assert_eq!(events.len(), before + recorded, "{events:?}");
+        if recorded == 1 {
+            assert_eq!(events[0], "client_authentication_failed");
+        }
     }
     assert!(
         !captured_logs().contains(wrong),
