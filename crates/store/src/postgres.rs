@@ -18,9 +18,12 @@ use crate::{StoreError, StoreResult};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// The advisory-lock key of housekeeping ("tessera" in ASCII): whichever
-/// node holds it purges, the others skip their turn.
-const HOUSEKEEPING_LOCK: i64 = 0x0074_6573_7365_7261;
+/// The advisory-lock key of housekeeping, per schema: whichever node of a
+/// deployment holds it purges, the others skip their turn, and deployments
+/// in other schemas of the same database are not held up (advisory locks
+/// are database-wide).
+const HOUSEKEEPING_LOCK_KEY: &str =
+    "hashtextextended('tessera housekeeping ' || current_schema(), 0)";
 
 /// How to reach the database and how hard to try.
 #[derive(Clone)]
@@ -163,18 +166,20 @@ impl Dialect for Postgres {
         pool: &Pool<Postgres>,
     ) -> StoreResult<Option<PoolConnection<Postgres>>> {
         let mut conn = pool.acquire().await?;
-        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(HOUSEKEEPING_LOCK)
-            .fetch_one(&mut *conn)
-            .await?;
+        let locked: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT pg_try_advisory_lock({HOUSEKEEPING_LOCK_KEY})"
+        )))
+        .fetch_one(&mut *conn)
+        .await?;
         Ok(locked.then_some(conn))
     }
 
     async fn unlock_housekeeping(mut conn: PoolConnection<Postgres>) {
-        let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
-            .bind(HOUSEKEEPING_LOCK)
-            .execute(&mut *conn)
-            .await;
+        let unlocked = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT pg_advisory_unlock({HOUSEKEEPING_LOCK_KEY})"
+        )))
+        .execute(&mut *conn)
+        .await;
         if unlocked.is_err() {
             // Never hand a connection that may still hold the lock back to
             // the pool: closing it releases the lock.

@@ -908,17 +908,22 @@ mod schema_versions {
             return;
         };
         let mut other_node = db.pg.pool().acquire().await.unwrap();
-        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(32762643830108769)")
-            .fetch_one(&mut *other_node)
-            .await
-            .unwrap();
+        // Another node of this deployment (same schema) holds the lock.
+        let locked: bool = sqlx::query_scalar(
+            "SELECT pg_try_advisory_lock(hashtextextended('tessera housekeeping ' || current_schema(), 0))",
+        )
+        .fetch_one(&mut *other_node)
+        .await
+        .unwrap();
         assert!(locked);
         assert_eq!(
             db.store.purge_expired(10, 100).await.unwrap(),
             None,
             "skipped"
         );
-        sqlx::query("SELECT pg_advisory_unlock(32762643830108769)")
+        sqlx::query(
+            "SELECT pg_advisory_unlock(hashtextextended('tessera housekeeping ' || current_schema(), 0))",
+        )
             .execute(&mut *other_node)
             .await
             .unwrap();
