@@ -17,7 +17,15 @@
 //!   wait in the kernel's backlog) until one closes, instead of failing
 //!   with `EMFILE` for everyone.
 //!
+//! - **TLS** (optional, [`tls`]): rustls with the certificate and key from
+//!   files, reloaded on change; the handshake must finish within the
+//!   header-read timeout, so a slow handshake is cut off like a slow header.
+//!
 //! Each connection carries the peer's address as axum's `ConnectInfo`.
+
+mod tls;
+
+pub use tls::{DEFAULT_TLS_RELOAD_INTERVAL_SECS, Tls, TlsError, TlsFiles};
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -122,6 +130,21 @@ pub async fn serve(
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_tls(listener, router, limits, None, shutdown).await
+}
+
+/// [`serve`], over TLS when `tls` is given: each connection's handshake
+/// runs in its own task under the header-read timeout, and the certificate
+/// files are watched (every `reload_interval`) while the server runs.
+pub async fn serve_tls(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    tls: Option<Tls>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let acceptor = tls.as_ref().map(Tls::acceptor);
+    let watcher = tls.map(|tls| tokio::spawn(tls.watch()));
     let router = router.layer(RequestBodyTimeoutLayer::new(limits.request_body_timeout));
     let own_slots = Arc::new(Semaphore::new(
         limits.max_connections.clamp(1, Semaphore::MAX_PERMITS),
@@ -171,16 +194,52 @@ pub async fn serve(
                         .insert(ConnectInfo::<SocketAddr>(peer));
                     request
                 });
-        let connection = graceful
-            .watch(http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service)));
+        let service = TowerToHyperService::new(service);
+        let http = http.clone();
+        let watcher = graceful.watcher();
+        let acceptor = acceptor.clone();
+        let handshake_timeout = limits.header_read_timeout;
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            let served =
+                match acceptor {
+                    None => {
+                        watcher
+                            .watch(http.serve_connection(TokioIo::new(stream), service))
+                            .await
+                    }
+                    Some(acceptor) => {
+                        // The handshake is held to the header-read timeout: a
+                        // client that starts one and stalls is cut off like one
+                        // that stalls in its header.
+                        let stream =
+                            match tokio::time::timeout(handshake_timeout, acceptor.accept(stream))
+                                .await
+                            {
+                                Ok(Ok(stream)) => stream,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!(%peer, "TLS handshake not finished in time");
+                                    return;
+                                }
+                            };
+                        watcher
+                            .watch(http.serve_connection(TokioIo::new(stream), service))
+                            .await
+                    }
+                };
+            if let Err(e) = served {
                 tracing::debug!(error = %e, "connection closed with an error");
             }
             drop(slots);
         });
     }
     drop(listener);
+    if let Some(watcher) = watcher {
+        watcher.abort();
+    }
     graceful.shutdown().await;
     Ok(())
 }
