@@ -67,6 +67,14 @@ pub struct ServerConfig {
     pub presentation: crate::presentation::Presentation,
     /// Header-read and body timeouts and the connection cap (tessera-serve).
     pub connections: tessera_serve::ConnectionLimits,
+    /// Built-in TLS (certificate and key from files, reloaded on change);
+    /// `None` serves plain http, for development or behind a proxy that
+    /// terminates TLS.
+    pub tls: Option<tessera_serve::Tls>,
+    /// `Strict-Transport-Security` max-age on every response of an https
+    /// issuer (served here or by a proxy); 0 sends none. Never sent in
+    /// development mode (an http issuer).
+    pub hsts_max_age_secs: u64,
     /// Failed logins per account and per source address: growing delays,
     /// then a lockout of the account.
     pub login_throttle: crate::login_throttle::LoginThrottlePolicy,
@@ -104,6 +112,8 @@ impl ServerConfig {
             housekeeping_interval_secs: Some(DEFAULT_HOUSEKEEPING_INTERVAL_SECS),
             presentation: crate::presentation::Presentation::for_issuer(issuer),
             connections: tessera_serve::ConnectionLimits::default(),
+            tls: None,
+            hsts_max_age_secs: tessera_serve::DEFAULT_HSTS_MAX_AGE_SECS,
             login_throttle: Default::default(),
             password_hashing: Default::default(),
         })
@@ -115,6 +125,16 @@ impl ServerConfig {
 
     pub fn mode(&self) -> Mode {
         self.mode
+    }
+
+    /// The headers every response carries: HSTS exactly when the issuer is
+    /// https, whether this server terminates TLS or a proxy in front does
+    /// (the browser reaches the issuer over https either way).
+    pub fn security_headers(&self) -> tessera_serve::SecurityHeaders {
+        tessera_serve::SecurityHeaders::for_https(
+            self.mode == Mode::Production,
+            self.hsts_max_age_secs,
+        )
     }
 
     /// Cookies are `Secure` and `__Host-` prefixed when the issuer is https.

@@ -110,13 +110,15 @@ pub fn router(state: AppState) -> Router {
         base: base.clone(),
         display_name: state.config.presentation.display_name().to_owned(),
     };
+    let headers = state.config.security_headers();
     let metadata_path = format!("/.well-known/oauth-authorization-server{base}");
     let app = if base.is_empty() {
         endpoints
     } else {
         Router::new().nest(&base, endpoints)
     };
-    app.route(&metadata_path, get(metadata::metadata))
+    let app = app
+        .route(&metadata_path, get(metadata::metadata))
         .fallback(misc::not_found)
         // Error pages link the stylesheet under the issuer's path too, and
         // every page carries the server's name.
@@ -131,7 +133,10 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
         }))
-        .with_state(state)
+        .with_state(state);
+    // Outermost, so every answer gets them: pages, JSON, redirects, errors,
+    // the 404 fallback, axum's own 405s and rejections.
+    headers.apply(app)
 }
 
 /// Serves until `shutdown` completes, then lets in-flight requests finish.
@@ -151,7 +156,8 @@ pub async fn serve(
         ))
     });
     let limits = state.config.connections;
-    let served = tessera_serve::serve(listener, router(state), limits, shutdown).await;
+    let tls = state.config.tls.clone();
+    let served = tessera_serve::serve_tls(listener, router(state), limits, tls, shutdown).await;
     maintenance.abort();
     if let Some(h) = housekeeping {
         h.abort();

@@ -52,6 +52,37 @@ impl KeyEncryptionKey {
         Ok(Self(bytes.try_into().map_err(|_| SealError::InvalidKey)?))
     }
 
+    /// Why this key does not look like 32 random bytes, if it does not
+    /// (production mode refuses such a key). Each rule is one that 32 bytes
+    /// from a random generator fail with a chance below 10^-13, and that
+    /// keys written by hand fail: fewer than 16 different byte values (32
+    /// random bytes have about 30; this catches a repeated byte or a short
+    /// repeated pattern), only printable characters (a password or a hex
+    /// string encoded as base64: text, with far less than 256 bits), or a
+    /// sequence of constant step (`00 01 02 …`, as in examples).
+    pub fn weakness(&self) -> Option<&'static str> {
+        let bytes = &self.0;
+        let mut seen = [false; 256];
+        for b in bytes {
+            seen[usize::from(*b)] = true;
+        }
+        if seen.iter().filter(|s| **s).count() < 16 {
+            return Some(
+                "it has fewer than 16 different byte values, where 32 random bytes have about 30",
+            );
+        }
+        if bytes.iter().all(|b| (0x20..=0x7e).contains(b)) {
+            return Some(
+                "its bytes are all printable characters: it is text (a password or a hex string) encoded as base64, not 32 random bytes",
+            );
+        }
+        let step = bytes[1].wrapping_sub(bytes[0]);
+        if bytes.windows(2).all(|w| w[1].wrapping_sub(w[0]) == step) {
+            return Some("its bytes are a counting sequence, not random");
+        }
+        None
+    }
+
     /// A separate key for another purpose, named by `label`
     /// (HMAC-SHA-256 of the label under this key): what it seals can never
     /// be opened as a signing key, nor the other way round.
@@ -141,6 +172,39 @@ mod tests {
             kek.seal("k1", b"private key bytes", &SystemRandomness)?,
             "fresh nonce"
         );
+        Ok(())
+    }
+
+    /// Issue 13 item 7: the weak-key rule refuses what people write by hand
+    /// and accepts what a random generator gives.
+    #[test]
+    fn issue13_item7_weak_encryption_keys_are_recognised() -> Result<(), SealError> {
+        let mut counting = [0u8; 32];
+        for (i, b) in counting.iter_mut().enumerate() {
+            *b = (i as u8).wrapping_mul(7).wrapping_add(3);
+        }
+        let mut pattern = [0u8; 32];
+        for (i, b) in pattern.iter_mut().enumerate() {
+            *b = [0xab, 0xcd, 0xef, 0x12, 0x34, 0x56, 0x78, 0x90][i % 8];
+        }
+        let text = *b"correct horse battery staple 123";
+        let hex = *b"9f86d081884c7d659a2feaa0c55ad015";
+        for (weak, why) in [
+            ([0u8; 32], "different byte values"),
+            ([0x5e; 32], "different byte values"),
+            (pattern, "different byte values"),
+            (text, "printable"),
+            (hex, "different byte values"),
+            (counting, "counting"),
+        ] {
+            let found = KeyEncryptionKey::from_bytes(weak).weakness();
+            assert!(matches!(found, Some(w) if w.contains(why)), "{found:?}");
+        }
+        let mut random = [0u8; 32];
+        for _ in 0..1000 {
+            SystemRandomness.fill(&mut random)?;
+            assert_eq!(KeyEncryptionKey::from_bytes(random).weakness(), None);
+        }
         Ok(())
     }
 

@@ -20,11 +20,16 @@
 //! - **TLS** (optional, [`tls`]): rustls with the certificate and key from
 //!   files, reloaded on change; the handshake must finish within the
 //!   header-read timeout, so a slow handshake is cut off like a slow header.
+//! - **Security headers** ([`SecurityHeaders`], applied by each server to
+//!   its router): nosniff, no framing, no referrer, a default CSP and
+//!   `no-store`, and HSTS when reached over https.
 //!
 //! Each connection carries the peer's address as axum's `ConnectInfo`.
 
+mod headers;
 mod tls;
 
+pub use headers::{DEFAULT_CONTENT_SECURITY_POLICY, DEFAULT_HSTS_MAX_AGE_SECS, SecurityHeaders};
 pub use tls::{DEFAULT_TLS_RELOAD_INTERVAL_SECS, Tls, TlsError, TlsFiles};
 
 use std::future::Future;

@@ -44,6 +44,11 @@ const ENV_KEYS: &[&str] = &[
     "header_read_timeout_secs",
     "request_body_timeout_secs",
     "max_connections",
+    "mode",
+    "tls_certificate_file",
+    "tls_key_file",
+    "tls_reload_interval_secs",
+    "hsts_max_age_secs",
     "login_throttle_account_free_failures",
     "login_throttle_address_free_failures",
     "login_throttle_max_delay_secs",
@@ -155,6 +160,23 @@ pub struct FileConfig {
     /// Open connections at most (default 4096; always below the process's
     /// file-descriptor limit).
     pub max_connections: Option<usize>,
+    /// `"production"` or `"development"`: what the issuer must make the
+    /// server (https is production, http://localhost development); a
+    /// mismatch refuses to start, so a production configuration cannot be
+    /// served with a development issuer by mistake. The issuer decides.
+    pub mode: Option<String>,
+    /// PEM certificate chain (leaf first) for built-in TLS; with
+    /// `tls_key_file`. Absent: plain http (development, or behind a proxy
+    /// that terminates TLS).
+    pub tls_certificate_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, RSA or SEC1) of `tls_certificate_file`.
+    pub tls_key_file: Option<PathBuf>,
+    /// How often the certificate and key files are read again for a
+    /// renewed certificate (seconds; default 10).
+    pub tls_reload_interval_secs: Option<u64>,
+    /// `Strict-Transport-Security: max-age` on every response with an https
+    /// issuer (seconds; default one year; 0 sends none).
+    pub hsts_max_age_secs: Option<u64>,
     /// The server's name on its pages (login, consent, home), so users see
     /// whose page they are on; "Tessera at <issuer host>" when absent.
     pub display_name: Option<String>,
@@ -283,6 +305,7 @@ impl FileConfig {
             self.max_connections,
         )?;
         self.login_limits(&mut config)?;
+        self.posture(&mut config)?;
         let words = &mut config.presentation;
         if let Some(name) = &self.display_name {
             words.set_display_name(name)?;
@@ -347,7 +370,75 @@ pub fn connection_limits(
     ))
 }
 
+/// The built-in TLS from its configuration keys (shared by the three
+/// servers' configurations): both files or neither, a positive interval;
+/// the files are read and checked now, so a server that cannot present its
+/// certificate refuses to start.
+pub fn tls_files(
+    certificate: Option<&Path>,
+    key: Option<&Path>,
+    reload_interval_secs: Option<u64>,
+) -> anyhow::Result<Option<tessera_serve::Tls>> {
+    let (certificate, key) = match (certificate, key) {
+        (None, None) => {
+            anyhow::ensure!(
+                reload_interval_secs.is_none(),
+                "tls_reload_interval_secs is set but tls_certificate_file and tls_key_file are not"
+            );
+            return Ok(None);
+        }
+        (Some(c), Some(k)) => (c, k),
+        (Some(_), None) => anyhow::bail!("tls_certificate_file is set but tls_key_file is not"),
+        (None, Some(_)) => anyhow::bail!("tls_key_file is set but tls_certificate_file is not"),
+    };
+    let mut files = tessera_serve::TlsFiles::new(certificate, key);
+    if let Some(secs) = reload_interval_secs {
+        anyhow::ensure!(secs > 0, "tls_reload_interval_secs must be at least 1");
+        files.reload_interval = Duration::from_secs(secs);
+    }
+    Ok(Some(tessera_serve::Tls::load(files)?))
+}
+
 impl FileConfig {
+    /// Production posture: the `mode` the issuer must give, built-in TLS
+    /// (only for an https issuer: the issuer is what browsers and clients
+    /// are told to use) and HSTS.
+    fn posture(&self, config: &mut ServerConfig) -> anyhow::Result<()> {
+        use tessera_core::redirect_uri::Mode;
+        let mode = config.mode();
+        if let Some(wanted) = &self.mode {
+            let wanted = match wanted.as_str() {
+                "production" => Mode::Production,
+                "development" => Mode::Development,
+                other => anyhow::bail!(
+                    "mode must be \"production\" or \"development\", not {other:?}"
+                ),
+            };
+            anyhow::ensure!(
+                wanted == mode,
+                "mode is {} but the issuer `{}` makes the server {}: production needs an https issuer, development an http://localhost or http://127.0.0.1 one",
+                name(wanted),
+                self.issuer,
+                name(mode)
+            );
+        }
+        anyhow::ensure!(
+            (self.tls_certificate_file.is_none() && self.tls_key_file.is_none())
+                || mode == Mode::Production,
+            "tls_certificate_file is set but the issuer `{}` is http: a server that serves https itself needs an https issuer",
+            self.issuer
+        );
+        config.tls = tls_files(
+            self.tls_certificate_file.as_deref(),
+            self.tls_key_file.as_deref(),
+            self.tls_reload_interval_secs,
+        )?;
+        if let Some(secs) = self.hsts_max_age_secs {
+            config.hsts_max_age_secs = secs;
+        }
+        Ok(())
+    }
+
     /// The login throttle and the bound on password hashing.
     fn login_limits(&self, config: &mut ServerConfig) -> anyhow::Result<()> {
         let t = &mut config.login_throttle;
@@ -380,6 +471,13 @@ impl FileConfig {
             h.queue = n;
         }
         Ok(())
+    }
+}
+
+fn name(mode: tessera_core::redirect_uri::Mode) -> &'static str {
+    match mode {
+        tessera_core::redirect_uri::Mode::Production => "production",
+        tessera_core::redirect_uri::Mode::Development => "development",
     }
 }
 

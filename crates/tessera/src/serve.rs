@@ -91,7 +91,12 @@ pub async fn serve_authorization_server(
 
     let state = AppState::new(store, server_config, clock, rng).await?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, issuer = %state.config.issuer(), "Tessera authorization server listening on http://{addr}");
+    let scheme = if state.config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!(%addr, issuer = %state.config.issuer(), "Tessera authorization server listening on {scheme}://{addr}");
     serve(listener, state, shutdown).await?;
     tracing::info!("authorization server stopped");
     Ok(())

@@ -10,8 +10,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// Base64 of 32 bytes, as `openssl rand -base64 32` prints.
-const KEK_A: &str = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=";
-const KEK_B: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+// Random: production mode refuses a weak key (issue 13 item 7).
+const KEK_A: &str = "ez+8xWvkCeSWnnR5Rvisz60J3/SmKz8TEz8SaibJhlw=";
+const KEK_B: &str = "a0kIQuo7XnS/l9MYi0V4w9Kb9W9CxIQk+t5ic+m5HKY=";
 
 fn tessera(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_tessera"));

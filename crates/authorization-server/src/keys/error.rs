@@ -21,6 +21,12 @@ pub enum KeysError {
         "no key_encryption_key configured: with an https issuer, signing keys are stored encrypted under a key from the configuration; set key_encryption_key or TESSERA_KEY_ENCRYPTION_KEY to the base64 of 32 random bytes (`openssl rand -base64 32`)"
     )]
     MissingEncryptionKey,
+    /// Production mode refuses a key-encryption key that is not 32 random
+    /// bytes ([`crate::sealing::KeyEncryptionKey::weakness`]).
+    #[error(
+        "key_encryption_key is weak: {0}; with an https issuer it must be 32 random bytes, in base64 (`openssl rand -base64 32`)"
+    )]
+    WeakEncryptionKey(&'static str),
     #[error(
         "signing key `{kid}` cannot be decrypted with the configured key_encryption_key: the keys in this database were sealed under another key (in development mode without key_encryption_key, a generated key kept in the database), or the stored key was altered"
     )]

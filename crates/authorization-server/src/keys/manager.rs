@@ -101,13 +101,23 @@ impl KeyManager {
             .saturating_add(self.policy.reload_interval_secs)
     }
 
-    /// The key-encryption key: the configured one; in development mode
+    /// The key-encryption key: the configured one (refused in production
+    /// mode when weak); in development mode
     /// without one, a generated key kept in the store's settings; in
     /// production mode without one, an error.
     async fn encryption_key(&self) -> Result<&KeyEncryptionKey, KeysError> {
         self.encryption_key
             .get_or_try_init(|| async {
                 if let Some(key) = &self.policy.encryption_key {
+                    if let Some(weakness) = key.weakness() {
+                        if self.mode == Mode::Production {
+                            return Err(KeysError::WeakEncryptionKey(weakness));
+                        }
+                        tracing::warn!(
+                            weakness,
+                            "key_encryption_key is weak; allowed in development mode only"
+                        );
+                    }
                     return Ok(key.clone());
                 }
                 if self.mode == Mode::Production {

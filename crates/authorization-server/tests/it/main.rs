@@ -28,6 +28,7 @@ mod metadata;
 mod oidc;
 mod oidc_basic_op;
 mod pages;
+mod posture;
 mod refresh_retry_window;
 mod request_edges;
 mod resource_indicators;

@@ -48,7 +48,11 @@ pub const ALL_SECRETS: &[&str] = &[
     AB_SECRET,
 ];
 /// The key-encryption key of production-mode test servers.
-pub const TEST_KEY_ENCRYPTION_KEY: KeyEncryptionKey = KeyEncryptionKey::from_bytes([0x5e; 32]);
+/// Random bytes: production mode refuses a key that is not (issue 13 item 7).
+pub const TEST_KEY_ENCRYPTION_KEY: KeyEncryptionKey = KeyEncryptionKey::from_bytes([
+    132, 41, 54, 168, 251, 233, 245, 194, 120, 241, 127, 186, 122, 60, 69, 80, 199, 163, 15, 137,
+    170, 163, 221, 80, 60, 15, 203, 51, 207, 122, 221, 10,
+]);
 
 /// A client registration: confidential when `secret` is given, the code and
 /// refresh grants, PKCE required.
