@@ -202,7 +202,7 @@ mod tests {
         }
         let mut random = [0u8; 32];
         for _ in 0..1000 {
-            SystemRandomness.fill(&mut random)?;
+            Randomness::fill(&SystemRandomness, &mut random)?;
             assert_eq!(KeyEncryptionKey::from_bytes(random).weakness(), None);
         }
         Ok(())

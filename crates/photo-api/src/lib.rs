@@ -100,11 +100,29 @@ pub async fn serve(
     limits: tessera_serve::ConnectionLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_tls(listener, api, guard, limits, None, shutdown).await
+}
+
+/// [`serve`], over built-in TLS when `tls` is given (then with HSTS, at
+/// the default max-age). Every answer carries the security headers of
+/// `tessera_serve::SecurityHeaders`.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    api: PhotoApi,
+    guard: &tessera_protected_resource::Guard,
+    limits: tessera_serve::ConnectionLimits,
+    tls: Option<tessera_serve::Tls>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let app = router(
         api,
         about::About::of(guard),
         guard.require("photos:read"),
         guard.require("photos:write"),
     );
-    tessera_serve::serve(listener, app, limits, shutdown).await
+    let headers = tessera_serve::SecurityHeaders::for_https(
+        tls.is_some(),
+        tessera_serve::DEFAULT_HSTS_MAX_AGE_SECS,
+    );
+    tessera_serve::serve_tls(listener, headers.apply(app), limits, tls, shutdown).await
 }

@@ -351,3 +351,39 @@ impl ResolvesServerCert for ReloadingCert {
         Some(self.current())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A broken replacement is reported once, not at every poll; a new
+    /// breakage is reported again.
+    #[test]
+    fn issue13_item7_a_broken_file_is_reported_once_per_content()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()])?;
+        let files = TlsFiles::new(dir.path().join("c.pem"), dir.path().join("k.pem"));
+        std::fs::write(&files.certificate, certified.cert.pem())?;
+        std::fs::write(&files.key, certified.signing_key.serialize_pem())?;
+        let tls = Tls::load(files.clone())?;
+        let first = |poll: Poll| match poll {
+            Poll::Failed { first, .. } => Some(first),
+            Poll::Unchanged | Poll::Replaced => None,
+        };
+        assert_eq!(first(tls.poll()), None);
+        std::fs::write(&files.key, "garbage")?;
+        assert_eq!(first(tls.poll()), Some(true));
+        assert_eq!(first(tls.poll()), Some(false));
+        std::fs::write(&files.key, "other garbage")?;
+        assert_eq!(first(tls.poll()), Some(true));
+        std::fs::remove_file(&files.key)?;
+        assert_eq!(first(tls.poll()), Some(true));
+        assert_eq!(first(tls.poll()), Some(false));
+        // Repaired: served again (unchanged content), and nothing failing.
+        std::fs::write(&files.key, certified.signing_key.serialize_pem())?;
+        assert_eq!(first(tls.poll()), None);
+        assert_eq!(tls.current_chain()[0], *certified.cert.der());
+        Ok(())
+    }
+}

@@ -11,7 +11,8 @@ use figment::providers::{Env, Format as _, Toml};
 use serde::Deserialize;
 use tessera_authorization_server::ServerConfig;
 use tessera_authorization_server::admin::{ClientSpec, ResourceSpec, UserSpec};
-use tessera_authorization_server::keys::KeyEncryptionKey;
+use tessera_authorization_server::keys::{KeyEncryptionKey, KeysError};
+use tessera_core::redirect_uri::Mode;
 use tessera_core::secrets::SecretString;
 use tessera_store::PostgresOptions;
 
@@ -316,9 +317,16 @@ impl FileConfig {
         if let Some(f) = &self.access_token_format {
             config.access_token_format = f.parse()?;
         }
+        let mode = config.mode();
         let keys = &mut config.keys;
         if let Some(k) = &self.key_encryption_key {
-            keys.encryption_key = Some(KeyEncryptionKey::from_base64(k.expose())?);
+            let key = KeyEncryptionKey::from_base64(k.expose())?;
+            // Refused here too (the key manager refuses it whoever builds
+            // the server), so nothing is seeded into the database first.
+            if let (Some(weakness), Mode::Production) = (key.weakness(), mode) {
+                return Err(KeysError::WeakEncryptionKey(weakness).into());
+            }
+            keys.encryption_key = Some(key);
         }
         if let Some(a) = &self.signing_algorithm {
             keys.algorithm = a
@@ -401,18 +409,17 @@ pub fn tls_files(
 
 impl FileConfig {
     /// Production posture: the `mode` the issuer must give, built-in TLS
-    /// (only for an https issuer: the issuer is what browsers and clients
-    /// are told to use) and HSTS.
+    /// only for an https issuer (the issuer is what browsers and clients are
+    /// told to use; the files are loaded by [`FileConfig::tls`]) and HSTS.
     fn posture(&self, config: &mut ServerConfig) -> anyhow::Result<()> {
-        use tessera_core::redirect_uri::Mode;
         let mode = config.mode();
         if let Some(wanted) = &self.mode {
             let wanted = match wanted.as_str() {
                 "production" => Mode::Production,
                 "development" => Mode::Development,
-                other => anyhow::bail!(
-                    "mode must be \"production\" or \"development\", not {other:?}"
-                ),
+                other => {
+                    anyhow::bail!("mode must be \"production\" or \"development\", not {other:?}")
+                }
             };
             anyhow::ensure!(
                 wanted == mode,
@@ -428,15 +435,20 @@ impl FileConfig {
             "tls_certificate_file is set but the issuer `{}` is http: a server that serves https itself needs an https issuer",
             self.issuer
         );
-        config.tls = tls_files(
-            self.tls_certificate_file.as_deref(),
-            self.tls_key_file.as_deref(),
-            self.tls_reload_interval_secs,
-        )?;
         if let Some(secs) = self.hsts_max_age_secs {
             config.hsts_max_age_secs = secs;
         }
         Ok(())
+    }
+
+    /// The built-in TLS, loaded from its files (only `serve` reads them:
+    /// the management commands need no certificate, nor access to the key).
+    pub fn tls(&self) -> anyhow::Result<Option<tessera_serve::Tls>> {
+        tls_files(
+            self.tls_certificate_file.as_deref(),
+            self.tls_key_file.as_deref(),
+            self.tls_reload_interval_secs,
+        )
     }
 
     /// The login throttle and the bound on password hashing.
@@ -474,10 +486,10 @@ impl FileConfig {
     }
 }
 
-fn name(mode: tessera_core::redirect_uri::Mode) -> &'static str {
+fn name(mode: Mode) -> &'static str {
     match mode {
-        tessera_core::redirect_uri::Mode::Production => "production",
-        tessera_core::redirect_uri::Mode::Development => "development",
+        Mode::Production => "production",
+        Mode::Development => "development",
     }
 }
 

@@ -25,6 +25,9 @@ const ENV_KEYS: &[&str] = &[
     "header_read_timeout_secs",
     "request_body_timeout_secs",
     "max_connections",
+    "tls_certificate_file",
+    "tls_key_file",
+    "tls_reload_interval_secs",
 ];
 
 /// The resource server's configuration (TOML; every key also settable as
@@ -64,6 +67,14 @@ pub struct ResourceConfig {
     /// file-descriptor limit).
     #[serde(default)]
     pub max_connections: Option<usize>,
+    /// Built-in TLS, as for the authorization server: the PEM certificate
+    /// chain and key, read again every `tls_reload_interval_secs`.
+    #[serde(default)]
+    pub tls_certificate_file: Option<std::path::PathBuf>,
+    #[serde(default)]
+    pub tls_key_file: Option<std::path::PathBuf>,
+    #[serde(default)]
+    pub tls_reload_interval_secs: Option<u64>,
 }
 
 mod defaults {
@@ -141,6 +152,12 @@ pub async fn serve_on(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let guard = config.guard()?;
+    let tls = crate::config::tls_files(
+        config.tls_certificate_file.as_deref(),
+        config.tls_key_file.as_deref(),
+        config.tls_reload_interval_secs,
+    )
+    .context("invalid photo-api configuration")?;
     let store = async {
         crate::preflight::sqlite_directory_exists(&config.database)?;
         Ok::<_, anyhow::Error>(PhotoStore::connect(&config.database).await?)
@@ -153,9 +170,10 @@ pub async fn serve_on(
     if let Err(e) = guard.warm_up().await {
         tracing::warn!(error = %e, issuer = %config.issuer, "the authorization server is not reachable yet");
     }
+    let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%addr, resource = %config.identifier, mode = %config.validation,
-        "photo-storage API listening on http://{addr}");
-    tessera_photo_api::serve(
+        "photo-storage API listening on {scheme}://{addr}");
+    tessera_photo_api::serve_tls(
         listener,
         PhotoApi::new(store, std::sync::Arc::new(tessera_runtime::SystemClock)),
         &guard,
@@ -164,6 +182,7 @@ pub async fn serve_on(
             config.request_body_timeout_secs,
             config.max_connections,
         )?,
+        tls,
         shutdown,
     )
     .await?;

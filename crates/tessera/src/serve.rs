@@ -66,7 +66,8 @@ pub async fn serve_authorization_server(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let server_config = config.server_config()?;
+    let mut server_config = config.server_config()?;
+    server_config.tls = config.tls()?;
     // Every configured user is checked before anything is written.
     for spec in &config.users {
         spec.validate().with_context(|| {

@@ -55,10 +55,7 @@ async fn issue13_item7_discovery_over_built_in_tls_with_hsts() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.version(), reqwest::Version::HTTP_11);
-    assert_eq!(
-        r.headers()["strict-transport-security"],
-        "max-age=31536000"
-    );
+    assert_eq!(r.headers()["strict-transport-security"], "max-age=31536000");
     check_security_headers("discovery over TLS", r.headers());
     let metadata: serde_json::Value = r.json().await.unwrap();
     assert_eq!(metadata["issuer"], "https://localhost");
@@ -95,7 +92,12 @@ async fn issue13_item7_a_renewed_certificate_is_served_without_a_restart() {
         .await;
     let url = format!("https://localhost:{}/healthz", app.addr.port());
     assert_eq!(
-        https_client(&app, first).get(&url).send().await.unwrap().status(),
+        https_client(&app, first)
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .status(),
         200
     );
 
@@ -123,7 +125,12 @@ async fn issue13_item7_a_renewed_certificate_is_served_without_a_restart() {
 async fn issue13_item7_hsts_when_the_issuer_is_https_never_in_development() {
     // Development (http://127.0.0.1 issuer): no HSTS, on any answer.
     let dev = TestApp::spawn().await;
-    for path in ["/", "/healthz", "/.well-known/openid-configuration", "/nope"] {
+    for path in [
+        "/",
+        "/healthz",
+        "/.well-known/openid-configuration",
+        "/nope",
+    ] {
         let r = dev.http().get(dev.url(path)).send().await.unwrap();
         assert!(
             !r.headers().contains_key("strict-transport-security"),
@@ -152,7 +159,12 @@ async fn issue13_item7_hsts_when_the_issuer_is_https_never_in_development() {
         .configure(|c| c.hsts_max_age_secs = 300)
         .spawn()
         .await;
-    let r = short.http().get(short.url("/healthz")).send().await.unwrap();
+    let r = short
+        .http()
+        .get(short.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["strict-transport-security"], "max-age=300");
     let off = TestApp::builder()
         .issuer("https://as.example")
@@ -252,7 +264,10 @@ async fn issue13_item7_security_headers_on_every_response() {
 
     // Error bodies: an OAuth error in JSON, and a body over the limit.
     let r = app
-        .token(&[("grant_type", "authorization_code")], Some(("c1", "wrong")))
+        .token(
+            &[("grant_type", "authorization_code")],
+            Some(("c1", "wrong")),
+        )
         .await;
     assert_eq!(r.status(), 401);
     check_security_headers("token with a wrong secret", r.headers());
