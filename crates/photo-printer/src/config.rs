@@ -39,6 +39,15 @@ pub struct PrinterConfig {
     /// file-descriptor limit).
     #[serde(default)]
     pub max_connections: Option<usize>,
+    /// Built-in TLS, as for the authorization server: the PEM certificate
+    /// chain and key (loaded by the binary), read again every
+    /// `tls_reload_interval_secs`. Then `redirect_uri` should be https too.
+    #[serde(default)]
+    pub tls_certificate_file: Option<std::path::PathBuf>,
+    #[serde(default)]
+    pub tls_key_file: Option<std::path::PathBuf>,
+    #[serde(default)]
+    pub tls_reload_interval_secs: Option<u64>,
 }
 
 impl PrinterConfig {

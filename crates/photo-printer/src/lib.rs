@@ -158,10 +158,26 @@ pub async fn serve(
     printer: Printer,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_tls(listener, printer, None, shutdown).await
+}
+
+/// [`serve`], over built-in TLS when `tls` is given (then with HSTS at the
+/// default max-age). Every answer also carries the security headers of
+/// `tessera_serve::SecurityHeaders` (pages keep their own CSP).
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    printer: Printer,
+    tls: Option<tessera_serve::Tls>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let stopping = printer.inner.stopping.clone();
     let limits = printer.config().connection_limits();
-    let app = router(printer);
-    tessera_serve::serve(listener, app, limits, async move {
+    let headers = tessera_serve::SecurityHeaders::for_https(
+        tls.is_some(),
+        tessera_serve::DEFAULT_HSTS_MAX_AGE_SECS,
+    );
+    let app = headers.apply(router(printer));
+    tessera_serve::serve_tls(listener, app, limits, tls, async move {
         shutdown.await;
         stopping.send_replace(true);
     })

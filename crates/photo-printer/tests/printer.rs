@@ -42,6 +42,9 @@ async fn app_with(adjust: impl FnOnce(&mut PrinterConfig)) -> App {
         header_read_timeout_secs: None,
         request_body_timeout_secs: None,
         max_connections: None,
+        tls_certificate_file: None,
+        tls_key_file: None,
+        tls_reload_interval_secs: None,
     };
     adjust(&mut config);
     let ahead = Arc::new(AtomicU64::new(0));

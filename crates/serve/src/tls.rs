@@ -202,7 +202,8 @@ impl Tls {
 
     /// Reads the files every `reload_interval` for as long as the server
     /// runs (the caller aborts the task), logging each new certificate and
-    /// each new broken content once.
+    /// each new broken content once. (Two small files every few seconds:
+    /// read on the runtime's thread rather than a blocking pool's.)
     pub async fn watch(self) {
         let mut ticks = tokio::time::interval(self.files.reload_interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -167,6 +167,9 @@ pub async fn run(args: DemoArgs, config_on_command_line: bool) -> anyhow::Result
         header_read_timeout_secs: None,
         request_body_timeout_secs: None,
         max_connections: None,
+        tls_certificate_file: None,
+        tls_key_file: None,
+        tls_reload_interval_secs: None,
     };
 
     let (stop, stopped) = watch::channel(false);

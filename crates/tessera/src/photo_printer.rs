@@ -20,6 +20,9 @@ const ENV_KEYS: &[&str] = &[
     "header_read_timeout_secs",
     "request_body_timeout_secs",
     "max_connections",
+    "tls_certificate_file",
+    "tls_key_file",
+    "tls_reload_interval_secs",
 ];
 
 /// Reads the printer's configuration (every key also settable as
@@ -59,10 +62,17 @@ pub async fn serve_on(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
+    let tls = crate::config::tls_files(
+        config.tls_certificate_file.as_deref(),
+        config.tls_key_file.as_deref(),
+        config.tls_reload_interval_secs,
+    )
+    .context("invalid photo-printer configuration")?;
     let printer = Printer::new(config.clone())?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%addr, issuer = %config.issuer, client_id = %config.client_id,
-        "photo printer listening on http://{addr}");
-    tessera_photo_printer::serve(listener, printer, shutdown).await?;
+        "photo printer listening on {scheme}://{addr}");
+    tessera_photo_printer::serve_tls(listener, printer, tls, shutdown).await?;
     tracing::info!("photo printer stopped");
     Ok(())
 }

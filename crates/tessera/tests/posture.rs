@@ -261,3 +261,34 @@ async fn issue13_item7_the_photo_api_answers_over_tls() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn issue13_item7_the_photo_printer_answers_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, pem) = certificate(dir.path(), "printer");
+    let port = free_port();
+    let mut printer = tessera(dir.path());
+    printer
+        .arg("photo-printer")
+        .env("TESSERA_CLIENT_APP_LISTEN", format!("127.0.0.1:{port}"))
+        .env(
+            "TESSERA_CLIENT_APP_CLIENT_SECRET",
+            "printer-secret-0123456789-0123456789",
+        )
+        .env(
+            "TESSERA_CLIENT_APP_REDIRECT_URI",
+            format!("https://localhost:{port}/callback"),
+        )
+        .env("TESSERA_CLIENT_APP_TLS_CERTIFICATE_FILE", &cert)
+        .env("TESSERA_CLIENT_APP_TLS_KEY_FILE", &key);
+    let child = start_https(printer, port);
+    let r = trusting(&pem, port)
+        .get(format!("https://localhost:{port}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["strict-transport-security"], "max-age=31536000");
+    assert_eq!(r.headers()["referrer-policy"], "no-referrer");
+    stop(child);
+}
