@@ -145,7 +145,8 @@ async fn issue13_item7_tls_1_2_and_1_3_are_offered() {
     }
 }
 
-/// A TLS 1.1 ClientHello (legacy version 3.2, no `supported_versions`
+/// A TLS 1.1 ClientHello (docs/conformance.md item 18: TLS 1.2 or later;
+/// legacy version 3.2, no `supported_versions`
 /// extension, a TLS 1.0/1.1 cipher suite), written by hand because no
 /// client in this workspace can speak TLS 1.1.
 fn tls11_client_hello() -> Vec<u8> {

@@ -35,6 +35,8 @@ fn https_client(app: &TestApp, cert: reqwest::Certificate) -> reqwest::Client {
         .unwrap()
 }
 
+/// docs/conformance.md item 18: the AS's endpoints over TLS, and nothing
+/// processed in plain http on a TLS port.
 #[tokio::test]
 async fn issue13_item7_discovery_over_built_in_tls_with_hsts() {
     let dir = tempfile::tempdir().unwrap();
@@ -121,6 +123,7 @@ async fn issue13_item7_a_renewed_certificate_is_served_without_a_restart() {
     }
 }
 
+/// docs/conformance.md item 83: HSTS in production.
 #[tokio::test]
 async fn issue13_item7_hsts_when_the_issuer_is_https_never_in_development() {
     // Development (http://127.0.0.1 issuer): no HSTS, on any answer.
@@ -202,6 +205,8 @@ fn check_no_store(what: &str, h: &HeaderMap) {
     );
 }
 
+/// docs/conformance.md item 83 (`Referrer-Policy`, `no-store`), on every
+/// answer rather than on pages only.
 #[tokio::test]
 async fn issue13_item7_security_headers_on_every_response() {
     let app = TestApp::spawn().await;
