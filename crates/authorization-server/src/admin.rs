@@ -18,6 +18,7 @@ use tessera_core::secrets::{
 use tessera_core::user_claims::UserClaims;
 use tessera_store::{Store, StoreError, User};
 
+use crate::app::events::{self, About, Kind};
 use crate::passwords::{self, PasswordError};
 use crate::state::{InitError, client_secret_hasher};
 
@@ -163,6 +164,8 @@ pub struct Admin {
     secrets: ClientSecretHasher,
     rng: Arc<dyn Randomness>,
     mode: Mode,
+    /// The audit trail's `source` for the changes made here.
+    source: &'static str,
 }
 
 impl Admin {
@@ -177,7 +180,28 @@ impl Admin {
             secrets,
             rng,
             mode,
+            source: events::COMMAND_LINE,
         })
+    }
+
+    /// The same operations, recorded in the audit trail as coming from the
+    /// configuration file (seeding at start) rather than the command line.
+    pub fn from_configuration(mut self) -> Self {
+        self.source = "configuration file";
+        self
+    }
+
+    /// Records a management change in the audit trail.
+    async fn audit(&self, now: UnixTime, kind: Kind, about: About<'_>, detail: &str) {
+        events::write(
+            self.store.as_ref(),
+            now,
+            kind,
+            about,
+            Some(self.source.to_owned()),
+            detail,
+        )
+        .await;
     }
 
     /// Registers (or updates) a client. With `generate_secret` and no secret
@@ -264,6 +288,24 @@ impl Admin {
             post_logout_redirect_uris: spec.post_logout_redirect_uris.clone(),
         };
         self.store.upsert_client(&client, now).await?;
+        self.audit(
+            now,
+            Kind::ClientRegistered,
+            About {
+                client_id: Some(&client.client_id),
+                ..About::default()
+            },
+            &format!(
+                "client registered or updated ({}, scope {})",
+                if client.is_public() {
+                    "public"
+                } else {
+                    "confidential"
+                },
+                client.scopes
+            ),
+        )
+        .await;
         Ok(generated)
     }
 
@@ -286,15 +328,37 @@ impl Admin {
             name: spec.name.clone().unwrap_or_else(|| spec.identifier.clone()),
             scopes,
         };
-        Ok(self.store.upsert_resource(&resource, now).await?)
+        self.store.upsert_resource(&resource, now).await?;
+        self.audit(
+            now,
+            Kind::ResourceRegistered,
+            About::default(),
+            &format!("resource {} registered or updated", resource.identifier),
+        )
+        .await;
+        Ok(())
     }
 
     pub async fn resources(&self) -> Result<Vec<Resource>, AdminError> {
         Ok(self.store.resources().await?)
     }
 
-    pub async fn remove_resource(&self, identifier: &str) -> Result<bool, AdminError> {
-        Ok(self.store.delete_resource(identifier).await?)
+    pub async fn remove_resource(
+        &self,
+        identifier: &str,
+        now: UnixTime,
+    ) -> Result<bool, AdminError> {
+        let removed = self.store.delete_resource(identifier).await?;
+        if removed {
+            self.audit(
+                now,
+                Kind::ResourceRemoved,
+                About::default(),
+                &format!("resource {identifier} removed"),
+            )
+            .await;
+        }
+        Ok(removed)
     }
 
     pub async fn clients(&self) -> Result<Vec<Client>, AdminError> {
@@ -303,7 +367,20 @@ impl Admin {
 
     /// Removes the client; its grants and tokens end at `now`.
     pub async fn remove_client(&self, client_id: &str, now: UnixTime) -> Result<bool, AdminError> {
-        Ok(self.store.delete_client(client_id, now).await?)
+        let removed = self.store.delete_client(client_id, now).await?;
+        if removed {
+            self.audit(
+                now,
+                Kind::ClientRemoved,
+                About {
+                    client_id: Some(client_id),
+                    ..About::default()
+                },
+                "client removed; its grants and tokens are revoked",
+            )
+            .await;
+        }
+        Ok(removed)
     }
 
     /// Creates a user; fails if the username is taken.
@@ -335,7 +412,19 @@ impl Admin {
             claims,
         };
         match self.store.create_user(&user).await {
-            Ok(()) => Ok(user),
+            Ok(()) => {
+                self.audit(
+                    now,
+                    Kind::UserCreated,
+                    About {
+                        user_id: Some(&user.user_id),
+                        ..About::default()
+                    },
+                    &format!("user {} created", user.username),
+                )
+                .await;
+                Ok(user)
+            }
             Err(StoreError::Conflict(_)) => Err(AdminError::UserExists(username.to_owned())),
             Err(e) => Err(e.into()),
         }
@@ -376,7 +465,21 @@ impl Admin {
     ) -> Result<bool, AdminError> {
         validate_password(password)?;
         let hash = passwords::hash(password.expose().to_owned()).await?;
-        Ok(self.store.set_password(username, &hash, now).await?)
+        let changed = self.store.set_password(username, &hash, now).await?;
+        if changed {
+            let user = self.store.user_by_username(username).await?;
+            self.audit(
+                now,
+                Kind::PasswordChanged,
+                About {
+                    user_id: user.as_ref().map(|u| u.user_id.as_str()),
+                    ..About::default()
+                },
+                &format!("password of {username} set; their grants and sessions ended"),
+            )
+            .await;
+        }
+        Ok(changed)
     }
 
     /// Sets the claims that `changes` sets, keeping the user's others.
@@ -384,6 +487,7 @@ impl Admin {
         &self,
         username: &str,
         changes: UserClaims,
+        now: UnixTime,
     ) -> Result<UserClaims, AdminError> {
         let user = self
             .store
@@ -395,6 +499,16 @@ impl Admin {
         if !self.store.set_user_claims(username, &claims).await? {
             return Err(AdminError::NoSuchUser(username.to_owned()));
         }
+        self.audit(
+            now,
+            Kind::UserChanged,
+            About {
+                user_id: Some(&user.user_id),
+                ..About::default()
+            },
+            &format!("claims of {username} changed"),
+        )
+        .await;
         Ok(claims)
     }
 
@@ -404,7 +518,21 @@ impl Admin {
 
     /// Removes the user; their grants end at `now`.
     pub async fn remove_user(&self, username: &str, now: UnixTime) -> Result<bool, AdminError> {
-        Ok(self.store.delete_user(username, now).await?)
+        let user = self.store.user_by_username(username).await?;
+        let removed = self.store.delete_user(username, now).await?;
+        if removed {
+            self.audit(
+                now,
+                Kind::UserRemoved,
+                About {
+                    user_id: user.as_ref().map(|u| u.user_id.as_str()),
+                    ..About::default()
+                },
+                &format!("user {username} removed; their grants are revoked"),
+            )
+            .await;
+        }
+        Ok(removed)
     }
 }
 

@@ -1,6 +1,8 @@
 //! Brute-force protection for client secrets (RFC 6749 §2.3.1, OAuth 2.1
-//! §2.4.1): after too many failed authentications a client id is locked out
-//! for a while, then its correct secret works again.
+//! §2.4.1): after too many failed authentications of a client id from one
+//! source address, further wrong secrets from there are refused with `429`
+//! for a while (the right secret is always accepted: see
+//! `app::client_auth::authenticate`).
 //!
 //! Per node and in memory: a lockout is a rate limit, not state that must
 //! survive a restart.
@@ -97,10 +99,6 @@ impl BruteForceGuard {
             return true;
         }
         false
-    }
-
-    pub fn record_success(&self, client_id: &str) {
-        self.entries().remove(client_id);
     }
 }
 

@@ -80,7 +80,18 @@ pub struct ServerConfig {
     pub login_throttle: crate::login_throttle::LoginThrottlePolicy,
     /// How many Argon2 verifications run at once and how many may wait.
     pub password_hashing: crate::password_slots::HashingPolicy,
+    /// The load balancers and reverse proxies whose `Forwarded` /
+    /// `X-Forwarded-For` say where a request comes from.
+    pub trusted_proxies: crate::trusted_proxies::TrustedProxies,
+    /// Endpoint budgets per address and per client.
+    pub budgets: crate::budgets::BudgetPolicy,
+    /// How long audit events are kept; `None` keeps them for ever.
+    pub audit_retention_secs: Option<i64>,
 }
+
+/// Default audit retention: a year, long enough to investigate an incident
+/// found late, short enough that the table does not grow for ever.
+pub const DEFAULT_AUDIT_RETENTION_SECS: i64 = 365 * 24 * 3600;
 
 impl ServerConfig {
     /// Validates the issuer and derives the mode from it: `http://localhost`
@@ -116,6 +127,9 @@ impl ServerConfig {
             hsts_max_age_secs: tessera_serve::DEFAULT_HSTS_MAX_AGE_SECS,
             login_throttle: Default::default(),
             password_hashing: Default::default(),
+            trusted_proxies: Default::default(),
+            budgets: Default::default(),
+            audit_retention_secs: Some(DEFAULT_AUDIT_RETENTION_SECS),
         })
     }
 

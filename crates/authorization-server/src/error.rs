@@ -27,6 +27,8 @@ pub enum WebError {
         status: StatusCode,
         title: &'static str,
         message: String,
+        /// `Retry-After` (seconds) on a 429 or 503 page.
+        retry_after: Option<i64>,
     },
 }
 
@@ -51,6 +53,7 @@ impl WebError {
             status,
             title,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -99,6 +102,15 @@ impl WebError {
                 basic_challenge: false,
                 retry_after: Some(retry_after),
             },
+            AppError::OverBudget { retry_after } => Self::Json {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                error: OAuthError::new(
+                    ErrorCode::TemporarilyUnavailable,
+                    "too many requests; retry after the time in Retry-After",
+                ),
+                basic_challenge: false,
+                retry_after: Some(retry_after),
+            },
             AppError::Forbidden(error) => Self::Json {
                 status: StatusCode::FORBIDDEN,
                 error,
@@ -120,6 +132,15 @@ impl WebError {
             }
             AppError::Flow(refusal) => Self::bad_request_page(refusal.to_string()),
             AppError::Unavailable(cause) => Self::unavailable_page(&cause),
+            AppError::OverBudget { retry_after } => Self::Page {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                title: "Too many requests",
+                message: format!(
+                    "Too many sign-ins were started from your network. Try again in {} s.",
+                    retry_after.max(1)
+                ),
+                retry_after: Some(retry_after),
+            },
             other => Self::bad_request_page(other.to_string()),
         }
     }
@@ -159,7 +180,16 @@ impl IntoResponse for WebError {
                 status,
                 title,
                 message,
-            } => pages::error_page(status, title, &message),
+                retry_after,
+            } => {
+                let mut response = pages::error_page(status, title, &message);
+                if let Some(secs) = retry_after
+                    && let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string())
+                {
+                    response.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                response
+            }
         }
     }
 }

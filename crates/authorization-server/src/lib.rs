@@ -15,6 +15,7 @@
 pub mod admin;
 pub mod app;
 pub mod brute_force;
+pub mod budgets;
 pub mod config;
 pub mod error;
 pub mod housekeeping;
@@ -31,6 +32,7 @@ pub mod sealing;
 pub mod session;
 pub mod state;
 pub mod tokens;
+pub mod trusted_proxies;
 
 use std::future::Future;
 

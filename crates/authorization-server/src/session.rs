@@ -77,7 +77,15 @@ pub fn new_session(
         user_id: user.map(|(u, _)| u.to_owned()),
         auth_time: user.map(|(_, t)| t),
         created_at: now,
-        expires_at: now + state.config.session_ttl,
+        // A session nobody has signed in to exists only to hold an
+        // authorization request: it lasts as long as one (signing in
+        // replaces it with a session of `session_ttl`).
+        expires_at: now
+            + if user.is_some() {
+                state.config.session_ttl
+            } else {
+                state.config.authorization_request_ttl
+            },
     };
     Ok((raw, session))
 }

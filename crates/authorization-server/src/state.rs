@@ -47,6 +47,8 @@ pub struct Inner {
     /// Seals the answers kept for the refresh retry window.
     pub refresh_retry: RetrySealer,
     pub brute_force: BruteForceGuard,
+    /// Rate budgets per address and per client (`crate::budgets`).
+    pub budgets: crate::budgets::Budgets,
     /// The bound on Argon2 work for logins (slots, a short queue, reused
     /// memory).
     pub password_slots: PasswordSlots,
@@ -109,6 +111,7 @@ impl AppState {
 
         Ok(Self(Arc::new(Inner {
             brute_force: BruteForceGuard::new(config.brute_force),
+            budgets: crate::budgets::Budgets::new(config.budgets),
             password_slots: PasswordSlots::new(config.password_hashing),
             store,
             config,

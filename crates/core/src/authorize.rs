@@ -52,7 +52,25 @@ pub enum UntrustedRequest {
     MissingRedirectUri,
     #[error("This application has no registered return address.")]
     NoRegisteredRedirectUri,
+    #[error(
+        "The request's state is too long (more than 2048 characters); the application must send a shorter one."
+    )]
+    OversizeState,
 }
+
+/// The longest `state` accepted, in bytes. A client keeps a random value or
+/// a short reference there; a longer one is refused with a page (it could
+/// not be echoed back in a `Location` header safely, and it would be stored
+/// with the parked request).
+pub const MAX_STATE_LEN: usize = 2048;
+/// The longest `nonce` accepted (OIDC Core §3.1.2.1 asks for enough entropy,
+/// which a few dozen characters give).
+pub const MAX_NONCE_LEN: usize = 512;
+/// The longest `id_token_hint` accepted (an ID token we signed: a few
+/// hundred bytes of claims and a signature).
+pub const MAX_ID_TOKEN_HINT_LEN: usize = 8192;
+/// The longest `resource` accepted (it must name a registered resource).
+pub const MAX_RESOURCE_LEN: usize = 2048;
 
 /// Step 1a: the `client_id` to look up.
 pub fn identify_client(params: &Params) -> Result<&str, UntrustedRequest> {
@@ -83,10 +101,14 @@ pub fn trust_redirect(
                 (None, _) => UntrustedRequest::MissingRedirectUri,
             }
         })?;
+    let state = params.single("state").ok().flatten();
+    if state.is_some_and(|s| s.len() > MAX_STATE_LEN) {
+        return Err(UntrustedRequest::OversizeState);
+    }
     Ok(TrustedRedirect {
         uri: uri.to_owned(),
         explicit,
-        state: params.single("state").ok().flatten().map(str::to_owned),
+        state: state.map(str::to_owned),
     })
 }
 
@@ -218,12 +240,29 @@ fn validate_inner(params: &Params, client: &Client) -> Result<Validated, OAuthEr
         })?),
     };
 
+    let capped = |name: &'static str, max: usize| -> Result<Option<String>, OAuthError> {
+        match params.single(name)? {
+            Some(v) if v.len() > max => Err(OAuthError::new(
+                if name == "resource" {
+                    ErrorCode::InvalidTarget
+                } else {
+                    ErrorCode::InvalidRequest
+                },
+                match name {
+                    "nonce" => "nonce is too long (at most 512 characters)",
+                    "id_token_hint" => "id_token_hint is too long",
+                    _ => "resource is too long (at most 2048 characters)",
+                },
+            )),
+            v => Ok(v.map(str::to_owned)),
+        }
+    };
     Ok(Validated {
         scope,
-        resource: params.single("resource")?.map(str::to_owned),
+        resource: capped("resource", MAX_RESOURCE_LEN)?,
         code_challenge,
         prompt,
-        nonce: params.single("nonce")?.map(str::to_owned),
+        nonce: capped("nonce", MAX_NONCE_LEN)?,
         max_age,
         // Only a prefill, so one that is not a plausible username is dropped
         // rather than refused (OIDC Core §3.1.2.1: a hint, not a demand).
@@ -231,7 +270,7 @@ fn validate_inner(params: &Params, client: &Client) -> Result<Validated, OAuthEr
             .single("login_hint")?
             .filter(|h| h.chars().count() <= 64 && !h.chars().any(char::is_control))
             .map(str::to_owned),
-        id_token_hint: params.single("id_token_hint")?.map(str::to_owned),
+        id_token_hint: capped("id_token_hint", MAX_ID_TOKEN_HINT_LEN)?,
     })
 }
 
@@ -350,6 +389,47 @@ mod tests {
         for (q, code) in cases {
             assert_eq!(run(&q).err(), Some(code), "{q}");
         }
+    }
+
+    /// Issue 13 (medium): anonymous `/authorize` requests stored a `state`
+    /// of any length. Every value that is stored with a parked request is
+    /// capped; the exact limits pass.
+    #[test]
+    fn issue13_stored_parameters_are_capped() {
+        let b = base();
+        let long = |n: usize| "x".repeat(n);
+        let at_limit = [
+            b.replace("state=xyz", &format!("state={}", long(MAX_STATE_LEN))),
+            format!("{b}&nonce={}", long(MAX_NONCE_LEN)),
+            format!("{b}&id_token_hint={}", long(MAX_ID_TOKEN_HINT_LEN)),
+        ];
+        for q in at_limit {
+            assert!(run(&q).is_ok(), "{}", &q[..80]);
+        }
+        let over = [
+            (
+                format!("{b}&nonce={}", long(MAX_NONCE_LEN + 1)),
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                format!("{b}&id_token_hint={}", long(MAX_ID_TOKEN_HINT_LEN + 1)),
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                format!("{b}&resource=https://r.example/{}", long(MAX_RESOURCE_LEN)),
+                ErrorCode::InvalidTarget,
+            ),
+        ];
+        for (q, code) in over {
+            assert_eq!(run(&q).err(), Some(code), "{}", &q[..80]);
+        }
+        // An oversize state cannot be echoed: a page, never a redirect.
+        let q = b.replace("state=xyz", &format!("state={}", long(MAX_STATE_LEN + 1)));
+        let params = Params::parse(q.as_bytes());
+        assert_eq!(
+            trust_redirect(&params, &client(true)).err(),
+            Some(UntrustedRequest::OversizeState)
+        );
     }
 
     #[test]

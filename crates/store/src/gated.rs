@@ -114,6 +114,8 @@ gated! {
     fn grant(&self, grant_id: &str) -> StoreResult<Option<Grant>>;
     fn record_security_event(&self, event: &SecurityEvent) -> StoreResult<()>;
     fn security_events(&self, limit: u32) -> StoreResult<Vec<SecurityEvent>>;
+    fn search_security_events(&self, query: &EventQuery) -> StoreResult<Vec<SecurityEvent>>;
+    fn purge_security_events(&self, before: UnixTime, batch: u32) -> StoreResult<u64>;
     fn login_failures(&self, key: &str, now: UnixTime) -> StoreResult<Option<LoginFailures>>;
     fn record_login_failure(
         &self, key: &str, now: UnixTime, expires_at: UnixTime

@@ -230,9 +230,15 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_grant(&self, grant_id: &str, now: UnixTime, reason: &str) -> StoreResult<()>;
     async fn grant(&self, grant_id: &str) -> StoreResult<Option<Grant>>;
 
-    // --- security events --------------------------------------------------
+    // --- security events: the audit trail (append-only) ---------------------
     async fn record_security_event(&self, event: &SecurityEvent) -> StoreResult<()>;
+    /// The latest `limit` events, newest first.
     async fn security_events(&self, limit: u32) -> StoreResult<Vec<SecurityEvent>>;
+    /// The events `query` selects, newest first.
+    async fn search_security_events(&self, query: &EventQuery) -> StoreResult<Vec<SecurityEvent>>;
+    /// Deletes events written before `before` (the retention), `batch` rows
+    /// a statement; returns how many.
+    async fn purge_security_events(&self, before: UnixTime, batch: u32) -> StoreResult<u64>;
 
     // --- failed logins (the login throttle) ---------------------------------
     /// The failed logins counted under `key`, if they still count at `now`.

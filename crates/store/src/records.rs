@@ -143,12 +143,32 @@ pub struct NewRefreshToken {
 /// a constant PKCE challenge, repeated failed client authentication.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecurityEvent {
+    /// The row's id (ascending with time); `None` before it is stored.
+    pub id: Option<i64>,
     pub at: UnixTime,
     pub kind: String,
     pub client_id: Option<String>,
     pub user_id: Option<String>,
     pub grant_id: Option<String>,
     pub detail: String,
+    /// Where the request came from: the client's address, or `command line`.
+    pub source: Option<String>,
+    /// `success` or `failure`.
+    pub outcome: String,
+}
+
+/// Which audit events to read ([`crate::Store::search_security_events`]):
+/// every filter that is set must match. Newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventQuery {
+    pub user_id: Option<String>,
+    pub client_id: Option<String>,
+    pub kind: Option<String>,
+    /// Events at or after this time.
+    pub since: Option<UnixTime>,
+    /// Events with a larger id (to follow the trail).
+    pub after_id: Option<i64>,
+    pub limit: u32,
 }
 
 /// The answer to a refresh, sealed, kept on the parent token for the retry

@@ -228,8 +228,9 @@ where
 
     pub(crate) fn write_security_event(e: &SecurityEvent) -> Query<DB> {
         sqlx::query(
-            "INSERT INTO security_events (at, kind, client_id, user_id, grant_id, detail) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO security_events \
+             (at, kind, client_id, user_id, grant_id, detail, source, outcome) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(e.at)
         .bind(&e.kind)
@@ -237,6 +238,8 @@ where
         .bind(&e.user_id)
         .bind(&e.grant_id)
         .bind(&e.detail)
+        .bind(&e.source)
+        .bind(&e.outcome)
     }
 
     // --- rows into records ------------------------------------------------
@@ -347,12 +350,15 @@ where
 
     pub(crate) fn security_event_from_row(row: &DB::Row) -> StoreResult<SecurityEvent> {
         Ok(SecurityEvent {
+            id: Some(row.try_get("id")?),
             at: row.try_get("at")?,
             kind: row.try_get("kind")?,
             client_id: row.try_get("client_id")?,
             user_id: row.try_get("user_id")?,
             grant_id: row.try_get("grant_id")?,
             detail: row.try_get("detail")?,
+            source: row.try_get("source")?,
+            outcome: row.try_get("outcome")?,
         })
     }
 

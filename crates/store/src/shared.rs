@@ -526,6 +526,46 @@ where
         self.all(q, Self::security_event_from_row).await
     }
 
+    async fn search_security_events(&self, query: &EventQuery) -> StoreResult<Vec<SecurityEvent>> {
+        let q = sqlx::query(
+            "SELECT * FROM security_events \
+             WHERE ($1 IS NULL OR user_id = $1) AND ($2 IS NULL OR client_id = $2) \
+               AND ($3 IS NULL OR kind = $3) AND at >= $4 AND id > $5 \
+             ORDER BY id DESC LIMIT $6",
+        )
+        .bind(&query.user_id)
+        .bind(&query.client_id)
+        .bind(&query.kind)
+        .bind(query.since.unwrap_or(i64::MIN))
+        .bind(query.after_id.unwrap_or(0))
+        .bind(i64::from(query.limit));
+        self.all(q, Self::security_event_from_row).await
+    }
+
+    async fn purge_security_events(&self, before: UnixTime, batch: u32) -> StoreResult<u64> {
+        // A batch a statement, addressed by row id like the other purges.
+        let sql = format!(
+            "DELETE FROM security_events WHERE {}",
+            DB::rows_in(&format!(
+                "SELECT {} FROM security_events WHERE at < $1 LIMIT $2",
+                DB::ROW_ID
+            ))
+        );
+        let mut total = 0;
+        loop {
+            let done = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(before)
+                .bind(i64::from(batch))
+                .execute(&self.pool)
+                .await?;
+            let done = DB::rows_affected(&done);
+            total += done;
+            if done < u64::from(batch) {
+                return Ok(total);
+            }
+        }
+    }
+
     // The statements are in `login_failures.rs`.
     async fn login_failures(&self, key: &str, now: UnixTime) -> StoreResult<Option<LoginFailures>> {
         self.failures_of(key, now).await

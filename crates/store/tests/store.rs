@@ -60,6 +60,7 @@ store_tests!(
     openid_connect_fields_round_trip,
     deletions_revoke_at_the_time_given_not_the_database_clock,
     issue13_failed_logins_count_atomically_expire_and_clear,
+    issue13_item4_the_audit_trail_is_searched_and_purged_by_age,
 );
 
 fn scope(s: &str) -> Scope {
@@ -1261,4 +1262,100 @@ async fn issue13_failed_logins_count_atomically_expire_and_clear(store: Arc<dyn 
             .unwrap()
             .is_some()
     );
+}
+
+/// Issue 13 item 4: the audit trail keeps source and outcome, is searched by
+/// user, client, kind, time and position, newest first, and housekeeping
+/// removes only events older than the retention, in batches.
+async fn issue13_item4_the_audit_trail_is_searched_and_purged_by_age(store: Arc<dyn Store>) {
+    let event = |at: i64, kind: &str, user: Option<&str>, client: Option<&str>| SecurityEvent {
+        id: None,
+        at,
+        kind: kind.into(),
+        client_id: client.map(str::to_owned),
+        user_id: user.map(str::to_owned),
+        grant_id: None,
+        detail: format!("{kind} at {at}"),
+        source: Some("192.0.2.7".into()),
+        outcome: if kind == "login_failed" {
+            "failure"
+        } else {
+            "success"
+        }
+        .into(),
+    };
+    for (at, kind, user, client) in [
+        (100, "login_failed", Some("u-alice"), Some("c1")),
+        (200, "login_succeeded", Some("u-alice"), Some("c1")),
+        (300, "code_redeemed", Some("u-alice"), Some("c2")),
+        (400, "login_succeeded", Some("u-bob"), Some("c1")),
+        (500, "client_registered", None, Some("c3")),
+    ] {
+        store
+            .record_security_event(&event(at, kind, user, client))
+            .await
+            .unwrap();
+    }
+    let search = |q: EventQuery| {
+        let store = store.clone();
+        async move {
+            store
+                .search_security_events(&EventQuery { limit: 100, ..q })
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| e.at)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        search(EventQuery::default()).await,
+        [500, 400, 300, 200, 100]
+    );
+    let alice = EventQuery {
+        user_id: Some("u-alice".into()),
+        ..EventQuery::default()
+    };
+    assert_eq!(search(alice.clone()).await, [300, 200, 100]);
+    assert_eq!(
+        search(EventQuery {
+            client_id: Some("c1".into()),
+            ..alice.clone()
+        })
+        .await,
+        [200, 100]
+    );
+    assert_eq!(
+        search(EventQuery {
+            kind: Some("login_succeeded".into()),
+            since: Some(250),
+            ..EventQuery::default()
+        })
+        .await,
+        [400]
+    );
+    let all = store
+        .search_security_events(&EventQuery {
+            limit: 2,
+            ..EventQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 2, "the limit holds");
+    let newest = all[0].id.unwrap();
+    assert_eq!(all[0].source.as_deref(), Some("192.0.2.7"));
+    assert_eq!(all[0].outcome, "success");
+    assert!(
+        search(EventQuery {
+            after_id: Some(newest),
+            ..EventQuery::default()
+        })
+        .await
+        .is_empty(),
+        "nothing after the newest"
+    );
+    // Retention: everything before 300 goes, in batches of one.
+    assert_eq!(store.purge_security_events(300, 1).await.unwrap(), 2);
+    assert_eq!(search(EventQuery::default()).await, [500, 400, 300]);
+    assert_eq!(store.purge_security_events(300, 1).await.unwrap(), 0);
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use tessera_store::Migrations;
 
+use crate::commands::audit::{AuditCommand, audit_command};
 use crate::commands::clients::{ClientCommand, client_command};
 use crate::commands::keys::{KeysCommand, keys_command};
 use crate::commands::resources::{ResourceCommand, resource_command};
@@ -79,6 +80,10 @@ enum Command {
     /// access tokens and the keys that sign ID tokens (one per algorithm).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Read the audit trail: sign-ins, consent, codes, revocations,
+    /// lockouts, budget trips and management changes.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Run the whole dance in one process: the authorization server, the
     /// photo API and the photo printer, with a demo user and clients.
     ///
@@ -120,6 +125,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(c) => user_command(&server_config()?, c).await,
         Command::Resources(c) => resource_command(&server_config()?, c).await,
         Command::Keys(c) => keys_command(&server_config()?, c).await,
+        Command::Audit(c) => audit_command(&server_config()?, c).await,
         // `Cli::config` holds the value whichever side of the subcommand it
         // was given on; the subcommand's own field is the fallback.
         Command::PhotoApi { config: own } => crate::photo_api::run(config.or(own.as_deref())).await,

@@ -58,6 +58,9 @@ const ENV_KEYS: &[&str] = &[
     "login_throttle_window_secs",
     "password_hashing_slots",
     "password_hashing_queue",
+    "trusted_proxies",
+    "audit_retention_days",
+    "log_format",
 ];
 
 /// Reads `path` if given (it must then exist), then the environment
@@ -178,6 +181,20 @@ pub struct FileConfig {
     /// `Strict-Transport-Security: max-age` on every response with an https
     /// issuer (seconds; default one year; 0 sends none).
     pub hsts_max_age_secs: Option<u64>,
+    /// Load balancers and reverse proxies (addresses or CIDR ranges) whose
+    /// `Forwarded` / `X-Forwarded-For` headers say where a request comes
+    /// from; from anyone else those headers are ignored.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// How many days audit events are kept (default 365); 0 keeps them for
+    /// ever.
+    pub audit_retention_days: Option<u32>,
+    /// `text` (default) or `json`: one JSON object a line, for log
+    /// collectors (the audit events included, target `tessera::audit`).
+    pub log_format: Option<String>,
+    /// Endpoint budgets (token buckets per address and per client).
+    #[serde(default)]
+    pub budgets: crate::budgets_config::BudgetsConfig,
     /// The server's name on its pages (login, consent, home), so users see
     /// whose page they are on; "Tessera at <issuer host>" when absent.
     pub display_name: Option<String>,
@@ -307,6 +324,14 @@ impl FileConfig {
         )?;
         self.login_limits(&mut config)?;
         self.posture(&mut config)?;
+        config.trusted_proxies =
+            tessera_authorization_server::trusted_proxies::TrustedProxies::parse(
+                &self.trusted_proxies,
+            )?;
+        self.budgets.apply(&mut config.budgets)?;
+        if let Some(days) = self.audit_retention_days {
+            config.audit_retention_secs = (days > 0).then(|| i64::from(days) * 24 * 3600);
+        }
         let words = &mut config.presentation;
         if let Some(name) = &self.display_name {
             words.set_display_name(name)?;

@@ -1,6 +1,7 @@
 //! `tessera`: serves the authorization server and manages its clients and
 //! users.
 
+mod budgets_config;
 mod cli;
 mod commands;
 mod config;

@@ -12,7 +12,7 @@ use tessera_runtime::{Clock as _, SystemClock};
 use tessera_store::{Migrations, Store};
 
 use crate::config::{self, FileConfig};
-use crate::logging::init_logging;
+use crate::logging::{LogFormat, init_logging, init_logging_as};
 use crate::preflight;
 use crate::signals::shutdown_signal;
 
@@ -49,7 +49,7 @@ pub async fn migrate_command(config: FileConfig) -> anyhow::Result<()> {
 /// Serves the authorization server on the configured address until Ctrl-C
 /// or SIGTERM.
 pub async fn serve_command(config: FileConfig, migrations: Migrations) -> anyhow::Result<()> {
-    init_logging(&config.log);
+    init_logging_as(&config.log, LogFormat::parse(config.log_format.as_deref())?);
     // Installed before the server says it listens (see `shutdown_signal`).
     let shutdown = shutdown_signal();
     let listener = preflight::bind(&config.listen, "listen", "TESSERA_LISTEN").await?;
@@ -79,7 +79,9 @@ pub async fn serve_authorization_server(
     let clock = Arc::new(SystemClock);
 
     // Seed what the configuration declares, idempotently.
-    let admin = Admin::new(store.clone(), rng.clone(), server_config.mode()).await?;
+    let admin = Admin::new(store.clone(), rng.clone(), server_config.mode())
+        .await?
+        .from_configuration();
     for spec in &config.resources {
         admin.register_resource(spec, clock.now()).await?;
     }

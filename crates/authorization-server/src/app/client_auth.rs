@@ -9,13 +9,22 @@ use tessera_core::error::OAuthError;
 use tessera_core::token_request::{AuthenticationError, ClientAuthentication};
 
 use super::error::{AppError, OrUnavailable};
-use super::events::{self, About};
+use super::events::{self, About, Kind};
 use crate::brute_force::attempt_key;
 use crate::state::AppState;
 
 /// Checks `credentials`, sent from `peer` at `now`, for an endpoint that
-/// accepts the methods `allowed` (the list its metadata advertises). After
-/// too many failures the client is locked out from that address for a while.
+/// accepts the methods `allowed` (the list its metadata advertises).
+///
+/// After too many failures from one address the client id is locked out
+/// *for wrong secrets* from that address for a while: they are answered
+/// `429` with `Retry-After`. The right secret is always checked and always
+/// accepted, so nobody who guesses wrong (behind the same proxy, or with a
+/// spoofed address) can lock the real client out (issue 13: throttle the
+/// guesser, not the owner). This costs no protection: every secret is at
+/// least 32 characters (generated ones are 256 random bits), so guessing is
+/// hopeless either way; the lockout and the endpoint budgets bound what a
+/// guesser costs and make it visible.
 pub async fn authenticate(
     state: &AppState,
     credentials: &ClientAuthentication,
@@ -25,9 +34,6 @@ pub async fn authenticate(
 ) -> Result<Client, AppError> {
     let client_id = credentials.client_id();
     let key = attempt_key(client_id, peer);
-    if let Err(retry_after) = state.brute_force.check(&key, now) {
-        return Err(AppError::LockedOut { retry_after });
-    }
     let client = state.store.client(client_id).await.or_unavailable()?;
     let outcome = match client {
         None => Err(Refusal::UnknownClient),
@@ -38,7 +44,8 @@ pub async fn authenticate(
     };
     match outcome {
         Ok(c) => {
-            state.brute_force.record_success(&key);
+            // A success does not clear the count: behind one address the
+            // owner's success must not hand a guesser a fresh allowance.
             if !credentials.is_one_of(allowed) {
                 // Metadata and enforcement read the same list.
                 tracing::info!(
@@ -53,6 +60,9 @@ pub async fn authenticate(
             Ok(c)
         }
         Err(refusal) => {
+            if let Err(retry_after) = state.brute_force.check(&key, now) {
+                return Err(AppError::LockedOut { retry_after });
+            }
             let reason = refusal.reason();
             // The client id is what the caller claimed: cut to the longest a
             // registered id can be, so a forged header cannot flood the log.
@@ -70,9 +80,10 @@ pub async fn authenticate(
                 events::record(
                     state,
                     now,
-                    "client_authentication_failed",
+                    Kind::ClientAuthenticationFailed,
                     About {
                         client_id: Some(&shown),
+                        source: peer,
                         ..About::default()
                     },
                     reason,
@@ -87,9 +98,10 @@ pub async fn authenticate(
                 events::record(
                     state,
                     now,
-                    "client_authentication_lockout",
+                    Kind::ClientAuthenticationLockout,
                     About {
                         client_id: Some(&shown),
+                        source: peer,
                         ..About::default()
                     },
                     "too many failed client authentications; the client is locked out for a while",

@@ -19,6 +19,10 @@ pub enum AppError {
     /// for `retry_after` seconds (429).
     #[error("too many failed authentication attempts; try again later")]
     LockedOut { retry_after: i64 },
+    /// A budget is spent (an endpoint's rate per address or per client, a
+    /// client's refused grants, anonymous sign-ins): 429 with the wait.
+    #[error("too many requests; try again in {retry_after} s")]
+    OverBudget { retry_after: i64 },
     /// The client may not use this endpoint at all (403).
     #[error(transparent)]
     Forbidden(OAuthError),

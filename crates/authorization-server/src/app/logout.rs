@@ -16,6 +16,7 @@ use tessera_core::redirect_uri;
 use tessera_store::Session;
 
 use super::error::{AppError, OrUnavailable};
+use super::events::{self, About, Kind};
 use crate::state::AppState;
 use crate::{id_tokens, session};
 
@@ -56,7 +57,19 @@ pub async fn end_session(
             .delete_session(&s.id_hash)
             .await
             .or_unavailable()?;
-        tracing::info!("browser session ended by RP-initiated logout");
+        if let Some(user_id) = s.user_id.as_deref() {
+            events::record(
+                state,
+                now,
+                Kind::Logout,
+                About {
+                    user_id: Some(user_id),
+                    ..About::default()
+                },
+                "the browser session was ended (RP-initiated logout)",
+            )
+            .await;
+        }
     }
     Ok(LoggedOut::Done {
         return_to: return_address(state, request, now).await?,

@@ -6,6 +6,7 @@
 //! Nothing here knows about HTTP status codes, headers or cookies.
 
 pub mod authorization;
+pub mod budgets;
 pub mod client_auth;
 pub mod error;
 pub mod events;

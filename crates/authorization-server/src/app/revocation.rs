@@ -6,10 +6,13 @@
 //! (§2.2). A storage failure is an error, never a success (fosite
 //! CVE-2020-15223).
 
+use std::net::IpAddr;
+
 use tessera_core::UnixTime;
 use tessera_core::client::Client;
 
 use super::error::{AppError, OrUnavailable};
+use super::events::{self, About, Kind};
 use crate::state::AppState;
 use crate::tokens::{self, FoundToken, Hint};
 
@@ -18,6 +21,7 @@ pub async fn revoke(
     client: &Client,
     token: &str,
     hint: Hint,
+    source: Option<IpAddr>,
     now: UnixTime,
 ) -> Result<(), AppError> {
     match tokens::find(state, token, hint, now)
@@ -32,7 +36,19 @@ pub async fn revoke(
                     .revoke_grant(&record.grant_id, now, "refresh token revoked by the client")
                     .await
                     .or_unavailable()?;
-                tracing::info!(client_id = %client.client_id, "refresh token revoked; its grant is revoked");
+                events::record(
+                    state,
+                    now,
+                    Kind::TokenRevoked,
+                    About {
+                        client_id: Some(&client.client_id),
+                        user_id: Some(&record.user_id),
+                        grant_id: Some(&record.grant_id),
+                        source,
+                    },
+                    "the client revoked a refresh token; its grant and every token of it are revoked",
+                )
+                .await;
             } else {
                 tracing::warn!(client_id = %client.client_id, "a client tried to revoke another client's refresh token");
             }
@@ -44,7 +60,19 @@ pub async fn revoke(
                     .revoke_access_token(&status.record.jti, now)
                     .await
                     .or_unavailable()?;
-                tracing::info!(client_id = %client.client_id, "access token revoked");
+                events::record(
+                    state,
+                    now,
+                    Kind::TokenRevoked,
+                    About {
+                        client_id: Some(&client.client_id),
+                        grant_id: status.record.grant_id.as_deref(),
+                        source,
+                        ..About::default()
+                    },
+                    "the client revoked an access token",
+                )
+                .await;
             } else {
                 tracing::warn!(client_id = %client.client_id, "a client tried to revoke another client's access token");
             }

@@ -202,6 +202,23 @@ impl KeyManager {
             now.saturating_add(self.policy.prepublication_secs)
         };
         let kid = self.create(algorithm, id_token, now, activates_at).await?;
+        crate::app::events::write(
+            self.store.as_ref(),
+            now,
+            crate::app::events::Kind::SigningKeyRotated,
+            crate::app::events::About::default(),
+            None,
+            &format!(
+                "new {} signing key {kid} ({}), signing from {activates_at}",
+                algorithm.as_str(),
+                if id_token {
+                    "ID tokens"
+                } else {
+                    "access tokens"
+                },
+            ),
+        )
+        .await;
         self.list(now)
             .await?
             .into_iter()
@@ -222,6 +239,15 @@ impl KeyManager {
         if !self.store.retire_signing_key(kid, now).await? {
             return Err(RetireRefused::AlreadyRetired(kid.to_owned()).into());
         }
+        crate::app::events::write(
+            self.store.as_ref(),
+            now,
+            crate::app::events::Kind::SigningKeyRetired,
+            crate::app::events::About::default(),
+            None,
+            &format!("signing key {kid} retired: no longer published"),
+        )
+        .await;
         Ok(KeyInfo {
             state: KeyState::Retired,
             retired_at: Some(now),

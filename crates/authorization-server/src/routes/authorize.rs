@@ -8,6 +8,7 @@ use tessera_core::params::Params;
 
 use super::FormBody;
 use super::redirect::{self, Via};
+use super::source::SourceAddress;
 use crate::app::authorization::start;
 use crate::error::WebError;
 use crate::session;
@@ -15,11 +16,12 @@ use crate::state::AppState;
 
 pub async fn get(
     State(state): State<AppState>,
+    source: SourceAddress,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
     let params = Params::parse(query.unwrap_or_default().as_bytes());
-    handle(&state, &headers, &params, Via::Get)
+    handle(&state, &headers, source, &params, Via::Get)
         .await
         .unwrap_or_else(IntoResponse::into_response)
 }
@@ -27,19 +29,21 @@ pub async fn get(
 /// RFC 6749 §3.1 allows POST; parameters then come from the form body only.
 pub async fn post(
     State(state): State<AppState>,
+    source: SourceAddress,
     headers: HeaderMap,
     FormBody(body): FormBody,
 ) -> Result<Response, WebError> {
-    handle(&state, &headers, &Params::parse(&body), Via::Post).await
+    handle(&state, &headers, source, &Params::parse(&body), Via::Post).await
 }
 
 async fn handle(
     state: &AppState,
     headers: &HeaderMap,
+    SourceAddress(source): SourceAddress,
     params: &Params,
     via: Via,
 ) -> Result<Response, WebError> {
-    let started = start::start(state, params, session::cookie(state, headers))
+    let started = start::start(state, params, session::cookie(state, headers), source)
         .await
         .map_err(WebError::from_app_page)?;
     let mut response = redirect::to(state, &started.next, via);

@@ -1,13 +1,13 @@
 //! The back channel's one extractor (token, revocation, introspection):
 //! the form body (never the query, RFC 6749 §2.3.1; no parameter repeated),
 //! the client's authentication (RFC 6749 §2.3, with brute-force lockout per
-//! client and source address) and the time the request was received, read
+//! client and source address, the source read through the trusted proxies) and the time the request was received, read
 //! once and used by the whole request.
 
 use std::marker::PhantomData;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, Request};
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, header};
 use tessera_core::UnixTime;
 use tessera_core::client::Client;
@@ -16,7 +16,8 @@ use tessera_core::params::Params;
 use tessera_core::token_request::{self, AuthenticationError};
 
 use super::BackChannelBody;
-use crate::app::client_auth;
+use super::source::SourceAddress;
+use crate::app::{budgets, client_auth};
 use crate::error::WebError;
 use crate::state::AppState;
 
@@ -53,6 +54,8 @@ pub struct AuthenticatedClient<E> {
     pub params: Params,
     /// When the request was received: the one clock reading of the request.
     pub received_at: UnixTime,
+    /// Where it came from (through the trusted proxies).
+    pub source: Option<std::net::IpAddr>,
     endpoint: PhantomData<E>,
 }
 
@@ -60,10 +63,8 @@ impl<E: Endpoint> FromRequest<AppState> for AuthenticatedClient<E> {
     type Rejection = WebError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let peer = req
-            .extensions()
-            .get::<ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip());
+        let SourceAddress(source) =
+            SourceAddress::of(state, req.headers(), SourceAddress::peer(req.extensions()));
         let form = super::is_form(req.headers());
         let authorization = authorization(req.headers());
         let BackChannelBody(body) = BackChannelBody::from_request(req, state).await?;
@@ -71,14 +72,26 @@ impl<E: Endpoint> FromRequest<AppState> for AuthenticatedClient<E> {
         let credentials = token_request::client_authentication(authorization?.as_deref(), &params)
             .map_err(|e| WebError::from_app_json(e.into()))?;
         let received_at = state.now();
-        let client =
-            client_auth::authenticate(state, &credentials, E::AUTH_METHODS, peer, received_at)
-                .await
-                .map_err(WebError::from_app_json)?;
+        let client = async {
+            budgets::before_authentication(state, source, received_at).await?;
+            let client = client_auth::authenticate(
+                state,
+                &credentials,
+                E::AUTH_METHODS,
+                source,
+                received_at,
+            )
+            .await?;
+            budgets::after_authentication(state, &client, source, received_at).await?;
+            Ok(client)
+        }
+        .await
+        .map_err(WebError::from_app_json)?;
         Ok(Self {
             client,
             params,
             received_at,
+            source,
             endpoint: PhantomData,
         })
     }

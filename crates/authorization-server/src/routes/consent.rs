@@ -9,6 +9,7 @@ use tessera_core::scope::Scope;
 
 use super::FormBody;
 use super::redirect::{self, Via};
+use super::source::SourceAddress;
 use crate::app::authorization::consent::{self, ConsentForm, ConsentPage};
 use crate::error::WebError;
 use crate::state::AppState;
@@ -63,6 +64,7 @@ pub async fn page(
 
 pub async fn submit(
     State(state): State<AppState>,
+    SourceAddress(source): SourceAddress,
     headers: HeaderMap,
     FormBody(body): FormBody,
 ) -> Result<Response, WebError> {
@@ -84,6 +86,7 @@ pub async fn submit(
         decision: field("decision")?,
         request_id: params.single("request").ok().flatten(),
         checked,
+        source,
     };
     let next = consent::decide(&state, session::cookie(&state, &headers), form)
         .await

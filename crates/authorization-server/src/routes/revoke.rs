@@ -15,9 +15,16 @@ pub async fn revoke(
     request: AuthenticatedClient<Revocation>,
 ) -> Result<Response, WebError> {
     let (token, hint) = super::token_and_hint(&request.params)?;
-    revocation::revoke(&state, &request.client, token, hint, request.received_at)
-        .await
-        .map_err(WebError::from_app_json)?;
+    revocation::revoke(
+        &state,
+        &request.client,
+        token,
+        hint,
+        request.source,
+        request.received_at,
+    )
+    .await
+    .map_err(WebError::from_app_json)?;
     let mut r = StatusCode::OK.into_response();
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -21,6 +21,7 @@ pub async fn token(
         &state,
         &request.client,
         &request.params,
+        request.source,
         request.received_at,
     )
     .await

@@ -8,7 +8,9 @@
 #[allow(dead_code)]
 mod harness;
 
+mod audit_trail;
 mod authorize_endpoint;
+mod budgets;
 mod client_credentials;
 mod client_secrets;
 mod clock_reads;
@@ -34,3 +36,4 @@ mod request_edges;
 mod resource_indicators;
 mod revocation;
 mod token_endpoint;
+mod trusted_proxies;

@@ -42,6 +42,7 @@ pub async fn set_alice_claims(app: &TestApp) {
                 }),
                 ..UserClaims::default()
             },
+            app.clock.now(),
         )
         .await
         .expect("claims");

@@ -625,9 +625,10 @@ async fn conformance_1c_29_brute_force_lockout() {
         )
         .await;
     }
-    // ... and then c1 is locked out, even with the right secret, by any method.
+    // ... and then wrong secrets for c1 from this address are refused with
+    // 429 and Retry-After, by any method ...
     let a = expect_oauth_error(
-        app.refresh_as(&rt, None, ClientAuth::Basic("c1", C1_SECRET))
+        app.refresh_as(&rt, None, ClientAuth::Basic("c1", wrong))
             .await,
         429,
         "invalid_client",
@@ -636,7 +637,7 @@ async fn conformance_1c_29_brute_force_lockout() {
     .await;
     assert_eq!(a.header("retry-after"), Some("60"));
     let a = expect_oauth_error(
-        app.refresh_as(&rt, None, ClientAuth::Post("c1", C1_SECRET))
+        app.refresh_as(&rt, None, ClientAuth::Post("c1", wrong))
             .await,
         429,
         "invalid_client",
@@ -644,14 +645,6 @@ async fn conformance_1c_29_brute_force_lockout() {
     )
     .await;
     assert!(a.header("retry-after").is_some());
-    expect_oauth_error(
-        app.refresh_as(&rt, None, ClientAuth::Basic("c1", wrong))
-            .await,
-        429,
-        "invalid_client",
-        &never,
-    )
-    .await;
     assert_eq!(
         events_of(
             &app.security_events().await,
@@ -659,6 +652,26 @@ async fn conformance_1c_29_brute_force_lockout() {
         ),
         1
     );
+
+    // ... while the right secret is never refused (issue 13: throttle the
+    // guesser, not the owner), and its success does not lift the lockout.
+    let body = expect_tokens(
+        app.refresh_as(&rt, None, ClientAuth::Basic("c1", C1_SECRET))
+            .await,
+    )
+    .await;
+    let rt = refresh_token(&body);
+    let never = [rt.as_str(), wrong];
+    app.clock.advance(58);
+    let a = expect_oauth_error(
+        app.refresh_as(&rt, None, ClientAuth::Basic("c1", wrong))
+            .await,
+        429,
+        "invalid_client",
+        &never,
+    )
+    .await;
+    assert_eq!(a.header("retry-after"), Some("2"), "still locked");
 
     // Other clients are not affected.
     expect_oauth_error(
@@ -670,21 +683,17 @@ async fn conformance_1c_29_brute_force_lockout() {
     )
     .await;
 
-    // Still locked one second before the cool-down ends.
-    app.clock.advance(59);
-    let a = expect_oauth_error(
-        app.refresh_as(&rt, None, ClientAuth::Basic("c1", C1_SECRET))
+    // After the cool-down a wrong secret is an ordinary 401 again, and the
+    // refresh token was not harmed by the refused attempts.
+    app.clock.advance(2);
+    expect_oauth_error(
+        app.refresh_as(&rt, None, ClientAuth::Basic("c1", wrong))
             .await,
-        429,
+        401,
         "invalid_client",
         &never,
     )
     .await;
-    assert_eq!(a.header("retry-after"), Some("1"));
-
-    // After the cool-down the right secret works, and the refresh token was
-    // not harmed by the locked-out attempts.
-    app.clock.advance(2);
     expect_tokens(
         app.refresh_as(&rt, None, ClientAuth::Basic("c1", C1_SECRET))
             .await,

@@ -1,8 +1,10 @@
-//! The management subcommands (`client`, `resources`, `user`, `keys`): one
+//! The management subcommands (`client`, `resources`, `user`, `keys`,
+//! `audit`): one
 //! module each, holding its clap arguments and what it does. They work on
 //! the authorization server's database directly, not through a running
 //! server.
 
+pub mod audit;
 pub mod clients;
 pub mod keys;
 pub mod resources;

@@ -48,7 +48,10 @@ pub async fn resource_command(config: &FileConfig, command: ResourceCommand) -> 
             }
         }
         ResourceCommand::Remove { identifier } => {
-            if !admin.remove_resource(&identifier).await? {
+            if !admin
+                .remove_resource(&identifier, SystemClock.now())
+                .await?
+            {
                 bail!("no resource `{identifier}`");
             }
             println!("resource `{identifier}` removed");

@@ -147,7 +147,9 @@ pub async fn user_command(config: &FileConfig, command: UserCommand) -> anyhow::
             println!("user `{username}` added");
         }
         UserCommand::Set { username, claims } => {
-            let claims = admin.update_user_claims(&username, claims.into()).await?;
+            let claims = admin
+                .update_user_claims(&username, claims.into(), now)
+                .await?;
             println!(
                 "claims of `{username}`: {}",
                 serde_json::to_string(&claims).unwrap_or_default()

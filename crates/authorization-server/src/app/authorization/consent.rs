@@ -2,6 +2,8 @@
 //! only some of the requested scopes; the decision is remembered
 //! (`tessera_core::consent`).
 
+use std::net::IpAddr;
+
 use tessera_core::authorize::{AuthorizationRequest, RedirectError};
 use tessera_core::client::Client;
 use tessera_core::consent::{self, Remembered};
@@ -12,6 +14,7 @@ use tessera_store::{Consent, User};
 use super::pending::pending_in;
 use super::{Next, Pending, issue, pending};
 use crate::app::error::{AppError, FlowRefusal, OrUnavailable};
+use crate::app::events::{self, About, Kind};
 use crate::session;
 use crate::state::AppState;
 
@@ -98,6 +101,8 @@ pub struct ConsentForm<'a> {
     pub decision: Option<&'a str>,
     /// The scopes left checked.
     pub checked: Scope,
+    /// Where the form came from, for the audit trail.
+    pub source: Option<IpAddr>,
 }
 
 pub async fn decide(
@@ -147,11 +152,33 @@ pub async fn decide(
             .location(state.config.issuer()),
         )
     };
+    let about = About {
+        client_id: Some(&p.client.client_id),
+        user_id: Some(&user_id),
+        grant_id: None,
+        source: form.source,
+    };
     if !approve {
+        events::record(
+            state,
+            now,
+            Kind::ConsentRefused,
+            about,
+            "the user pressed Deny",
+        )
+        .await;
         return Ok(deny("the user denied the request"));
     }
     let granted = consent::granted(&form.checked, &p.request);
     if granted.is_empty() {
+        events::record(
+            state,
+            now,
+            Kind::ConsentRefused,
+            about,
+            "the user granted none of the requested scopes",
+        )
+        .await;
         return Ok(deny("the user granted none of the requested scopes"));
     }
     let previous = remembered(state, &user_id, &p.client).await?;
@@ -167,6 +194,23 @@ pub async fn decide(
         })
         .await
         .or_unavailable()?;
-    let location = issue::code(state, &p.request, &user_id, auth_time, &granted, now).await?;
+    events::record(
+        state,
+        now,
+        Kind::ConsentGiven,
+        about,
+        &format!("granted scope {granted} of {}", p.request.scope),
+    )
+    .await;
+    let location = issue::code(
+        state,
+        &p.request,
+        &user_id,
+        auth_time,
+        &granted,
+        form.source,
+        now,
+    )
+    .await?;
     Ok(Next::Client(location))
 }

@@ -2,6 +2,8 @@
 //! before the redirect leaves (a crash never loses a code the client was
 //! given).
 
+use std::net::IpAddr;
+
 use tessera_core::UnixTime;
 use tessera_core::authorize::{self, AuthorizationRequest};
 use tessera_core::grant::CodeGrant;
@@ -10,7 +12,7 @@ use tessera_core::secrets::{self, TokenHash};
 use tessera_store::Grant;
 
 use crate::app::error::{AppError, OrUnavailable};
-use crate::app::events::{self, About};
+use crate::app::events::{self, About, Kind};
 use crate::state::AppState;
 
 /// Stores a new grant of `scope` and its code; returns the `Location` back
@@ -21,6 +23,7 @@ pub async fn code(
     user_id: &str,
     auth_time: UnixTime,
     scope: &Scope,
+    source: Option<IpAddr>,
     now: UnixTime,
 ) -> Result<String, AppError> {
     let grant_id = secrets::new_id(state.rng.as_ref()).or_unavailable()?;
@@ -50,13 +53,26 @@ pub async fn code(
         expires_at: now + state.config.lifetimes.authorization_code,
     };
     if let Some(challenge) = &request.code_challenge {
-        note_constant_challenge(state, &request.client_id, challenge.as_str(), now).await;
+        note_constant_challenge(state, &request.client_id, challenge.as_str(), source, now).await;
     }
     state
         .store
         .issue_code(&grant, &TokenHash::of(code.expose()), &code_grant)
         .await
         .or_unavailable()?;
+    events::record(
+        state,
+        now,
+        Kind::CodeIssued,
+        About {
+            client_id: Some(&request.client_id),
+            user_id: Some(user_id),
+            grant_id: Some(&grant.grant_id),
+            source,
+        },
+        &format!("an authorization code for scope {scope}"),
+    )
+    .await;
     Ok(authorize::success_location(
         &request.redirect,
         code.expose(),
@@ -71,6 +87,7 @@ async fn note_constant_challenge(
     state: &AppState,
     client_id: &str,
     challenge: &str,
+    source: Option<IpAddr>,
     now: UnixTime,
 ) {
     match state
@@ -86,9 +103,10 @@ async fn note_constant_challenge(
             events::record(
                 state,
                 now,
-                "constant_pkce_challenge",
+                Kind::ConstantPkceChallenge,
                 About {
                     client_id: Some(client_id),
+                    source,
                     ..About::default()
                 },
                 "the client sent a code_challenge it already used in the last 24 hours",

@@ -13,6 +13,8 @@ pub mod sign_in;
 pub mod start;
 mod throttle;
 
+use std::net::IpAddr;
+
 use tessera_core::UnixTime;
 use tessera_store::Session;
 
@@ -41,6 +43,7 @@ async fn continue_authorization(
     state: &AppState,
     session: &Session,
     p: &Pending,
+    source: Option<IpAddr>,
     now: UnixTime,
 ) -> Result<Next, AppError> {
     let (Some(user_id), Some(auth_time)) = (session.user_id.as_deref(), session.auth_time) else {
@@ -58,8 +61,16 @@ async fn continue_authorization(
         {
             return Err(FlowRefusal::AlreadyAnswered.into());
         }
-        let location =
-            issue::code(state, &p.request, user_id, auth_time, &p.request.scope, now).await?;
+        let location = issue::code(
+            state,
+            &p.request,
+            user_id,
+            auth_time,
+            &p.request.scope,
+            source,
+            now,
+        )
+        .await?;
         return Ok(Next::Client(location));
     }
     Ok(Next::Consent(p.request_id.clone()))

@@ -16,7 +16,7 @@ use tessera_core::secrets::SecretString;
 use super::throttle::Throttle;
 use super::{Next, Pending, continue_authorization, pending};
 use crate::app::error::{AppError, FlowRefusal, OrUnavailable};
-use crate::app::events::About;
+use crate::app::events::{self, About, Kind};
 use crate::password_slots::Busy;
 use crate::session;
 use crate::state::AppState;
@@ -108,6 +108,7 @@ pub async fn sign_in(
                 client_id: Some(&p.client.client_id),
                 user_id: user.as_ref().map(|u| u.user_id.as_str()),
                 grant_id: None,
+                source: form.source,
             };
             throttle.failed(state, now, about).await?;
             return Ok(SignIn::Failed(Box::new(p)));
@@ -124,7 +125,19 @@ pub async fn sign_in(
         .replace_session(Some(&p.session.id_hash), &new_session)
         .await
         .or_unavailable()?;
-    tracing::info!(client_id = %p.client.client_id, "user signed in");
-    let next = continue_authorization(state, &new_session, &p, now).await?;
+    events::record(
+        state,
+        now,
+        Kind::LoginSucceeded,
+        About {
+            client_id: Some(&p.client.client_id),
+            user_id: Some(&user.user_id),
+            grant_id: None,
+            source: form.source,
+        },
+        "signed in with a password",
+    )
+    .await;
+    let next = continue_authorization(state, &new_session, &p, form.source, now).await?;
     Ok(SignIn::Done { next, session: raw })
 }

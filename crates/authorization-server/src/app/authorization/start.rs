@@ -10,7 +10,10 @@ use tessera_core::error::{ErrorCode, OAuthError};
 use tessera_core::params::Params;
 use tessera_core::secrets::{self, SecretString};
 
+use std::net::IpAddr;
+
 use super::{Next, Pending, consent, continue_authorization, issue};
+use crate::app::budgets;
 use crate::app::error::{AppError, FlowRefusal, OrUnavailable};
 use crate::id_tokens;
 use crate::session;
@@ -34,11 +37,12 @@ impl Started {
 }
 
 /// Answers an authorization request `params` from the browser whose
-/// session cookie is `cookie`.
+/// session cookie is `cookie`, at `source`.
 pub async fn start(
     state: &AppState,
     params: &Params,
     cookie: Option<&str>,
+    source: Option<IpAddr>,
 ) -> Result<Started, AppError> {
     let now = state.now();
     // 1. Who is asking, and where may the answer go?
@@ -85,12 +89,19 @@ pub async fn start(
         });
 
     if request.prompt.none {
-        return without_pages(state, &client, &request, signed_in, now)
+        return without_pages(state, &client, &request, signed_in, source, now)
             .await
             .map(Started::to_client);
     }
 
-    // Park the validated request, bound to this browser session.
+    // Park the validated request, bound to this browser session. A browser
+    // that has not signed in spends the anonymous budgets first (per
+    // address and per node), so anonymous traffic makes a bounded number
+    // of short-lived rows: its session lasts only as long as the request
+    // (signing in makes a new one).
+    if session.as_ref().and_then(|s| s.user_id.as_ref()).is_none() {
+        budgets::anonymous_authorization(state, source, now).await?;
+    }
     let (session, new_session) = match session {
         Some(s) => (s, None),
         None => {
@@ -117,7 +128,7 @@ pub async fn start(
             request,
             client,
         };
-        continue_authorization(state, &parked.session, &parked, now).await?
+        continue_authorization(state, &parked.session, &parked, source, now).await?
     } else {
         Next::Login(request_id)
     };
@@ -131,6 +142,7 @@ async fn without_pages(
     client: &Client,
     request: &AuthorizationRequest,
     signed_in: Option<(String, UnixTime)>,
+    source: Option<IpAddr>,
     now: UnixTime,
 ) -> Result<String, AppError> {
     let refuse = |code: ErrorCode, description: &'static str| {
@@ -171,5 +183,14 @@ async fn without_pages(
             "the user has not consented to this request",
         ));
     }
-    issue::code(state, request, &user_id, auth_time, &request.scope, now).await
+    issue::code(
+        state,
+        request,
+        &user_id,
+        auth_time,
+        &request.scope,
+        source,
+        now,
+    )
+    .await
 }

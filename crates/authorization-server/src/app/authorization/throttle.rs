@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use tessera_core::UnixTime;
 
 use crate::app::error::{AppError, OrUnavailable};
-use crate::app::events::{self, About};
+use crate::app::events::{self, About, Kind};
 use crate::login_throttle::{Subject, account_key, address_key};
 use crate::state::AppState;
 
@@ -73,10 +73,14 @@ impl Throttle {
         } else {
             "unknown username"
         };
+        let about = About {
+            source: self.source,
+            ..about
+        };
         events::record(
             state,
             now,
-            "login_failed",
+            Kind::LoginFailed,
             about,
             &format!("{reason}, from {from}"),
         )
@@ -97,17 +101,17 @@ impl Throttle {
                     "the account is locked for {delay} s after {} failed logins (the last from {from})",
                     f.failures
                 );
-                ("account_locked", detail)
+                (Kind::AccountLocked, detail)
             } else if delay > 0 {
                 let detail = format!(
                     "{what} is delayed {delay} s after {} failed logins (the last from {from})",
                     f.failures
                 );
-                ("login_throttled", detail)
+                (Kind::LoginThrottled, detail)
             } else {
                 continue;
             };
-            tracing::warn!(kind, %detail, "login throttle");
+            tracing::warn!(kind = kind.as_str(), %detail, "login throttle");
             events::record(state, now, kind, about, &detail).await;
         }
         Ok(())

@@ -4,6 +4,8 @@
 //! is consumed before the other checks, so a failed check burns it; a second
 //! redemption by its client revokes the grant and every token issued from it.
 
+use std::net::IpAddr;
+
 use tessera_core::UnixTime;
 use tessera_core::client::{Client, GrantType};
 use tessera_core::error::OAuthError;
@@ -13,7 +15,7 @@ use tessera_store::CodeConsumption;
 
 use super::{Issued, mint};
 use crate::app::error::{AppError, OrUnavailable};
-use crate::app::events::{self, About};
+use crate::app::events::{self, About, Kind};
 use crate::id_tokens::IdTokenRequest;
 use crate::state::AppState;
 use crate::tokens::AccessTokenRequest;
@@ -27,6 +29,8 @@ pub struct Redemption<'a> {
     pub redirect_uri: Option<&'a str>,
     pub code_verifier: Option<&'a str>,
     pub resource: Option<&'a str>,
+    /// Where the request came from, for the audit trail.
+    pub source: Option<IpAddr>,
 }
 
 pub async fn redeem(
@@ -48,9 +52,10 @@ pub async fn redeem(
             events::record(
                 state,
                 now,
-                "authorization_code_of_another_client",
+                Kind::CodeOfAnotherClient,
                 About {
                     client_id: Some(&client.client_id),
+                    source: r.source,
                     ..About::default()
                 },
                 "a client presented an authorization code issued to another client; it was left untouched",
@@ -70,10 +75,11 @@ pub async fn redeem(
             events::record(
                 state,
                 now,
-                "authorization_code_replay",
+                Kind::CodeReplayed,
                 About {
                     client_id: Some(&client.client_id),
                     grant_id: Some(&grant_id),
+                    source: r.source,
                     ..About::default()
                 },
                 "an authorization code was redeemed twice; every token issued from it was revoked",
@@ -144,6 +150,19 @@ pub async fn redeem(
         .issue_tokens(&access, refresh.as_ref().map(|(_, h, r)| (h, r)))
         .await
         .or_unavailable()?;
+    events::record(
+        state,
+        now,
+        Kind::CodeRedeemed,
+        About {
+            client_id: Some(&client.client_id),
+            user_id: Some(&code_grant.user_id),
+            grant_id: Some(&code_grant.grant_id),
+            source: r.source,
+        },
+        &format!("tokens issued for scope {}", code_grant.scope),
+    )
+    .await;
     Ok(mint::issued(
         state,
         access_token,

@@ -13,7 +13,11 @@ use tessera_core::error::OAuthError;
 use tessera_core::params::Params;
 use tessera_core::token_request::{self, GrantRequest};
 
-use super::AppError;
+use std::net::IpAddr;
+
+use tessera_core::error::ErrorCode;
+
+use super::{AppError, budgets};
 use crate::state::AppState;
 
 /// What the token endpoint hands out (RFC 6749 §5.1).
@@ -26,12 +30,34 @@ pub struct Issued {
     pub id_token: Option<String>,
 }
 
-/// Answers the token request `params` of the authenticated `client`,
-/// received at `now`.
+/// Answers the token request `params` of the authenticated `client`, sent
+/// from `source` and received at `now`. Refused grants (`invalid_grant`:
+/// an unknown, expired or replayed code or refresh token) spend the
+/// client's failure budget from that address; once it is spent its grant
+/// requests from there are answered 429 until it refills, so nobody can
+/// try codes or tokens at speed.
 pub async fn exchange(
     state: &AppState,
     client: &Client,
     params: &Params,
+    source: Option<IpAddr>,
+    now: UnixTime,
+) -> Result<Issued, AppError> {
+    budgets::grant_allowed(state, client, source, now).await?;
+    let outcome = grant(state, client, params, source, now).await;
+    if let Err(AppError::OAuth(e)) = &outcome
+        && e.code == ErrorCode::InvalidGrant
+    {
+        budgets::grant_refused(state, client, source, now);
+    }
+    outcome
+}
+
+async fn grant(
+    state: &AppState,
+    client: &Client,
+    params: &Params,
+    source: Option<IpAddr>,
     now: UnixTime,
 ) -> Result<Issued, AppError> {
     let resource = params.single("resource").map_err(OAuthError::from)?;
@@ -47,6 +73,7 @@ pub async fn exchange(
                 redirect_uri: redirect_uri.as_deref(),
                 code_verifier: code_verifier.as_deref(),
                 resource,
+                source,
             };
             code::redeem(state, client, &redemption, now).await
         }
@@ -55,7 +82,16 @@ pub async fn exchange(
             scope,
         } => {
             client.require(GrantType::RefreshToken)?;
-            refresh::rotate(state, client, &refresh_token, scope.as_ref(), resource, now).await
+            refresh::rotate(
+                state,
+                client,
+                &refresh_token,
+                scope.as_ref(),
+                resource,
+                source,
+                now,
+            )
+            .await
         }
         GrantRequest::ClientCredentials { scope } => {
             client.require(GrantType::ClientCredentials)?;

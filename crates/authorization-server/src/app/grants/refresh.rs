@@ -2,6 +2,8 @@
 //! rotated token ends the family (RFC 9700 §4.14.2), except the retry window
 //! of its own client (`tessera_core::grant::retry_answer`).
 
+use std::net::IpAddr;
+
 use tessera_core::UnixTime;
 use tessera_core::client::Client;
 use tessera_core::error::OAuthError;
@@ -12,7 +14,7 @@ use tessera_store::RefreshRetry;
 
 use super::{Issued, mint};
 use crate::app::error::{AppError, OrUnavailable};
-use crate::app::events::{self, About};
+use crate::app::events::{self, About, Kind};
 use crate::id_tokens::IdTokenRequest;
 use crate::refresh_retry::RetryAnswer;
 use crate::state::AppState;
@@ -24,6 +26,7 @@ pub async fn rotate(
     token: &SecretString,
     requested: Option<&Scope>,
     resource: Option<&str>,
+    source: Option<IpAddr>,
     now: UnixTime,
 ) -> Result<Issued, AppError> {
     let hash = TokenHash::of(token.expose());
@@ -39,7 +42,7 @@ pub async fn rotate(
         // A rotated token again: a retry of its own client inside the
         // window, or reuse (by that client or another), which ends the family.
         Err(RefreshRejection::Reused) => {
-            return retry_or_reuse(state, client, &hash, &record, requested, now).await;
+            return retry_or_reuse(state, client, &hash, &record, requested, source, now).await;
         }
     };
     tessera_core::resource::check_resource(resource, &record.audience)?;
@@ -99,7 +102,7 @@ pub async fn rotate(
     if !rotated {
         // Someone else rotated it between our read and our write: a
         // concurrent retry of the same refresh, or a thief.
-        return retry_or_reuse(state, client, &hash, &record, requested, now).await;
+        return retry_or_reuse(state, client, &hash, &record, requested, source, now).await;
     }
     Ok(mint::issued(
         state,
@@ -118,6 +121,7 @@ async fn retry_or_reuse(
     hash: &TokenHash,
     record: &RefreshTokenRecord,
     requested: Option<&Scope>,
+    source: Option<IpAddr>,
     now: UnixTime,
 ) -> Result<Issued, AppError> {
     let window = state.config.refresh_retry_window_secs;
@@ -152,7 +156,7 @@ async fn retry_or_reuse(
             });
         }
     }
-    Err(reuse_detected(state, client, record, now).await)
+    Err(reuse_detected(state, client, record, source, now).await)
 }
 
 /// RFC 9700 §4.14.2: a rotated refresh token presented again means two
@@ -161,6 +165,7 @@ async fn reuse_detected(
     state: &AppState,
     client: &Client,
     record: &RefreshTokenRecord,
+    source: Option<IpAddr>,
     now: UnixTime,
 ) -> AppError {
     if let Err(e) = state
@@ -176,11 +181,12 @@ async fn reuse_detected(
     events::record(
         state,
         now,
-        "refresh_token_reuse",
+        Kind::RefreshTokenReuse,
         About {
             client_id: Some(&client.client_id),
             user_id: Some(&record.user_id),
             grant_id: Some(&record.grant_id),
+            source,
         },
         "a rotated refresh token was presented again; the whole token family was revoked",
     )

@@ -21,7 +21,7 @@ impl std::io::Write for CaptureWriter {
 
 /// Installs the capturing subscriber (once per binary; later calls are no-ops).
 pub(super) fn init_log_capture() {
-    let filter = "tessera_authorization_server=trace,tessera_store=trace,tessera_core=trace,tower_http=trace,axum=trace,sqlx=trace";
+    let filter = "tessera_authorization_server=trace,tessera::audit=trace,tessera_store=trace,tessera_core=trace,tower_http=trace,axum=trace,sqlx=trace";
     let _ = tracing_subscriber::fmt()
         .with_writer(|| CaptureWriter)
         .with_env_filter(filter)
