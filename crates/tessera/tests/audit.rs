@@ -174,6 +174,29 @@ scopes = ["a"]
     assert!(kinds.contains(&"client_registered"), "{text}");
     assert!(text.contains("source=configuration file"), "{text}");
 
+    // --follow prints what is written after it started.
+    let mut follow = tessera(dir.path());
+    follow
+        .args(["audit", "tail", "-n", "1", "--follow", "--config"])
+        .arg(&config)
+        .stdout(Stdio::piped());
+    let mut tail = follow.spawn().unwrap();
+    let mut followed = BufReader::new(tail.stdout.take().unwrap()).lines();
+    // Its first line (the newest event so far) says it is following.
+    let first = followed.next().expect("the newest event").unwrap();
+    assert!(first.contains("user carol created"), "{first}");
+    let mut user = tessera(dir.path());
+    user.args(["user", "add", "dave", "--password-stdin", "--config"])
+        .arg(&config);
+    assert!(run(user, Some("dave-password\n")).status.success());
+    let line = followed.next().expect("a followed line").unwrap();
+    assert!(
+        line.contains("user_created") && line.contains("user dave created"),
+        "{line}"
+    );
+    tail.kill().unwrap();
+    tail.wait().unwrap();
+
     // A clear line for a bad filter.
     let out = audit(dir.path(), &config, &["search", "--since", "yesterday"]);
     assert!(!out.status.success());

@@ -141,7 +141,16 @@ async fn issue13_storm_a_login_storm_leaves_the_server_answering() {
     // Each storm login in its own browser, its form ready.
     let mut forms = Vec::new();
     for i in 0..STORM {
-        let browser = Browser::at(&base);
+        let mut browser = Browser::at(&base);
+        // A fresh connection for each request: preparing 200 forms takes
+        // longer than the header-read timeout, which closes idle kept-alive
+        // connections (as it should) under a pool that would reuse them.
+        browser.http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
         let r = browser
             .get(&format!(
                 "/authorize?response_type=code&client_id=web&scope=a&state=s{i}\

@@ -75,7 +75,22 @@ pub async fn audit_command(config: &FileConfig, command: AuditCommand) -> anyhow
                 &output,
             )
             .await?;
-            while follow {
+            if !follow {
+                return Ok(());
+            }
+            // With `-n 0` nothing was printed: follow from the newest event
+            // there is, not from the beginning.
+            if last.is_none() {
+                last = store
+                    .search_security_events(&EventQuery {
+                        limit: 1,
+                        ..EventQuery::default()
+                    })
+                    .await?
+                    .first()
+                    .and_then(|e| e.id);
+            }
+            loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 if let Some(id) = print(
                     store.as_ref(),
@@ -91,7 +106,6 @@ pub async fn audit_command(config: &FileConfig, command: AuditCommand) -> anyhow
                     last = Some(id);
                 }
             }
-            Ok(())
         }
         AuditCommand::Search {
             user,
