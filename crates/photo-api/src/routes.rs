@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +15,19 @@ use tessera_protected_resource::TokenClaims;
 use crate::PhotoApi;
 use crate::images::{self, UploadError};
 use crate::store::PhotoInfo;
+
+/// The photo id of the path, or the JSON answer for one that cannot be
+/// read (a segment whose bytes are not UTF-8): axum's own rejection is
+/// plain text.
+fn photo_id(path: Result<Path<String>, PathRejection>) -> Result<String, Response> {
+    path.map(|Path(id)| id).map_err(|_| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the photo id in the path is malformed",
+        )
+    })
+}
 
 /// A JSON error answer.
 fn error(status: StatusCode, code: &str, description: &str) -> Response {
@@ -64,8 +77,12 @@ pub async fn list(State(api): State<PhotoApi>, claims: TokenClaims) -> Response 
 pub async fn get(
     State(api): State<PhotoApi>,
     claims: TokenClaims,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> Response {
+    let id = match photo_id(path) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
     match api.store.get(&claims.subject, &id).await {
         Ok(Some((content_type, bytes))) => {
             let mut r = bytes.into_response();
@@ -106,10 +123,18 @@ pub struct UploadQuery {
 pub async fn upload(
     State(api): State<PhotoApi>,
     claims: TokenClaims,
-    Query(query): Query<UploadQuery>,
+    query: Result<Query<UploadQuery>, QueryRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    // A repeated or unreadable `name`: our JSON, not axum's plain text.
+    let Ok(Query(query)) = query else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the query is malformed (name given more than once?)",
+        );
+    };
     let Ok(body) = body else {
         return error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -168,8 +193,12 @@ pub async fn upload(
 pub async fn delete(
     State(api): State<PhotoApi>,
     claims: TokenClaims,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> Response {
+    let id = match photo_id(path) {
+        Ok(id) => id,
+        Err(r) => return r,
+    };
     match api.store.delete(&claims.subject, &id).await {
         Ok(true) => StatusCode::NO_CONTENT.into_response(),
         Ok(false) => error(StatusCode::NOT_FOUND, "not_found", "no such photo"),
