@@ -50,15 +50,28 @@ fuzz_target!(|data: &[u8]| {
             continue;
         };
         if let Ok(Some(sent)) = params.single("state") {
-            assert_eq!(redirect.state.as_deref(), Some(sent), "state not echoed exactly");
+            assert_eq!(
+                redirect.state.as_deref(),
+                Some(sent),
+                "state not echoed exactly"
+            );
         }
-        assert!(c.redirect_uris.iter().any(|r| tessera_core::redirect_uri::matches(r, &redirect.uri)));
+        assert!(
+            c.redirect_uris
+                .iter()
+                .any(|r| tessera_core::redirect_uri::matches(r, &redirect.uri))
+        );
         let location = success_location(&redirect, "code", "https://as.example");
         assert!(location.starts_with(&redirect.uri));
         match validate(&params, &c, redirect) {
             Ok(v) => {
                 let registered = v.resource().is_some().then_some(&resource);
-                let _ = v.decide(registered, "https://default.example", tessera_fuzz::NOW, None);
+                let _ = v.decide(
+                    registered,
+                    "https://default.example",
+                    tessera_fuzz::NOW,
+                    None,
+                );
             }
             Err(e) => {
                 let location = e.location("https://as.example");

@@ -23,5 +23,13 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(identity.issuer, ISSUER);
         }
     }
-    let _ = verify_id_token(tessera_fuzz::jwks().as_bytes(), token, ISSUER, CLIENT_ID, None, "at", now);
+    let _ = verify_id_token(
+        tessera_fuzz::jwks().as_bytes(),
+        token,
+        ISSUER,
+        CLIENT_ID,
+        None,
+        "at",
+        now,
+    );
 });

@@ -22,5 +22,12 @@ fuzz_target!(|data: &[u8]| {
         assert!(claims.expires_at.saturating_add(30) > NOW);
     }
     // The same token against the harness's own key set.
-    let _ = verify_access_token(tessera_fuzz::jwks().as_bytes(), token, ISSUER, RESOURCE, 30, NOW);
+    let _ = verify_access_token(
+        tessera_fuzz::jwks().as_bytes(),
+        token,
+        ISSUER,
+        RESOURCE,
+        30,
+        NOW,
+    );
 });

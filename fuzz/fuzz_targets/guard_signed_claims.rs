@@ -3,6 +3,8 @@
 //! the harness's key, verified against its published JWK set. Every
 //! header and claim shape is answered with claims or a `GuardError`, never
 //! a panic; what is accepted is an `at+jwt` for this resource, unexpired.
+//! Every payload is also tried with its NumericDate claims at boundary
+//! values.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -11,14 +13,19 @@ use tessera_protected_resource::fuzzing::verify_access_token;
 
 fuzz_target!(|data: &[u8]| {
     let (header, payload) = tessera_fuzz::split(data);
-    let token = tessera_fuzz::sign(header, payload);
     let jwks = tessera_fuzz::jwks().as_bytes();
-    for now in [NOW, i64::MIN, i64::MAX] {
-        for leeway in [0, 30, i64::MAX] {
-            if let Ok(claims) = verify_access_token(jwks, &token, ISSUER, RESOURCE, leeway, now) {
-                assert!(claims.audience.iter().any(|a| a == RESOURCE));
-                assert_eq!(claims.issuer, ISSUER);
-                assert!(claims.expires_at.saturating_add(leeway) > now);
+    let mut payloads = vec![payload.to_vec()];
+    payloads.extend(tessera_fuzz::boundary_variants(payload));
+    for payload in &payloads {
+        let token = tessera_fuzz::sign(header, payload);
+        for now in [NOW, i64::MIN, i64::MAX] {
+            for leeway in [0, 30, i64::MAX] {
+                if let Ok(claims) = verify_access_token(jwks, &token, ISSUER, RESOURCE, leeway, now)
+                {
+                    assert!(claims.audience.iter().any(|a| a == RESOURCE));
+                    assert_eq!(claims.issuer, ISSUER);
+                    assert!(claims.expires_at.saturating_add(leeway) > now);
+                }
             }
         }
     }

@@ -9,9 +9,10 @@ use tessera_core::redirect_uri::{Mode, matches, validate_registration, with_resp
 
 fuzz_target!(|data: &[u8]| {
     let (registered, requested) = tessera_fuzz::split(data);
-    let (Ok(registered), Ok(requested)) =
-        (std::str::from_utf8(registered), std::str::from_utf8(requested))
-    else {
+    let (Ok(registered), Ok(requested)) = (
+        std::str::from_utf8(registered),
+        std::str::from_utf8(requested),
+    ) else {
         return;
     };
     let _ = validate_registration(registered, Mode::Production);
@@ -27,7 +28,9 @@ fuzz_target!(|data: &[u8]| {
         let without_port = |u: &str| {
             let rest = &u[prefix.len()..];
             match rest.strip_prefix(':') {
-                Some(after) => after.trim_start_matches(|c: char| c.is_ascii_digit()).to_owned(),
+                Some(after) => after
+                    .trim_start_matches(|c: char| c.is_ascii_digit())
+                    .to_owned(),
                 None => rest.to_owned(),
             }
         };

@@ -44,6 +44,41 @@ pub fn jwks() -> &'static str {
     })
 }
 
+/// The NumericDate claims the checks do arithmetic on.
+const NUMERIC_CLAIMS: &[&str] = &["exp", "nbf", "iat", "auth_time"];
+
+/// `payload` (when it is a JSON object) with each NumericDate claim it has
+/// replaced, one at a time, by each boundary value: a fuzzer rarely writes
+/// the exact digits of u64::MAX - 59 by mutation, so the edges are tried
+/// for every object it finds.
+pub fn boundary_variants(payload: &[u8]) -> Vec<Vec<u8>> {
+    let Ok(serde_json::Value::Object(claims)) = serde_json::from_slice(payload) else {
+        return Vec::new();
+    };
+    let edges = [
+        serde_json::json!(u64::MAX),
+        serde_json::json!(u64::MAX - 59),
+        serde_json::json!(i64::MAX),
+        serde_json::json!(i64::MIN),
+        serde_json::json!(-1),
+        serde_json::json!(0),
+        serde_json::json!(1e308),
+        serde_json::json!(-1e308),
+        serde_json::json!(0.5),
+    ];
+    let mut out = Vec::new();
+    for name in NUMERIC_CLAIMS.iter().filter(|n| claims.contains_key(**n)) {
+        for edge in &edges {
+            let mut changed = claims.clone();
+            changed.insert((*name).to_owned(), edge.clone());
+            if let Ok(bytes) = serde_json::to_vec(&changed) {
+                out.push(bytes);
+            }
+        }
+    }
+    out
+}
+
 /// A compact JWS of `header` and `payload` (the bytes as given, base64url)
 /// signed with the key.
 pub fn sign(header: &[u8], payload: &[u8]) -> String {
