@@ -10,7 +10,7 @@
 //! |----------------------------------------|--------|----------------------------|
 //! | body of `/token`, `/revoke`, `/introspect` | 16 KiB | 413 JSON `invalid_request` |
 //! | body of `/login`, `/consent`, `/end_session`, `POST /authorize` | 16 KiB | 413 page |
-//! | body of `POST /userinfo`               | 8 KiB (read by the guard's code) | 400 `invalid_request` |
+//! | body of `POST /userinfo`               | 8 KiB (read by the guard's code) | 413 `invalid_request` (RFC 6750 JSON) |
 //! | any other body                         | 64 KiB | (no other route reads one) |
 //! | request target (path and query)        | 8 KiB  | 414, JSON or page          |
 //! | all header names and values together   | 16 KiB | 431, JSON or page          |
