@@ -186,7 +186,8 @@ fn parse_basic(
     // RFC 6749 §2.3.1: both parts are form-encoded. The whole part is
     // decoded: a raw `&` is a character of the secret, not the end of it
     // (issue 13 item 6: reading it through a form parser cut "a&b" to "a",
-    // so anything after a `&` was ignored).
+    // so anything after a `&` was ignored, and "right&anything" passed for
+    // the secret "right").
     let (id, id_not_utf8) = crate::params::decode(id.as_bytes());
     let (decoded, secret_not_utf8) = crate::params::decode(secret.as_bytes());
     // A NUL is in no client id or secret (and PostgreSQL refuses it in text).
@@ -385,8 +386,8 @@ mod tests {
         assert!(!format!("{auth:?}").contains("topsecretvalue"));
     }
 
-    /// Issue 13 item 6 (found writing the `token_request` fuzz target and its
-    /// proptests): a raw `&` in a Basic secret is part of it; the
+    /// Issue 13 item 6 (found reading the parser while writing the
+    /// `token_request` fuzz target): a raw `&` in a Basic secret is part of it; the
     /// decoded reading is the whole secret, never what precedes the `&`.
     #[test]
     fn issue13_a_raw_ampersand_does_not_cut_the_basic_secret() {
