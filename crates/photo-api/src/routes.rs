@@ -16,17 +16,14 @@ use crate::PhotoApi;
 use crate::images::{self, UploadError};
 use crate::store::PhotoInfo;
 
-/// The photo id of the path, or the JSON answer for one that cannot be
-/// read (a segment whose bytes are not UTF-8): axum's own rejection is
-/// plain text.
-fn photo_id(path: Result<Path<String>, PathRejection>) -> Result<String, Response> {
-    path.map(|Path(id)| id).map_err(|_| {
-        error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "the photo id in the path is malformed",
-        )
-    })
+/// The JSON answer for a photo id that cannot be read from the path (a
+/// segment whose bytes are not UTF-8): axum's own rejection is plain text.
+fn malformed_id() -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        "the photo id in the path is malformed",
+    )
 }
 
 /// A JSON error answer.
@@ -79,9 +76,8 @@ pub async fn get(
     claims: TokenClaims,
     path: Result<Path<String>, PathRejection>,
 ) -> Response {
-    let id = match photo_id(path) {
-        Ok(id) => id,
-        Err(r) => return r,
+    let Ok(Path(id)) = path else {
+        return malformed_id();
     };
     match api.store.get(&claims.subject, &id).await {
         Ok(Some((content_type, bytes))) => {
@@ -195,9 +191,8 @@ pub async fn delete(
     claims: TokenClaims,
     path: Result<Path<String>, PathRejection>,
 ) -> Response {
-    let id = match photo_id(path) {
-        Ok(id) => id,
-        Err(r) => return r,
+    let Ok(Path(id)) = path else {
+        return malformed_id();
     };
     match api.store.delete(&claims.subject, &id).await {
         Ok(true) => StatusCode::NO_CONTENT.into_response(),
