@@ -21,6 +21,7 @@ pub mod error;
 pub mod housekeeping;
 pub mod id_tokens;
 pub mod keys;
+pub mod limits;
 pub mod login_throttle;
 pub mod pages;
 pub mod password_slots;
@@ -37,7 +38,6 @@ pub mod trusted_proxies;
 use std::future::Future;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
 use axum::routing::{get, post};
 use tower_http::trace::TraceLayer;
@@ -48,56 +48,79 @@ pub use state::AppState;
 /// path).
 pub use tessera_runtime::clock;
 
-/// Largest request body accepted: OAuth forms are small.
-const MAX_BODY_BYTES: usize = 64 * 1024;
-
 /// The authorization server's routes. With an issuer that has a path
 /// (`https://as.example/tenant`), every endpoint lives under that path and
 /// the metadata at the path-inserted well-known URI (RFC 8414 §3.1).
 pub fn router(state: AppState) -> Router {
+    use axum::middleware::from_fn;
+    use limits::{BACK_CHANNEL_BODY_BYTES, FORM_BODY_BYTES, browser_head, client_head};
     use routes::*;
+    // Each endpoint's size limits (`limits.rs`): a browser route refuses
+    // with a page, a back-channel route with OAuth JSON.
+    let page = |route: axum::routing::MethodRouter<AppState>| {
+        route
+            .layer(limits::body(FORM_BODY_BYTES))
+            .layer(from_fn(browser_head))
+    };
+    let back_channel = |route: axum::routing::MethodRouter<AppState>| {
+        route
+            .layer(limits::body(BACK_CHANNEL_BODY_BYTES))
+            .layer(from_fn(client_head))
+    };
     let endpoints = Router::new()
         .route(
             "/authorize",
-            get(authorize::get)
-                .post(authorize::post)
-                .fallback(misc::method_not_allowed_page),
+            page(
+                get(authorize::get)
+                    .post(authorize::post)
+                    .fallback(misc::method_not_allowed_page),
+            ),
         )
         .route(
             "/login",
-            get(login::page)
-                .post(login::submit)
-                .fallback(misc::method_not_allowed_page),
+            page(
+                get(login::page)
+                    .post(login::submit)
+                    .fallback(misc::method_not_allowed_page),
+            ),
         )
         .route(
             "/consent",
-            get(consent::page)
-                .post(consent::submit)
-                .fallback(misc::method_not_allowed_page),
+            page(
+                get(consent::page)
+                    .post(consent::submit)
+                    .fallback(misc::method_not_allowed_page),
+            ),
         )
         .route(
             "/token",
-            post(token::token).fallback(token::method_not_allowed),
+            back_channel(post(token::token).fallback(token::method_not_allowed)),
         )
         .route(
             "/revoke",
-            post(revoke::revoke).fallback(token::method_not_allowed),
+            back_channel(post(revoke::revoke).fallback(token::method_not_allowed)),
         )
         .route(
             "/introspect",
-            post(introspect::introspect).fallback(token::method_not_allowed),
+            back_channel(post(introspect::introspect).fallback(token::method_not_allowed)),
         )
         .route(
             "/end_session",
-            get(end_session::get)
-                .post(end_session::post)
-                .fallback(misc::method_not_allowed_page),
+            page(
+                get(end_session::get)
+                    .post(end_session::post)
+                    .fallback(misc::method_not_allowed_page),
+            ),
         )
         .route(
             "/userinfo",
-            get(userinfo::userinfo)
-                .post(userinfo::userinfo)
-                .fallback(token::method_not_allowed),
+            // UserInfo reads its own body, at most 8 KiB (its refusals are
+            // the guard's); a URI or headers too large are JSON.
+            back_channel(
+                get(userinfo::userinfo)
+                    .post(userinfo::userinfo)
+                    .fallback(token::method_not_allowed),
+            ),
         )
         .route(
             "/.well-known/openid-configuration",
@@ -129,7 +152,7 @@ pub fn router(state: AppState) -> Router {
                 pages::SITE.scope(site.clone(), next.run(req))
             },
         ))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(limits::body(limits::DEFAULT_BODY_BYTES))
         // Spans name the method and path only: query strings carry state,
         // codes and challenges, which stay out of the logs.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {

@@ -150,7 +150,10 @@ pub(crate) fn verify(
         .now
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    if claims.exp + LEEWAY_SECS <= now {
+    // Saturating: an `exp` near u64::MAX (a validly signed token) overflowed
+    // here, a panic in debug builds (the `client_signed_claims` fuzz target
+    // finds it within seconds).
+    if claims.exp.saturating_add(LEEWAY_SECS) <= now {
         return Err(invalid("expired"));
     }
     // §3.1.3.7 (4, 5): with several audiences, azp names us.
@@ -323,6 +326,21 @@ mod tests {
             expected(nonce),
             "no iat",
         );
+    }
+
+    /// Issue 13 item 6 (found while writing the fuzz targets; the
+    /// `client_signed_claims` target finds it within seconds): a
+    /// validly signed ID token with an `exp` near u64::MAX overflowed the
+    /// expiry check (a panic in debug builds); it is far in the future.
+    #[test]
+    fn issue13_an_exp_near_the_end_of_time_does_not_overflow() {
+        let s = signer();
+        for exp in [u64::MAX, u64::MAX - LEEWAY_SECS + 1] {
+            let mut c = claims();
+            c["exp"] = json!(exp);
+            let r = verify(&sign(&s, &c), &s.keys, &expected(Some("n-0123456789")));
+            assert!(r.is_ok(), "{exp}: {r:?}");
+        }
     }
 
     #[test]

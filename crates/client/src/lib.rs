@@ -12,6 +12,9 @@ mod callback;
 mod client;
 mod discovery;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod http;
 mod id_token;
 mod identity;

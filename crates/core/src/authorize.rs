@@ -37,7 +37,7 @@ pub enum UntrustedRequest {
     #[error("The request names the application more than once (client_id is repeated).")]
     RepeatedClientId,
     #[error(
-        "The application's name in the request is malformed (client_id contains a NUL character)."
+        "The application's name in the request is malformed (client_id contains a NUL character or bytes that are not UTF-8)."
     )]
     MalformedClientId,
     #[error("The application is not registered here (unknown client_id).")]
@@ -56,6 +56,14 @@ pub enum UntrustedRequest {
         "The request's state is too long (more than 2048 characters); the application must send a shorter one."
     )]
     OversizeState,
+    /// A `state` that cannot be echoed exactly (RFC 6749 §4.1.2: the exact
+    /// value the client sent) is refused here rather than sent back
+    /// rewritten (invalid UTF-8 would come back as U+FFFD), which the client
+    /// could not match and would take for a forged response.
+    #[error(
+        "The request's state cannot be returned to the application exactly (it contains a NUL character or bytes that are not UTF-8)."
+    )]
+    MalformedState,
 }
 
 /// The longest `state` accepted, in bytes. A client keeps a random value or
@@ -78,7 +86,9 @@ pub fn identify_client(params: &Params) -> Result<&str, UntrustedRequest> {
         .single("client_id")
         .map_err(|e| match e {
             crate::params::ParamError::Repeated(_) => UntrustedRequest::RepeatedClientId,
-            crate::params::ParamError::Nul(_) => UntrustedRequest::MalformedClientId,
+            crate::params::ParamError::Nul(_) | crate::params::ParamError::InvalidUtf8(_) => {
+                UntrustedRequest::MalformedClientId
+            }
         })?
         .ok_or(UntrustedRequest::MissingClientId)
 }
@@ -90,8 +100,10 @@ pub fn trust_redirect(
 ) -> Result<TrustedRedirect, UntrustedRequest> {
     let requested = params.single("redirect_uri").map_err(|e| match e {
         crate::params::ParamError::Repeated(_) => UntrustedRequest::RepeatedRedirectUri,
-        // No registered URI holds a NUL.
-        crate::params::ParamError::Nul(_) => UntrustedRequest::UnregisteredRedirectUri,
+        // No registered URI holds a NUL or anything but UTF-8.
+        crate::params::ParamError::Nul(_) | crate::params::ParamError::InvalidUtf8(_) => {
+            UntrustedRequest::UnregisteredRedirectUri
+        }
     })?;
     let (uri, explicit) =
         redirect_uri::resolve(&client.redirect_uris, requested).map_err(|_| {
@@ -101,14 +113,21 @@ pub fn trust_redirect(
                 (None, _) => UntrustedRequest::MissingRedirectUri,
             }
         })?;
-    let state = params.single("state").ok().flatten();
-    if state.is_some_and(|s| s.len() > MAX_STATE_LEN) {
-        return Err(UntrustedRequest::OversizeState);
-    }
+    // A repeated `state` is no state (the request is then refused back at
+    // the redirect URI, without one); one that cannot be echoed exactly, or
+    // is too long to echo and store, is refused here, as a page.
+    let state = match params.single("state") {
+        Ok(Some(state)) if state.len() > MAX_STATE_LEN => {
+            return Err(UntrustedRequest::OversizeState);
+        }
+        Ok(state) => state.map(str::to_owned),
+        Err(crate::params::ParamError::Repeated(_)) => None,
+        Err(_) => return Err(UntrustedRequest::MalformedState),
+    };
     Ok(TrustedRedirect {
         uri: uri.to_owned(),
         explicit,
-        state: state.map(str::to_owned),
+        state,
     })
 }
 
@@ -168,7 +187,7 @@ fn validate_inner(params: &Params, client: &Client) -> Result<Validated, OAuthEr
         ));
     }
     // RFC 6749 §3.1: parameters MUST NOT be included more than once.
-    params.reject_repeats()?;
+    params.reject_malformed()?;
 
     match params.single("response_type")? {
         None => return Err(OAuthError::invalid_request("response_type is required")),
@@ -580,5 +599,63 @@ mod tests {
         assert_eq!(e.map(|e| e.error.code), Some(ErrorCode::InvalidTarget));
         let r = decided("extra=1", None);
         assert_eq!(r.audience, "https://default.example");
+    }
+
+    /// Issue 13 item 5: a `state` that cannot be echoed exactly (not UTF-8,
+    /// or a NUL) is refused as a page, never sent back rewritten.
+    #[test]
+    fn issue13_a_state_that_is_not_utf8_is_refused_not_rewritten() {
+        let c = client(true);
+        for bad in ["%FF", "ab%C3", "a%00"] {
+            let params = Params::parse(
+                format!("{}&state={bad}", base().replace("&state=xyz", "")).as_bytes(),
+            );
+            assert_eq!(
+                trust_redirect(&params, &c),
+                Err(UntrustedRequest::MalformedState),
+                "{bad}"
+            );
+        }
+        // An unregistered redirect URI is still what the page says first.
+        let params = Params::parse(b"client_id=c1&redirect_uri=https://evil.example/&state=%FF");
+        assert_eq!(
+            trust_redirect(&params, &c),
+            Err(UntrustedRequest::UnregisteredRedirectUri)
+        );
+        // A U+FFFD sent as such is echoed as sent.
+        let params = Params::parse(b"client_id=c1&state=%EF%BF%BD");
+        assert_eq!(
+            trust_redirect(&params, &c).map(|r| r.state),
+            Ok(Some("\u{FFFD}".to_owned()))
+        );
+    }
+
+    proptest::proptest! {
+        /// Any query is answered with a request, a redirect error or a page
+        /// error, never a panic; whatever `state` is echoed is exactly the
+        /// one sent.
+        #[test]
+        fn any_authorization_request_is_answered(extra in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..96), state in "\\PC{0,12}") {
+            let mut query = base().replace("state=xyz", "").into_bytes();
+            query.extend_from_slice(b"&");
+            query.extend_from_slice(&extra);
+            let _ = run(std::str::from_utf8(&query).unwrap_or_default());
+            let params = Params::parse(&query);
+            let c = client(false);
+            if let Ok(redirect) = trust_redirect(&params, &c) {
+                if let Ok(Some(sent)) = params.single("state") {
+                    proptest::prop_assert_eq!(redirect.state.as_deref(), Some(sent));
+                }
+                let _ = validate(&params, &c, redirect);
+            }
+            let encoded: String = form_urlencoded::byte_serialize(state.as_bytes()).collect();
+            let with_state = format!("{}&state={encoded}", base().replace("&state=xyz", ""));
+            let params = Params::parse(with_state.as_bytes());
+            let expected = (!state.is_empty() && !state.contains('\0')).then_some(state.as_str());
+            match trust_redirect(&params, &c) {
+                Ok(redirect) => proptest::prop_assert_eq!(redirect.state.as_deref(), expected),
+                Err(e) => proptest::prop_assert!(state.contains('\0') && e == UntrustedRequest::MalformedState),
+            }
+        }
     }
 }

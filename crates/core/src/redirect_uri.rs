@@ -344,5 +344,31 @@ mod tests {
             let tampered = format!("http://127.0.0.1{suffix}{path}");
             prop_assert!(!matches(&reg, &tampered) || tampered == reg);
         }
+
+        /// Neither the matcher nor the registration check panics on any
+        /// input; every URI matches itself.
+        #[test]
+        fn never_panics_and_is_reflexive(a in "\\PC{0,60}", b in "(https?://(127\\.0\\.0\\.1|\\[::1\\]|[a-z.]{1,10})(:[0-9+-]{0,7})?)?[/?#%a-z0-9:@.]{0,20}") {
+            prop_assert!(matches(&a, &a));
+            prop_assert!(matches(&b, &b));
+            let _ = matches(&a, &b);
+            let _ = validate_registration(&a, Mode::Production);
+            let _ = validate_registration(&b, Mode::Development);
+        }
+
+        /// The response parameters appended to a registered URI come back
+        /// exactly, after the registered query.
+        #[test]
+        fn response_parameters_round_trip(query in "(\\?[a-z]{1,5}=[a-z0-9]{0,5})?", code in "\\PC{1,20}", state in "\\PC{0,20}") {
+            let base = format!("https://c.example/cb{query}");
+            let location = with_response_params(&base, &[("code", &code), ("state", &state)]);
+            let parsed = url::Url::parse(&location).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let pairs: Vec<(String, String)> = parsed.query_pairs().into_owned().collect();
+            let n = pairs.len();
+            prop_assert!(n >= 2);
+            prop_assert_eq!(&pairs[n - 2], &("code".to_owned(), code));
+            prop_assert_eq!(&pairs[n - 1], &("state".to_owned(), state));
+            prop_assert!(location.starts_with(&base));
+        }
     }
 }

@@ -130,5 +130,22 @@ mod tests {
             let again = Scope::parse(&scope.to_string()).map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(again, scope);
         }
+
+        /// Any string parses or is refused, never panics; what parses
+        /// prints in the RFC's form (sorted, single spaces) and parses back
+        /// to itself, and holds only scope-token characters.
+        #[test]
+        fn parse_never_panics_and_printing_is_canonical(input in "\\PC{0,40}|[ !#-\\[\\]-~]{0,40}") {
+            if let Ok(scope) = Scope::parse(&input) {
+                let printed = scope.to_string();
+                prop_assert!(!printed.starts_with(' ') && !printed.ends_with(' ') && !printed.contains("  "));
+                prop_assert!(printed.chars().all(|c| c == ' ' || is_scope_char(c)));
+                prop_assert_eq!(Scope::parse(&printed), Ok(scope.clone()));
+                let tokens: Vec<&str> = input.split(' ').filter(|t| !t.is_empty()).collect();
+                prop_assert!(tokens.iter().all(|t| scope.contains(t)));
+            } else {
+                prop_assert!(input.chars().any(|c| c != ' ' && !is_scope_char(c)));
+            }
+        }
     }
 }

@@ -183,25 +183,32 @@ fn parse_basic(
     let decoded = STANDARD.decode(rest.trim()).map_err(|_| bad())?;
     let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
     let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
-    let id = form_decode(id);
+    // RFC 6749 §2.3.1: both parts are form-encoded. The whole part is
+    // decoded: a raw `&` is a character of the secret, not the end of it
+    // (issue 13 item 6: reading it through a form parser cut "a&b" to "a",
+    // so anything after a `&` was ignored, and "right&anything" passed for
+    // the secret "right").
+    let (id, id_not_utf8) = crate::params::decode(id.as_bytes());
+    let (decoded, secret_not_utf8) = crate::params::decode(secret.as_bytes());
     // A NUL is in no client id or secret (and PostgreSQL refuses it in text).
     if id.is_empty()
+        || id_not_utf8
         || id.contains('\0')
         || secret.contains('\0')
-        || form_decode(secret).contains('\0')
+        || decoded.contains('\0')
     {
         return Err(bad());
     }
-    let decoded = form_decode(secret);
-    let as_sent = (decoded != secret).then(|| SecretString::new(secret));
-    Ok((id, SecretString::new(decoded), as_sent))
-}
-
-fn form_decode(s: &str) -> String {
-    form_urlencoded::parse(format!("v={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
+    // A decoding that is not UTF-8 is no reading of the secret; the secret
+    // as sent still is.
+    if secret_not_utf8 || decoded == secret {
+        return Ok((id, SecretString::new(secret), None));
+    }
+    Ok((
+        id,
+        SecretString::new(decoded),
+        Some(SecretString::new(secret)),
+    ))
 }
 
 /// The grant a token request asks for.
@@ -377,5 +384,65 @@ mod tests {
             &Params::parse(b"client_id=c1&client_secret=topsecretvalue"),
         );
         assert!(!format!("{auth:?}").contains("topsecretvalue"));
+    }
+
+    /// Issue 13 item 6 (found reading the parser while writing the
+    /// `token_request` fuzz target): a raw `&` in a Basic secret is part of it; the
+    /// decoded reading is the whole secret, never what precedes the `&`.
+    #[test]
+    fn issue13_a_raw_ampersand_does_not_cut_the_basic_secret() {
+        let raw = format!("Basic {}", STANDARD.encode("c1:right&anything"));
+        let auth = client_authentication(Some(&raw), &Params::default()).expect("parsed");
+        assert_eq!(readings(&auth), ["right&anything"]);
+        let raw = format!("Basic {}", STANDARD.encode("c1&x:a+b&c"));
+        let auth = client_authentication(Some(&raw), &Params::default()).expect("parsed");
+        assert_eq!(auth.client_id(), "c1&x");
+        assert_eq!(readings(&auth), ["a b&c", "a+b&c"]);
+    }
+
+    /// Basic parts that decode to bytes that are not UTF-8: the id is
+    /// refused, the secret is read only as sent.
+    #[test]
+    fn issue13_basic_parts_that_are_not_utf8() {
+        let raw = format!("Basic {}", STANDARD.encode("c%FF:s"));
+        assert!(client_authentication(Some(&raw), &Params::default()).is_err());
+        let raw = format!("Basic {}", STANDARD.encode("c1:s%FF"));
+        let auth = client_authentication(Some(&raw), &Params::default()).expect("parsed");
+        assert_eq!(readings(&auth), ["s%FF"]);
+    }
+
+    proptest::proptest! {
+        /// Decoding a Basic header never panics, whatever the header.
+        #[test]
+        fn basic_decoding_never_panics(header in "\\PC{0,80}", b64 in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            let _ = client_authentication(Some(&header), &Params::default());
+            let encoded = format!("Basic {}", STANDARD.encode(&b64));
+            let _ = client_authentication(Some(&encoded), &Params::default());
+        }
+
+        /// RFC 6749 §2.3.1 round trip: any id and secret, form-encoded
+        /// into Basic, come back exactly (the first reading is the secret).
+        #[test]
+        fn basic_credentials_round_trip(id in "[^\u{0}]{1,20}", secret in "[^\u{0}]{0,30}") {
+            let auth = client_authentication(Some(&basic(&id, &secret)), &Params::default())
+                .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            proptest::prop_assert_eq!(auth.client_id(), id.as_str());
+            proptest::prop_assert_eq!(readings(&auth).first().copied(), Some(secret.as_str()));
+        }
+
+        /// The token-request parser answers every form with a grant or an
+        /// OAuth error, never a panic; a repeated parameter it reads is an
+        /// error.
+        #[test]
+        fn grant_request_never_panics(input in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..128), grant in "(authorization_code|refresh_token|client_credentials|password)") {
+            let _ = grant_request(&Params::parse(&input));
+            let mut form = b"grant_type=".to_vec();
+            form.extend_from_slice(grant.as_bytes());
+            form.push(b'&');
+            form.extend_from_slice(&input);
+            let _ = grant_request(&Params::parse(&form));
+            let twice = format!("grant_type={grant}&grant_type={grant}");
+            proptest::prop_assert!(grant_request(&Params::parse(twice.as_bytes())).is_err());
+        }
     }
 }

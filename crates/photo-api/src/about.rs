@@ -77,3 +77,15 @@ pub async fn not_found() -> Response {
     )
         .into_response()
 }
+
+/// A method the path does not serve: 405 in JSON, like every other error.
+pub async fn method_not_allowed() -> Response {
+    (
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        Json(json!({
+            "error": "method_not_allowed",
+            "error_description": "this endpoint does not serve that method; GET / describes this API",
+        })),
+    )
+        .into_response()
+}

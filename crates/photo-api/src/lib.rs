@@ -86,6 +86,8 @@ where
         .route("/", get(about::about).with_state(about))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(about::not_found)
+        // A method a route does not serve: our JSON, not an empty 405.
+        .method_not_allowed_fallback(about::method_not_allowed)
         // Room for the largest upload plus a little; the handler checks the
         // exact limit and answers with a clear 413.
         .layer(DefaultBodyLimit::max(images::MAX_UPLOAD_BYTES + 64 * 1024))

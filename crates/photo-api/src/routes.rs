@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +15,16 @@ use tessera_protected_resource::TokenClaims;
 use crate::PhotoApi;
 use crate::images::{self, UploadError};
 use crate::store::PhotoInfo;
+
+/// The JSON answer for a photo id that cannot be read from the path (a
+/// segment whose bytes are not UTF-8): axum's own rejection is plain text.
+fn malformed_id() -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        "the photo id in the path is malformed",
+    )
+}
 
 /// A JSON error answer.
 fn error(status: StatusCode, code: &str, description: &str) -> Response {
@@ -64,8 +74,11 @@ pub async fn list(State(api): State<PhotoApi>, claims: TokenClaims) -> Response 
 pub async fn get(
     State(api): State<PhotoApi>,
     claims: TokenClaims,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> Response {
+    let Ok(Path(id)) = path else {
+        return malformed_id();
+    };
     match api.store.get(&claims.subject, &id).await {
         Ok(Some((content_type, bytes))) => {
             let mut r = bytes.into_response();
@@ -106,10 +119,18 @@ pub struct UploadQuery {
 pub async fn upload(
     State(api): State<PhotoApi>,
     claims: TokenClaims,
-    Query(query): Query<UploadQuery>,
+    query: Result<Query<UploadQuery>, QueryRejection>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    // A repeated or unreadable `name`: our JSON, not axum's plain text.
+    let Ok(Query(query)) = query else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the query is malformed (name given more than once?)",
+        );
+    };
     let Ok(body) = body else {
         return error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -168,8 +189,11 @@ pub async fn upload(
 pub async fn delete(
     State(api): State<PhotoApi>,
     claims: TokenClaims,
-    Path(id): Path<String>,
+    path: Result<Path<String>, PathRejection>,
 ) -> Response {
+    let Ok(Path(id)) = path else {
+        return malformed_id();
+    };
     match api.store.delete(&claims.subject, &id).await {
         Ok(true) => StatusCode::NO_CONTENT.into_response(),
         Ok(false) => error(StatusCode::NOT_FOUND, "not_found", "no such photo"),

@@ -352,3 +352,85 @@ async fn issue13_the_photo_api_cuts_off_slow_headers() {
         .unwrap();
     assert_eq!(r.status(), 401, "others are still answered");
 }
+
+/// Issue 13 (informational, item 5): malformed requests to the photo API
+/// are answered with its JSON errors, never axum's plain-text 400 or an
+/// empty 405: a path segment that is not UTF-8, a repeated or malformed
+/// query parameter, a method the route does not serve.
+#[tokio::test]
+async fn issue13_malformed_requests_get_the_apis_json_errors() {
+    let s = start(|issuer| GuardConfig::jwt(issuer, PHOTOS)).await;
+    let token = s
+        .token("printer", PRINTER_SECRET, "photos:read photos:write")
+        .await;
+    let cases: Vec<(&str, reqwest::Method, String, u16)> = vec![
+        (
+            "a path not UTF-8",
+            reqwest::Method::GET,
+            "/photos/%FF%FE".into(),
+            400,
+        ),
+        (
+            "a path not UTF-8, delete",
+            reqwest::Method::DELETE,
+            "/photos/%C3".into(),
+            400,
+        ),
+        (
+            "a repeated name",
+            reqwest::Method::POST,
+            "/photos?name=a&name=b".into(),
+            400,
+        ),
+        (
+            "a method not served",
+            reqwest::Method::PUT,
+            "/photos".into(),
+            405,
+        ),
+        (
+            "a method not served on a photo",
+            reqwest::Method::PATCH,
+            "/photos/p1".into(),
+            405,
+        ),
+        (
+            "a method not served at the root",
+            reqwest::Method::DELETE,
+            "/".into(),
+            405,
+        ),
+    ];
+    for (what, method, path, status) in cases {
+        let r = s
+            .http
+            .request(method, format!("{}{path}", s.photos))
+            .bearer_auth(&token)
+            .header("content-type", "image/png")
+            .body(PNG.to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), status, "{what}");
+        assert_eq!(
+            r.headers().get("content-type").map(|v| v.to_str().unwrap()),
+            Some("application/json"),
+            "{what}"
+        );
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert!(body["error"].is_string(), "{what}: {body}");
+    }
+    // A refused upload stores nothing.
+    let before = s.photo_ids(&token).await.len();
+    let r = s
+        .http
+        .post(format!("{}/photos?name=a&name=b", s.photos))
+        .bearer_auth(&token)
+        .header("content-type", "image/png")
+        .body(PNG.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(s.photo_ids(&token).await.len(), before);
+}

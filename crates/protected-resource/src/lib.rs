@@ -102,6 +102,9 @@ mod config;
 mod discovery;
 mod error;
 mod extract;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod guard;
 mod http;
 mod introspection;

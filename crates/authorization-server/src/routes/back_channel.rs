@@ -107,7 +107,7 @@ fn parse_form(is_form: bool, body: &Bytes) -> Result<Params, WebError> {
         .into());
     }
     let params = Params::parse(body);
-    params.reject_repeats()?;
+    params.reject_malformed()?;
     Ok(params)
 }
 

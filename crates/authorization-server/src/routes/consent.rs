@@ -69,9 +69,18 @@ pub async fn submit(
     FormBody(body): FormBody,
 ) -> Result<Response, WebError> {
     let params = Params::parse(&body);
+    // Nothing is decided on a form with a field holding a NUL or bytes
+    // that are not UTF-8, even one the decision does not read.
+    if params.first_malformed().is_some() {
+        return Err(WebError::bad_request_page(
+            "The consent form was sent with a malformed field.",
+        ));
+    }
     let field = |name: &str| {
         params.single(name).map_err(|_| {
-            WebError::bad_request_page("The consent form was sent with a repeated field.")
+            WebError::bad_request_page(
+                "The consent form was sent with a repeated or malformed field.",
+            )
         })
     };
     let checked = Scope::from_tokens(

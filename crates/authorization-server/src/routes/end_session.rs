@@ -41,9 +41,17 @@ async fn handle(
     params: &Params,
     via: Via,
 ) -> Result<Response, WebError> {
-    if params.first_nul().is_some() {
+    if params.first_malformed().is_some() {
         return Err(WebError::bad_request_page(
-            "The logout request is malformed (a parameter holds a NUL character).",
+            "The logout request is malformed (a parameter holds a NUL character or bytes that are not UTF-8).",
+        ));
+    }
+    // OIDC RP-Initiated Logout §2 defers to RFC 6749 §3.1: a parameter sent
+    // twice is an error, not an absent one (which signed the user out and
+    // dropped the return address).
+    if params.first_repeated().is_some() {
+        return Err(WebError::bad_request_page(
+            "The logout request is malformed (a parameter is repeated).",
         ));
     }
     let single = |name| params.single(name).ok().flatten();

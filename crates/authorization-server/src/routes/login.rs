@@ -47,9 +47,11 @@ pub async fn submit(
     FormBody(body): FormBody,
 ) -> Result<Response, WebError> {
     let params = Params::parse(&body);
-    if params.first_repeated().is_some() {
+    // Refused before anything is counted or written: a field sent twice,
+    // or holding a NUL or bytes that are not UTF-8, is no sign-in attempt.
+    if params.first_repeated().is_some() || params.first_malformed().is_some() {
         return Err(WebError::bad_request_page(
-            "The sign-in form was sent with a repeated field.",
+            "The sign-in form was sent with a repeated or malformed field.",
         ));
     }
     let field = |name| params.single(name).ok().flatten();

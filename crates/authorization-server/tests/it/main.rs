@@ -16,6 +16,7 @@ mod client_secrets;
 mod clock_reads;
 mod connections;
 mod happy_path;
+mod hostile_input;
 mod housekeeping;
 mod interop_apache;
 mod interop_node;

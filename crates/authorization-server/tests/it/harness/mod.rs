@@ -14,6 +14,7 @@ mod flow;
 mod jwt;
 mod logs;
 mod requests;
+mod rows;
 
 pub use app::*;
 pub use assertions::*;
